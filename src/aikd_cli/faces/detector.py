@@ -1,0 +1,113 @@
+"""Batched face detection: images of any size in, boxes + 5 landmarks in original pixels out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.ops import nms
+
+from aikd_cli.faces.retinaface import RetinaFace, decode, priors
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face. ``landmarks`` are (left eye, right eye, nose, left mouth, right mouth),
+    image-left first, in pixels of the (EXIF-upright) original image."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray  # (5, 2) float64
+
+    @property
+    def area(self) -> float:
+        return max(self.box[2] - self.box[0], 0.0) * max(self.box[3] - self.box[1], 0.0)
+
+
+@dataclass
+class DetectorInput:
+    """An image resized and normalised for the detector (made in data-loader workers)."""
+
+    tensor: torch.Tensor  # (3, h, w) float32, BGR minus the mean colour
+    scale: float  # resized / original
+
+
+def prepare_for_detection(image: torch.Tensor, max_size: int, mean_bgr=(104.0, 117.0, 123.0)) -> DetectorInput:
+    """Shrink ``image`` (``(H, W, 3)`` uint8 RGB) so its longer side is at most ``max_size`` and
+    normalise it the way RetinaFace was trained (BGR, mean subtracted, no scaling)."""
+    chw = image.permute(2, 0, 1)
+    height, width = chw.shape[-2:]
+    scale = min(1.0, max_size / max(height, width))
+    if scale < 1.0:
+        size = [max(1, round(height * scale)), max(1, round(width * scale))]
+        chw = F.interpolate(chw[None].float(), size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    bgr = chw.float().flip(0)
+    mean = torch.tensor(mean_bgr, dtype=torch.float32)[:, None, None]
+    return DetectorInput((bgr - mean).contiguous(), scale)
+
+
+class FaceDetector:
+    """RetinaFace plus the post-processing that turns its outputs into :class:`Face` lists."""
+
+    def __init__(
+        self,
+        model: RetinaFace,
+        *,
+        max_size: int = 640,
+        score_threshold: float = 0.5,
+        nms_threshold: float = 0.4,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
+        self.max_size = max_size
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self._priors: dict[tuple[int, int], torch.Tensor] = {}
+
+    def prepare(self, image: torch.Tensor | np.ndarray) -> DetectorInput:
+        if isinstance(image, np.ndarray):
+            image = torch.from_numpy(np.ascontiguousarray(image))
+        return prepare_for_detection(image, self.max_size, self.model.cfg.mean_bgr)
+
+    def _anchors(self, height: int, width: int) -> torch.Tensor:
+        key = (height, width)
+        if key not in self._priors:
+            self._priors[key] = priors(self.model.cfg, height, width).to(self.device)
+        return self._priors[key]
+
+    @torch.inference_mode()
+    def detect(self, images: list[torch.Tensor | np.ndarray | DetectorInput]) -> list[list[Face]]:
+        """Detect faces on a batch of images (``(H, W, 3)`` uint8 RGB, or prepared inputs)."""
+        if not images:
+            return []
+        prepared = [im if isinstance(im, DetectorInput) else self.prepare(im) for im in images]
+        stride = max(self.model.cfg.steps)
+        height = max(p.tensor.shape[1] for p in prepared)
+        width = max(p.tensor.shape[2] for p in prepared)
+        height, width = -(-height // stride) * stride, -(-width // stride) * stride
+        # zero padding equals the mean colour after normalisation: a neutral border
+        batch = torch.zeros(len(prepared), 3, height, width, device=self.device)
+        for i, p in enumerate(prepared):
+            batch[i, :, : p.tensor.shape[1], : p.tensor.shape[2]] = p.tensor.to(self.device)
+        loc, conf, landms = self.model(batch)
+        scores = conf.float().softmax(dim=-1)[..., 1]
+        boxes, points = decode(loc.float(), landms.float(), self._anchors(height, width), self.model.cfg.variances)
+        size = torch.tensor([width, height], dtype=torch.float32, device=self.device)
+        results = []
+        for i, p in enumerate(prepared):
+            keep = scores[i] > self.score_threshold
+            b = boxes[i][keep] * size.repeat(2)
+            s = scores[i][keep]
+            pts = points[i][keep] * size
+            order = nms(b, s, self.nms_threshold)
+            b, s, pts = (b[order] / p.scale).cpu(), s[order].cpu(), (pts[order] / p.scale).cpu()
+            results.append(
+                [
+                    Face(tuple(float(v) for v in b[j]), float(s[j]), pts[j].double().numpy())
+                    for j in range(len(order))
+                ]
+            )
+        return results

@@ -1,0 +1,115 @@
+"""Decode any image file into an 8-bit RGB array, or say exactly why not.
+
+Real photo folders hold everything: CMYK JPEGs, 16-bit PNGs, palette GIFs, rotated phone photos
+(EXIF orientation), truncated downloads, zero-byte files and decompression bombs. ``load_image``
+turns each into an ``HxWx3`` ``uint8`` RGB array or raises :class:`~aikd_cli.errors.ImageError`
+with a one-line reason, so batch jobs can record the failure and move on.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from aikd_cli.errors import ImageError
+
+#: Default ceiling on decoded pixels (width x height); larger files are refused before decoding.
+DEFAULT_MAX_PIXELS = 120_000_000
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
+)
+
+
+def max_pixels() -> int:
+    """The pixel ceiling, overridable with ``AIKD_MAX_PIXELS`` for users with giant scans."""
+    value = os.environ.get("AIKD_MAX_PIXELS")
+    return int(value) if value else DEFAULT_MAX_PIXELS
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale 16-bit, 32-bit integer and float data to 0..255 instead of clipping it."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = np.nan_to_num(arr.astype(np.float64))
+        top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
+        return np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+    # integer data: 16-bit ranges (also 16-bit PNGs that Pillow hands back as 32-bit "I")
+    top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+    return np.clip(np.rint(arr.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
+
+
+def _pil_to_rgb(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("RGB",):
+        return np.asarray(img, dtype=np.uint8)
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _to_uint8(np.asarray(img))
+        return np.repeat(gray[..., None], 3, axis=2)
+    # 1, L, LA, P, PA, RGBA, RGBX, CMYK, YCbCr, LAB, HSV: Pillow converts these correctly;
+    # alpha is dropped (the same as OpenCV and most FR pipelines do).
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:
+    """Read ``path`` as an ``HxWx3`` uint8 RGB array, upright according to its EXIF orientation.
+
+    Raises :class:`ImageError` (never another exception) for anything that is not a readable image.
+    """
+    path = str(path)
+    limit = max_pixels() if limit is None else limit
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise ImageError(path, "no such file") from None
+    except PermissionError:
+        raise ImageError(path, "permission denied") from None
+    except OSError as exc:
+        raise ImageError(path, f"cannot access file ({exc.strerror or exc})") from None
+    if os.path.isdir(path):
+        raise ImageError(path, "is a directory, not an image")
+    if size == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > limit:
+                    raise ImageError(
+                        path,
+                        f"image too large ({width}x{height} = {width * height / 1e6:.0f} MP, limit "
+                        f"{limit / 1e6:.0f} MP; raise AIKD_MAX_PIXELS to allow it)",
+                    )
+                if width == 0 or height == 0:
+                    raise ImageError(path, f"image has no pixels ({width}x{height})")
+                img.load()
+                try:
+                    upright = ImageOps.exif_transpose(img)
+                except Exception:  # malformed EXIF: keep the stored orientation
+                    upright = img
+                rgb = _pil_to_rgb(upright)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(path, "not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(path, "refused as a decompression bomb (too many pixels)") from None
+    except PermissionError:
+        raise ImageError(path, "permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        text = str(exc)
+        reason = "truncated image data" if "truncated" in text else f"corrupt image data ({text})"
+        raise ImageError(path, reason) from None
+    except MemoryError:
+        raise ImageError(path, "out of memory while decoding") from None
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageError(path, f"unexpected decoded shape {rgb.shape}")
+    return np.ascontiguousarray(rgb)
