@@ -44,6 +44,11 @@ class Preprocess:
             std=tuple(float(v) for v in data.get("std", ARCFACE_NORM[1])),
         )
 
+    def short(self) -> str:
+        """A few characters for tables: ``RGB [-1,1]`` or ``RGB ImageNet``."""
+        norm = {ARCFACE_NORM: "[-1,1]", IMAGENET_NORM: "ImageNet"}.get((self.mean, self.std), "custom")
+        return f"{self.colour} {norm}"
+
     def describe(self) -> str:
         mean = ",".join(f"{v:g}" for v in self.mean)
         std = ",".join(f"{v:g}" for v in self.std)

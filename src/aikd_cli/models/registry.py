@@ -89,7 +89,7 @@ for _size, (_arch, _params, _label) in _EDIFFIQA.items():
             revision="main",
             sha256=None,
             params=_params,
-            license="unspecified by the authors (research use; see the Hub model card)",
+            license="research (unstated)",
             source="Babnik et al., eDifFIQA, IEEE TBIOM 2024; github.com/LSIbabnikz/eDifFIQA",
             description=f"eDifFIQA({_size.upper()}): {_label} CosFace backbone + MLP 512-1024-1 quality head",
         )
@@ -104,7 +104,7 @@ register(
         revision="31702389094fccc7060c15299e6ad712ee880de6",
         sha256="5f88f7957d9eaef82b49b9e0202bc56e97292e2aede2999209accd34442cc4df",
         params=426_608,
-        license="MIT (biubug6/Pytorch_Retinaface)",
+        license="MIT",
         source="Deng et al., RetinaFace, CVPR 2020; github.com/biubug6/Pytorch_Retinaface",
         description="RetinaFace MobileNet-0.25 face + 5-landmark detector (fast, CPU friendly)",
     )
@@ -118,7 +118,7 @@ register(
         revision="main",
         sha256="6d1de9c2944f2ccddca5f5e010ea5ae64a39845a86311af6fdf30841b0a5a16d",
         params=27_293_600,
-        license="MIT (biubug6/Pytorch_Retinaface)",
+        license="MIT",
         source="Deng et al., RetinaFace, CVPR 2020; github.com/biubug6/Pytorch_Retinaface",
         description="RetinaFace ResNet-50 face + 5-landmark detector (more accurate, slower)",
     )

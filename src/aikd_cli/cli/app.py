@@ -1,0 +1,42 @@
+"""The ``aikd`` command: one Typer app, one module per subcommand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aikd_cli._version import __version__
+from aikd_cli.cli import models as models_cmd
+
+app = typer.Typer(
+    name="aikd",
+    help="Alignment-invariant face image quality assessment (AI-KD): score photos, distill students, "
+    "evaluate with EDC curves, export models.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aikd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Alignment-invariant face image quality assessment."""
+
+
+app.command("models")(models_cmd.models)
+
+
+def main() -> None:
+    app()

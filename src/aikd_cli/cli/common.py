@@ -1,0 +1,85 @@
+"""What every command shares: consoles, option aliases, and turning errors into one line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from aikd_cli.errors import AikdError
+
+#: Progress, logs and errors go to stderr; results (tables, paths) to stdout.
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 or mps.", rich_help_panel="Compute")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Faces per model batch.", rich_help_panel="Compute")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option("--workers", "-j", min=0, help="Decoding processes (0 decodes in the main process).", rich_help_panel="Compute"),
+]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16. fp32 reproduces reference scores exactly.",
+        rich_help_panel="Compute",
+    ),
+]
+DetectorOpt = Annotated[
+    str, typer.Option("--detector", help="Face detector: registry name, local file or hf:// address.", rich_help_panel="Faces")
+]
+LandmarksOpt = Annotated[
+    Path | None,
+    typer.Option("--landmarks", help="CSV with path, face, lm0_x..lm4_y: use these landmarks instead of detecting.", rich_help_panel="Faces"),
+]
+RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]
+
+
+def default_workers() -> int:
+    return min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+def fail(message: str, hint: str | None = None, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    if hint:
+        err.print(f"[dim]hint: {hint}[/]", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func):
+    """Print :class:`AikdError` (and Ctrl-C) as one line instead of a traceback.
+
+    ``AIKD_DEBUG=1`` re-raises, for bug reports.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except AikdError as exc:
+            if os.environ.get("AIKD_DEBUG"):
+                raise
+            raise fail(exc.message, exc.hint) from None
+        except KeyboardInterrupt:
+            if os.environ.get("AIKD_DEBUG"):
+                raise
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def escape(text: object) -> str:
+    from rich.markup import escape as _escape
+
+    return _escape(str(text))
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,52 @@
+"""Run a loaded face model on aligned crops: the one call ``score``, ``evaluate`` and ``distill``
+share. Takes uint8 RGB crops, applies the model's own preprocessing, returns float32 outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from aikd_cli.models.config import ModelConfig
+from aikd_cli.models.loading import LoadedModel
+from aikd_cli.utils.device import Precision, autocast, resolve_device, resolve_precision
+
+
+@dataclass
+class ModelOutput:
+    embedding: torch.Tensor  # (N, D) float32 on the CPU, not normalised
+    quality: torch.Tensor | None  # (N,) float32 on the CPU, or None for pure FR models
+
+
+class FaceModel(Protocol):
+    """Anything that maps aligned crops to embeddings (and qualities): torch or ONNX."""
+
+    config: ModelConfig
+    source: str
+
+    def __call__(self, crops: torch.Tensor) -> ModelOutput: ...
+
+
+class TorchFaceModel:
+    """A :class:`LoadedModel` on a device, in inference mode, channels-last."""
+
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "auto", precision: Precision = "auto") -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.source = loaded.source
+        self.device = resolve_device(str(device))
+        self.dtype = resolve_precision(precision, self.device)
+        self.net = loaded.net.eval().to(self.device).to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def __call__(self, crops: torch.Tensor) -> ModelOutput:
+        x = self.config.preprocess(crops.to(self.device, non_blocking=True))
+        x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.dtype):
+            out = self.net(x)
+        emb, quality = out if isinstance(out, tuple) else (out, None)
+        return ModelOutput(
+            emb.float().cpu(),
+            None if quality is None else quality.float().reshape(-1).cpu(),
+        )
