@@ -1,0 +1,75 @@
+"""Shared fixtures. The Hub is never contacted: HF_HUB_OFFLINE=1 and a private, empty HF cache
+are set before huggingface_hub can be imported, and tests seed that cache themselves."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="aikd-test-hf-")
+os.environ.pop("HF_HUB_CACHE", None)
+os.environ.setdefault("AIKD_TEST", "1")
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+ASSETS = Path(os.environ.get("AIKD_ASSETS", Path(__file__).resolve().parents[1].parent / "shared" / "assets"))
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test kit not found at {path} (set AIKD_ASSETS to ../shared/assets)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    return _need(ASSETS)
+
+
+@pytest.fixture(scope="session")
+def retinaface_weights(assets) -> Path:
+    return _need(assets / "models" / "retinaface" / "mobilenet0.25_Final.pth")
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_weights(assets) -> Path:
+    return _need(assets / "models" / "fr" / "mobilefacenet_foamliu.pt")
+
+
+@pytest.fixture(scope="session")
+def hf_cache() -> Path:
+    """The private HF cache directory the tests run against (seed it with hubcache.seed_hub_cache)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+@pytest.fixture(scope="session")
+def detector(retinaface_weights):
+    from aikd_cli.faces.detector import FaceDetector
+    from aikd_cli.models.loading import load_network
+
+    return FaceDetector(load_network(retinaface_weights, expect="detection").net)
+
+
+@pytest.fixture()
+def tiny_quality_checkpoint(tmp_path) -> Path:
+    """An eDifFIQA-layout checkpoint (iResNet-18, 64-d embedding, small head), random but fixed."""
+    import torch
+
+    from aikd_cli.models.config import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(arch="iresnet18", head="mlp", embedding_size=64, head_hidden=32))
+    state = {}
+    for k, v in net.state_dict().items():
+        k = k.replace("feature_extractor.", "base_model.").replace("quality_head.", "mlp.")
+        state[k] = v
+    path = tmp_path / "ediffiqa_tiny.pth"
+    torch.save(state, path)
+    return path
