@@ -50,3 +50,12 @@ class TorchFaceModel:
             emb.float().cpu(),
             None if quality is None else quality.float().reshape(-1).cpu(),
         )
+
+
+def open_face_model(
+    ref: str, *, device: str | torch.device = "auto", precision: Precision = "auto", expect: str | None = None
+) -> FaceModel:
+    """Open whatever ``--model`` names (registry name, file, folder, ``hf://``) ready to run."""
+    from aikd_cli.models.loading import load_network
+
+    return TorchFaceModel(load_network(ref, expect=expect), device, precision)
