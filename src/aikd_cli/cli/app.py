@@ -8,6 +8,7 @@ import typer
 
 from aikd_cli._version import __version__
 from aikd_cli.cli import models as models_cmd
+from aikd_cli.cli import score as score_cmd
 
 app = typer.Typer(
     name="aikd",
@@ -35,6 +36,7 @@ def _root(
     """Alignment-invariant face image quality assessment."""
 
 
+app.command("score")(score_cmd.score)
 app.command("models")(models_cmd.models)
 
 

@@ -111,3 +111,10 @@ class FaceDetector:
                 ]
             )
         return results
+
+
+def load_detector(ref: str, *, device: torch.device | str = "cpu", **kwargs) -> FaceDetector:
+    """A :class:`FaceDetector` for a registry name, local RetinaFace file or ``hf://`` address."""
+    from aikd_cli.models.loading import load_network
+
+    return FaceDetector(load_network(ref, expect="detection").net, device=device, **kwargs)

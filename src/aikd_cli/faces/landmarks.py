@@ -36,11 +36,15 @@ def resolve_csv_path(value: str, csv_dir: Path) -> str:
 
 
 def relative_to_csv(path: str, csv_dir: Path) -> str:
-    """How a ``path`` cell is written: relative to the CSV's folder (portable with the tree)."""
+    """How a ``path`` cell is written: relative to the CSV's folder when the image lies inside it
+    (so the tree can be moved as a whole), absolute otherwise."""
+    absolute = os.path.abspath(path)
+    base = os.path.abspath(csv_dir)
     try:
-        return os.path.relpath(os.path.abspath(path), os.path.abspath(csv_dir))
+        inside = os.path.commonpath([absolute, base]) == base
     except ValueError:  # another drive on Windows
-        return os.path.abspath(path)
+        inside = False
+    return os.path.relpath(absolute, base) if inside else absolute
 
 
 def read_landmarks(csv_file: str | Path) -> dict[str, list[tuple[int, np.ndarray]]]:

@@ -49,13 +49,13 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode in ("RGB",):
-        return np.asarray(img, dtype=np.uint8)
+        return np.array(img, dtype=np.uint8)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         gray = _to_uint8(np.asarray(img))
         return np.repeat(gray[..., None], 3, axis=2)
     # 1, L, LA, P, PA, RGBA, RGBX, CMYK, YCbCr, LAB, HSV: Pillow converts these correctly;
     # alpha is dropped (the same as OpenCV and most FR pipelines do).
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.array(img.convert("RGB"), dtype=np.uint8)
 
 
 def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
+import csv
+import json
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
 
-#: Row statuses. Every input image gets at least one row, whatever happens to it.
-OK, NO_FACE, UNREADABLE, ERROR = "ok", "no_face", "unreadable", "error"
+import numpy as np
+import torch
+
+from aikd_cli._version import __version__
+from aikd_cli.errors import AikdError
+from aikd_cli.faces.detector import Face, FaceDetector, load_detector
+from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, read_landmarks, relative_to_csv
+from aikd_cli.faces.pipeline import ERROR, NO_FACE, OK, UNREADABLE, FaceSource, ImageFaces, iter_faces
+from aikd_cli.images.discover import InputItem, iter_inputs
+from aikd_cli.models.inference import FaceModel, open_face_model
+from aikd_cli.models.registry import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
+from aikd_cli.utils.csvout import ResultsWriter
+
+__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "ScoreOptions", "ScoreSummary", "score_images"]
 
 #: Columns of a score CSV. ``face`` is the face index within the image (empty when there is no
 #: face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original image; ``path`` is
-#: relative to the CSV's folder.
+#: relative to the CSV's folder when the image lies inside it, absolute otherwise.
 SCORE_COLUMNS = (
     "path",
     "face",
@@ -23,3 +45,179 @@ SCORE_COLUMNS = (
     "status",
     "message",
 )
+
+
+@dataclass
+class ScoreOptions:
+    """Everything ``aikd score`` can be told; the CLI maps its options onto this one-to-one."""
+
+    model: str = DEFAULT_QUALITY_MODEL
+    detector: str = DEFAULT_DETECTOR
+    aligned: bool = False
+    landmarks: Path | None = None
+    faces: Literal["largest", "all"] = "largest"
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 64
+    workers: int = 2
+    resume: bool = False
+    recursive: bool = True
+    det_size: int = 640
+    det_threshold: float = 0.5
+
+
+@dataclass
+class ScoreSummary:
+    output: Path
+    images: int  # input images processed in this run
+    rows: int = 0  # rows in the final CSV
+    resumed: int = 0  # rows kept from an earlier run
+    status_counts: Counter = field(default_factory=Counter)
+    qualities: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    seconds: float = 0.0
+
+    def percentiles(self, points: Sequence[float] = (0, 5, 25, 50, 75, 95, 100)) -> dict[float, float]:
+        if self.qualities.size == 0:
+            return {}
+        return dict(zip(points, np.percentile(self.qualities, points).tolist()))
+
+
+def face_row(path: str, csv_dir: Path, *, status: str, message: str = "", face: int | None = None,
+             quality: float | None = None, detection: Face | None = None,
+             landmarks: np.ndarray | None = None) -> dict[str, str]:
+    """One CSV row (all cells as text)."""
+    row = {
+        "path": relative_to_csv(path, csv_dir),
+        "face": "" if face is None else str(face),
+        "quality": "" if quality is None else format(quality, ".9g"),
+        "det_score": "" if detection is None else f"{detection.score:.4f}",
+        "status": status,
+        "message": message,
+    }
+    box = detection.box if detection is not None else (None,) * 4
+    for key, value in zip(("box_x1", "box_y1", "box_x2", "box_y2"), box):
+        row[key] = "" if value is None else f"{value:.1f}"
+    row.update(landmark_fields(landmarks))
+    return row
+
+
+def make_face_source(opts: ScoreOptions, size: int, device: torch.device,
+                     detector: FaceDetector | None = None) -> FaceSource:
+    """The :class:`FaceSource` that ``--aligned`` / ``--landmarks`` / detection options describe."""
+    if opts.aligned:
+        return FaceSource("aligned", size=size, device=device)
+    if opts.landmarks:
+        return FaceSource("landmarks", landmarks=read_landmarks(opts.landmarks), landmarks_file=str(opts.landmarks),
+                          faces=opts.faces, size=size, device=device)
+    detector = detector or load_detector(opts.detector, device=device, max_size=opts.det_size,
+                                         score_threshold=opts.det_threshold)
+    return FaceSource("detect", detector=detector, faces=opts.faces, size=size, device=device)
+
+
+def score_images(
+    inputs: Iterable[str | os.PathLike],
+    output: str | os.PathLike,
+    options: ScoreOptions | None = None,
+    *,
+    model: FaceModel | None = None,
+    detector: FaceDetector | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScoreSummary:
+    """Score every face in ``inputs`` (files and folders) and write the CSV ``output``.
+
+    Every image gets at least one row; failures are rows with a status and message, never
+    exceptions. Rows are journalled as they are produced, so an interrupted run leaves a valid CSV
+    of everything finished (``KeyboardInterrupt`` is re-raised after the CSV is written), and
+    ``options.resume`` skips images already in it. Pass ``model``/``detector`` to reuse loaded ones.
+    """
+    opts = options or ScoreOptions()
+    output = Path(output)
+    csv_dir = output.parent
+    started = time.perf_counter()
+    items = list(iter_inputs(inputs, recursive=opts.recursive))
+    if not items:
+        raise AikdError("no input images found", hint="give image files or folders that contain images")
+    writer = ResultsWriter(output, SCORE_COLUMNS, resume=opts.resume,
+                           key=lambda row: os.path.normpath(os.path.join(csv_dir, row["path"])))
+    todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
+    summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
+    try:
+        if todo:
+            model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
+            _run(todo, writer, csv_dir, opts, model, detector, progress)
+    finally:
+        writer.close()  # also on Ctrl-C: everything finished so far is published
+        write_meta(output, opts, model)
+        summary.seconds = time.perf_counter() - started
+        summary.rows, summary.status_counts, summary.qualities = summarize_scores(output)
+    return summary
+
+
+def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: ScoreOptions, model: FaceModel,
+         detector: FaceDetector | None, progress) -> None:
+    device = getattr(model, "device", torch.device("cpu"))
+    source = make_face_source(opts, model.config.preprocess.size, device, detector)
+    duplicates = [it for it in todo if it.duplicate_of]
+    writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"duplicate input: same file as {it.duplicate_of}")
+                 for it in duplicates)
+    done = len(duplicates)
+    paths = [it.path for it in todo if not it.duplicate_of]
+    for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
+        writer.write(score_faces(batch, model, csv_dir, opts.batch_size))
+        done += len(batch)
+        if progress:
+            progress(done, len(todo))
+
+
+def score_faces(batch: list[ImageFaces], model: FaceModel, csv_dir: Path, batch_size: int) -> list[dict[str, str]]:
+    """Run the model on every face of ``batch`` and return its rows, in order."""
+    faces = [(img, f) for img in batch for f in img.faces]
+    qualities: list[float] = []
+    for start in range(0, len(faces), batch_size):
+        crops = torch.stack([f.crop for _, f in faces[start : start + batch_size]])
+        qualities += model(crops).quality.tolist()
+    scored = dict(zip(((id(img), f.index) for img, f in faces), qualities))
+    rows = []
+    for img in batch:
+        if not img.faces:
+            rows.append(face_row(img.path, csv_dir, status=img.status, message=img.message))
+        for f in img.faces:
+            q = scored[(id(img), f.index)]
+            finite = math.isfinite(q)
+            rows.append(face_row(
+                img.path, csv_dir, status=OK if finite else ERROR, face=f.index, quality=q if finite else None,
+                detection=f.detection, landmarks=f.landmarks,
+                message="" if finite else f"model returned a non-finite quality ({q})",
+            ))
+    return rows
+
+
+def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None) -> None:
+    """``<csv>.meta.json``: which model and detector made the scores, for reports and papers."""
+    meta = {
+        "tool": "aikd",
+        "version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": getattr(model, "source", opts.model),
+        "model_config": model.config.to_dict() if model is not None else None,
+        "detector": None if (opts.aligned or opts.landmarks) else opts.detector,
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+    }
+    path = output.with_name(output.name + ".meta.json")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, path)
+
+
+def summarize_scores(csv_file: str | os.PathLike) -> tuple[int, Counter, np.ndarray]:
+    """Row count, rows per status and the finite qualities of a score CSV (streamed)."""
+    counts: Counter = Counter()
+    values = []
+    rows = 0
+    with open(csv_file, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            rows += 1
+            counts[row.get("status", "")] += 1
+            if row.get("status") == OK and row.get("quality"):
+                values.append(float(row["quality"]))
+    return rows, counts, np.asarray(values, dtype=np.float64)

@@ -23,7 +23,8 @@ def _read_rows(path: Path, columns: list[str]) -> Iterator[dict[str, str]]:
     """Complete rows of a CSV (a torn last line of an interrupted append is dropped)."""
     if not path.exists():
         return
-    text = path.read_text(encoding="utf-8", newline="")
+    with open(path, encoding="utf-8", newline="") as f:
+        text = f.read()
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
     reader = csv.DictReader(io.StringIO(text, newline=""))

@@ -1,0 +1,117 @@
+"""``aikd score``: the command most users run first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aikd_cli.cli.common import (
+    BatchOpt,
+    DetectorOpt,
+    DeviceOpt,
+    LandmarksOpt,
+    PrecisionOpt,
+    RecursiveOpt,
+    WorkersOpt,
+    default_workers,
+    err,
+    escape,
+    handle_errors,
+    out,
+)
+from aikd_cli.models.registry import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
+
+
+def rate_column_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@handle_errors
+def score(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")] = Path("scores.csv"),
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Quality model: registry name, local file/folder, .onnx or hf://org/name.")
+    ] = DEFAULT_QUALITY_MODEL,
+    detector: DetectorOpt = DEFAULT_DETECTOR,
+    aligned: Annotated[
+        bool, typer.Option("--aligned", help="Inputs are already-aligned crops (resized to the model size if needed).", rich_help_panel="Faces")
+    ] = False,
+    landmarks: LandmarksOpt = None,
+    faces: Annotated[
+        str, typer.Option("--faces", help="Score the largest face per image, or all faces.", rich_help_panel="Faces")
+    ] = "largest",
+    det_size: Annotated[int, typer.Option("--det-size", min=64, help="Detect on images shrunk to this longer side.", rich_help_panel="Faces")] = 640,
+    det_threshold: Annotated[float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")] = 0.5,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchOpt = 64,
+    workers: WorkersOpt = default_workers(),
+    resume: Annotated[bool, typer.Option("--resume", help="Keep rows already in OUTPUT and skip those images.")] = False,
+    recursive: RecursiveOpt = True,
+) -> None:
+    """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
+
+    Photos are detected (RetinaFace), aligned to the ArcFace 112x112 template and scored; images
+    without a usable face, unreadable files and duplicates get a row with a status and a message.
+
+    [bold]Examples[/]
+
+      aikd score photos/ -o scores.csv
+      aikd score crops/ --aligned --model ediffiqa-s
+      aikd score a.jpg b.png --faces all --device cuda --batch-size 256
+      aikd score photos/ --landmarks landmarks.csv --model run/best.safetensors
+      aikd score photos/ -o scores.csv --resume          # continue an interrupted run
+    """
+    from aikd_cli.tasks.score import ScoreOptions, score_images
+
+    if faces not in ("largest", "all"):
+        raise typer.BadParameter("must be 'largest' or 'all'", param_hint="--faces")
+    if aligned and landmarks:
+        raise typer.BadParameter("--aligned and --landmarks exclude each other", param_hint="--aligned")
+    options = ScoreOptions(
+        model=model, detector=detector, aligned=aligned, landmarks=landmarks, faces=faces,  # type: ignore[arg-type]
+        device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
+        recursive=recursive, det_size=det_size, det_threshold=det_threshold,
+    )
+    with rate_column_progress() as bar:
+        task = bar.add_task("scoring", total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            rate = f"{done / elapsed:.1f} img/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        summary = score_images([str(p) for p in paths], output, options, progress=update)
+    print_summary(summary)
+
+
+def print_summary(summary) -> None:
+    table = Table(title=f"{escape(summary.output)}: {summary.rows} rows", title_justify="left")
+    table.add_column("status")
+    table.add_column("rows", justify="right")
+    for status, count in sorted(summary.status_counts.items()):
+        table.add_row(status or "?", str(count))
+    out.print(table)
+    pct = summary.percentiles()
+    if pct:
+        q = Table(title="quality of scored faces", title_justify="left")
+        for p in pct:
+            q.add_column({0: "min", 100: "max"}.get(p, f"p{p:g}"), justify="right")
+        q.add_row(*(f"{v:.4g}" for v in pct.values()))
+        out.print(q)
+    rate = summary.images / summary.seconds if summary.seconds else 0.0
+    extra = f", {summary.resumed} rows kept from an earlier run" if summary.resumed else ""
+    err.print(f"{summary.images} images in {summary.seconds:.1f} s ({rate:.1f} img/s){extra}")
