@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from aikd_cli._version import __version__
+from aikd_cli.cli import align as align_cmd
 from aikd_cli.cli import models as models_cmd
 from aikd_cli.cli import score as score_cmd
 
@@ -37,6 +38,7 @@ def _root(
 
 
 app.command("score")(score_cmd.score)
+app.command("align")(align_cmd.align)
 app.command("models")(models_cmd.models)
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from aikd_cli.errors import AikdError
 
@@ -39,6 +42,30 @@ LandmarksOpt = Annotated[
     typer.Option("--landmarks", help="CSV with path, face, lm0_x..lm4_y: use these landmarks instead of detecting.", rich_help_panel="Faces"),
 ]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]
+FacesOpt = Annotated[
+    Literal["largest", "all"],
+    typer.Option("--faces", help="The largest face per image, or all faces.", rich_help_panel="Faces"),
+]
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar with items/s; yields the ``progress(done, total)`` callback tasks take."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(description, total=None, rate="")
+
+        def update(done: int, total: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f} img/s" if elapsed > 0 else "")
+
+        yield update
 
 
 def default_workers() -> int:

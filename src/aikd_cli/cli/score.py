@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from aikd_cli.cli.common import (
     BatchOpt,
     DetectorOpt,
     DeviceOpt,
+    FacesOpt,
     LandmarksOpt,
     PrecisionOpt,
     RecursiveOpt,
@@ -22,20 +22,9 @@ from aikd_cli.cli.common import (
     escape,
     handle_errors,
     out,
+    progress_bar,
 )
 from aikd_cli.models.registry import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
-
-
-def rate_column_progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
 
 
 @handle_errors
@@ -50,9 +39,7 @@ def score(
         bool, typer.Option("--aligned", help="Inputs are already-aligned crops (resized to the model size if needed).", rich_help_panel="Faces")
     ] = False,
     landmarks: LandmarksOpt = None,
-    faces: Annotated[
-        str, typer.Option("--faces", help="Score the largest face per image, or all faces.", rich_help_panel="Faces")
-    ] = "largest",
+    faces: FacesOpt = "largest",
     det_size: Annotated[int, typer.Option("--det-size", min=64, help="Detect on images shrunk to this longer side.", rich_help_panel="Faces")] = 640,
     det_threshold: Annotated[float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")] = 0.5,
     device: DeviceOpt = "auto",
@@ -64,8 +51,7 @@ def score(
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
 
-    Photos are detected (RetinaFace), aligned to the ArcFace 112x112 template and scored; images
-    without a usable face, unreadable files and duplicates get a row with a status and a message.
+    Photos are detected (RetinaFace), aligned to the ArcFace 112x112 template and scored; images without a usable face, unreadable files and duplicates get a row with a status and a message.
 
     [bold]Examples[/]
 
@@ -77,8 +63,6 @@ def score(
     """
     from aikd_cli.tasks.score import ScoreOptions, score_images
 
-    if faces not in ("largest", "all"):
-        raise typer.BadParameter("must be 'largest' or 'all'", param_hint="--faces")
     if aligned and landmarks:
         raise typer.BadParameter("--aligned and --landmarks exclude each other", param_hint="--aligned")
     options = ScoreOptions(
@@ -86,14 +70,7 @@ def score(
         device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
         recursive=recursive, det_size=det_size, det_threshold=det_threshold,
     )
-    with rate_column_progress() as bar:
-        task = bar.add_task("scoring", total=None, rate="")
-
-        def update(done: int, total: int) -> None:
-            elapsed = bar.tasks[task].elapsed or 0.0
-            rate = f"{done / elapsed:.1f} img/s" if elapsed > 0 else ""
-            bar.update(task, completed=done, total=total, rate=rate)
-
+    with progress_bar("scoring") as update:
         summary = score_images([str(p) for p in paths], output, options, progress=update)
     print_summary(summary)
 

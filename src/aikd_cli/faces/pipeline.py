@@ -11,6 +11,7 @@ import os
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -18,12 +19,31 @@ import torch
 import torch.nn.functional as F
 
 from aikd_cli.faces.align import align_faces
-from aikd_cli.faces.detector import Face, FaceDetector, prepare_for_detection
+from aikd_cli.faces.detector import Face, FaceDetector, load_detector, prepare_for_detection
+from aikd_cli.faces.landmarks import read_landmarks
 from aikd_cli.faces.perturb import perturb_landmarks
 from aikd_cli.images.dataset import Decoded, ImageDataset, decode_loader
+from aikd_cli.models.registry import DEFAULT_DETECTOR
 
 Mode = Literal["detect", "landmarks", "aligned"]
 OK, NO_FACE, UNREADABLE, ERROR = "ok", "no_face", "unreadable", "error"
+
+
+@dataclass
+class FaceOptions:
+    """How faces are found and batched; shared by ``score``, ``align`` and ``evaluate``."""
+
+    detector: str = DEFAULT_DETECTOR
+    aligned: bool = False
+    landmarks: Path | None = None
+    faces: Literal["largest", "all"] = "largest"
+    det_size: int = 640
+    det_threshold: float = 0.5
+    device: str = "auto"
+    batch_size: int = 64
+    workers: int = 2
+    resume: bool = False
+    recursive: bool = True
 
 
 @dataclass
@@ -104,6 +124,19 @@ class FaceSource:
             AlignedFace(j, crops[j], points[j].numpy(), matrices[j].numpy(), found[j]) for j in range(len(marks))
         ]
         return ImageFaces(d.path, faces=faces)
+
+
+def make_face_source(opts: FaceOptions, size: int, device: torch.device,
+                     detector: FaceDetector | None = None) -> FaceSource:
+    """The :class:`FaceSource` that ``--aligned`` / ``--landmarks`` / detection options describe."""
+    if opts.aligned:
+        return FaceSource("aligned", size=size, device=device)
+    if opts.landmarks:
+        return FaceSource("landmarks", landmarks=read_landmarks(opts.landmarks), landmarks_file=str(opts.landmarks),
+                          faces=opts.faces, size=size, device=device)
+    detector = detector or load_detector(opts.detector, device=device, max_size=opts.det_size,
+                                         score_threshold=opts.det_threshold)
+    return FaceSource("detect", detector=detector, faces=opts.faces, size=size, device=device)
 
 
 def _generator(seed: int, path: str, face: int) -> torch.Generator:

@@ -12,19 +12,27 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 
 from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError
-from aikd_cli.faces.detector import Face, FaceDetector, load_detector
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, read_landmarks, relative_to_csv
-from aikd_cli.faces.pipeline import ERROR, NO_FACE, OK, UNREADABLE, FaceSource, ImageFaces, iter_faces
+from aikd_cli.faces.detector import Face, FaceDetector
+from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
+from aikd_cli.faces.pipeline import (
+    ERROR,
+    NO_FACE,
+    OK,
+    UNREADABLE,
+    FaceOptions,
+    ImageFaces,
+    iter_faces,
+    make_face_source,
+)
 from aikd_cli.images.discover import InputItem, iter_inputs
 from aikd_cli.models.inference import FaceModel, open_face_model
-from aikd_cli.models.registry import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
+from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
 from aikd_cli.utils.csvout import ResultsWriter
 
 __all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "ScoreOptions", "ScoreSummary", "score_images"]
@@ -48,22 +56,11 @@ SCORE_COLUMNS = (
 
 
 @dataclass
-class ScoreOptions:
+class ScoreOptions(FaceOptions):
     """Everything ``aikd score`` can be told; the CLI maps its options onto this one-to-one."""
 
     model: str = DEFAULT_QUALITY_MODEL
-    detector: str = DEFAULT_DETECTOR
-    aligned: bool = False
-    landmarks: Path | None = None
-    faces: Literal["largest", "all"] = "largest"
-    device: str = "auto"
     precision: str = "auto"
-    batch_size: int = 64
-    workers: int = 2
-    resume: bool = False
-    recursive: bool = True
-    det_size: int = 640
-    det_threshold: float = 0.5
 
 
 @dataclass
@@ -99,19 +96,6 @@ def face_row(path: str, csv_dir: Path, *, status: str, message: str = "", face: 
         row[key] = "" if value is None else f"{value:.1f}"
     row.update(landmark_fields(landmarks))
     return row
-
-
-def make_face_source(opts: ScoreOptions, size: int, device: torch.device,
-                     detector: FaceDetector | None = None) -> FaceSource:
-    """The :class:`FaceSource` that ``--aligned`` / ``--landmarks`` / detection options describe."""
-    if opts.aligned:
-        return FaceSource("aligned", size=size, device=device)
-    if opts.landmarks:
-        return FaceSource("landmarks", landmarks=read_landmarks(opts.landmarks), landmarks_file=str(opts.landmarks),
-                          faces=opts.faces, size=size, device=device)
-    detector = detector or load_detector(opts.detector, device=device, max_size=opts.det_size,
-                                         score_threshold=opts.det_threshold)
-    return FaceSource("detect", detector=detector, faces=opts.faces, size=size, device=device)
 
 
 def score_images(

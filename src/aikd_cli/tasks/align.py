@@ -1,0 +1,131 @@
+"""``aikd align``: write the aligned crops a model sees, plus the landmarks and transforms used.
+
+The standard pre-processing step before training or evaluating FIQA / FR models elsewhere, and a way
+to look at exactly what the models see; with ``perturb`` it shows what the AI-KD student sees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from aikd_cli.errors import AikdError
+from aikd_cli.faces.detector import FaceDetector
+from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, relative_to_csv
+from aikd_cli.faces.pipeline import ERROR, OK, FaceOptions, ImageFaces, iter_faces, make_face_source
+from aikd_cli.images.discover import iter_inputs
+from aikd_cli.tasks.score import face_row, summarize_scores
+from aikd_cli.utils.csvout import ResultsWriter
+from aikd_cli.utils.device import resolve_device
+
+MATRIX_COLUMNS = ("m00", "m01", "m02", "m10", "m11", "m12")
+#: ``lm*`` are the landmarks the crop was warped from (perturbed ones with ``--perturb``), so the
+#: CSV fed back as ``--landmarks`` reproduces the same crops.
+ALIGN_COLUMNS = ("path", "face", "crop", "det_score", "box_x1", "box_y1", "box_x2", "box_y2",
+                 *LANDMARK_COLUMNS, *MATRIX_COLUMNS, "status", "message")
+
+
+@dataclass
+class AlignOptions(FaceOptions):
+    size: int = 112
+    perturb: float = 0.0
+    relative: bool = False
+    seed: int = 0
+
+
+@dataclass
+class AlignSummary:
+    output_dir: Path
+    csv: Path
+    images: int
+    crops: int = 0
+    status_counts: dict = field(default_factory=dict)
+
+
+def _crop_name(path: str, base: str, face: int, all_faces: bool) -> str:
+    """Mirror the input tree under the output folder: ``<base>/a/b.jpg`` -> ``a/b.png``
+    (``a/b_1.png`` per face with ``--faces all``)."""
+    stem = os.path.splitext(os.path.relpath(os.path.abspath(path), base))[0]
+    return f"{stem}_{face}.png" if all_faces else f"{stem}.png"
+
+
+def _common_base(inputs: list[str]) -> str:
+    """The deepest folder containing every input (a folder input counts as its own base)."""
+    folders = [os.path.abspath(p) if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in inputs]
+    return os.path.commonpath(folders)
+
+
+def align_images(
+    inputs: Iterable[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    options: AlignOptions | None = None,
+    *,
+    detector: FaceDetector | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AlignSummary:
+    """Align every face in ``inputs`` and write ``output_dir/<tree>.png`` + ``output_dir/landmarks.csv``."""
+    opts = options or AlignOptions()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = [str(p) for p in inputs]
+    base = _common_base(inputs)
+    items = list(iter_inputs(inputs, recursive=opts.recursive))
+    if not items:
+        raise AikdError("no input images found", hint="give image files or folders that contain images")
+    csv_path = out / "landmarks.csv"
+    writer = ResultsWriter(csv_path, ALIGN_COLUMNS, resume=opts.resume,
+                           key=lambda row: os.path.normpath(os.path.join(out, row["path"])))
+    todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
+    device = resolve_device(opts.device)
+    source = make_face_source(opts, opts.size, device, detector)
+    source.perturb, source.relative, source.seed = opts.perturb, opts.relative, opts.seed
+    summary = AlignSummary(out, csv_path, images=len(todo))
+    try:
+        writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
+                     for it in todo if it.duplicate_of)
+        paths = [it.path for it in todo if not it.duplicate_of]
+        done = len(todo) - len(paths)
+        for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
+            rows = []
+            for img in batch:
+                if not img.faces:
+                    rows.append(_row(img.path, out, img))
+                for f in img.faces:
+                    name = _crop_name(img.path, base, f.index, opts.faces == "all")
+                    _save_png(f.crop, out / name)
+                    rows.append(_row(img.path, out, img, f, name))
+                    summary.crops += 1
+            writer.write(rows)
+            done += len(batch)
+            if progress:
+                progress(done, len(todo))
+    finally:
+        writer.close()
+        _, summary.status_counts, _ = summarize_scores(csv_path)
+    return summary
+
+
+def _row(path: str, out: Path, img: ImageFaces, face=None, crop: str = "") -> dict[str, str]:
+    if face is None:
+        row = face_row(path, out, status=img.status, message=img.message)
+    else:
+        row = face_row(path, out, status=OK, face=face.index, detection=face.detection, landmarks=face.landmarks)
+    row["crop"] = crop
+    matrix = face.matrix.reshape(6) if face is not None and face.matrix is not None else [None] * 6
+    row.update({k: "" if v is None else f"{v:.6f}" for k, v in zip(MATRIX_COLUMNS, matrix)})
+    row["path"] = relative_to_csv(path, out)
+    return row
+
+
+def _save_png(crop: torch.Tensor, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = np.ascontiguousarray(crop.permute(1, 2, 0).cpu().numpy())
+    tmp = path.with_name(path.name + ".tmp")
+    Image.fromarray(array).save(tmp, format="PNG")
+    os.replace(tmp, path)
