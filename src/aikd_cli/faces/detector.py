@@ -37,12 +37,12 @@ class DetectorInput:
 def prepare_for_detection(image: torch.Tensor, max_size: int, mean_bgr=(104.0, 117.0, 123.0)) -> DetectorInput:
     """Shrink ``image`` (``(H, W, 3)`` uint8 RGB) so its longer side is at most ``max_size`` and
     normalise it the way RetinaFace was trained (BGR, mean subtracted, no scaling)."""
-    chw = image.permute(2, 0, 1)
+    chw = image.permute(2, 0, 1)  # a channels-last view: uint8 resizing takes torch's fast path
     height, width = chw.shape[-2:]
     scale = min(1.0, max_size / max(height, width))
     if scale < 1.0:
         size = [max(1, round(height * scale)), max(1, round(width * scale))]
-        chw = F.interpolate(chw[None].float(), size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+        chw = F.interpolate(chw[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
     bgr = chw.float().flip(0)
     mean = torch.tensor(mean_bgr, dtype=torch.float32)[:, None, None]
     return DetectorInput((bgr - mean).contiguous(), scale)

@@ -22,11 +22,12 @@ LANDMARK_COLUMNS = tuple(f"lm{i}_{axis}" for i in range(5) for axis in ("x", "y"
 
 
 def landmark_fields(landmarks: np.ndarray | None) -> dict[str, str]:
-    """CSV cells for ``(5, 2)`` landmarks (empty cells for ``None``)."""
+    """CSV cells for ``(5, 2)`` landmarks (empty cells for ``None``); 4 decimals, so crops made
+    from a CSV read back are the same crops."""
     if landmarks is None:
         return dict.fromkeys(LANDMARK_COLUMNS, "")
     flat = np.asarray(landmarks, dtype=np.float64).reshape(10)
-    return {col: f"{v:.2f}" for col, v in zip(LANDMARK_COLUMNS, flat)}
+    return {col: f"{v:.4f}" for col, v in zip(LANDMARK_COLUMNS, flat)}
 
 
 def resolve_csv_path(value: str, csv_dir: Path) -> str:

@@ -1,0 +1,138 @@
+"""Architectures, public checkpoint layouts, safe loading, and the weights registry."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from aikd_cli.errors import CheckpointError, WeightsError
+from aikd_cli.models import registry
+from aikd_cli.models.checkpoints import canonicalise, read_checkpoint
+from aikd_cli.models.config import BACKBONES, ModelConfig, build_model
+from aikd_cli.models.iresnet import iresnet
+from aikd_cli.models.loading import load_network
+from aikd_cli.models.preprocess import IMAGENET_NORM
+
+
+@pytest.mark.parametrize("depth", [18, 34, 50, 100, 200])
+def test_iresnet_depth_and_width_are_read_from_tensors(depth):
+    with torch.device("meta"):
+        state = iresnet(depth, num_features=256).state_dict()
+    _, config, layout = canonicalise(state)
+    assert (config.arch, config.embedding_size, config.head, layout) == (f"iresnet{depth}", 256, None, "backbone")
+
+
+def _small_quality_state(prefix_backbone: str, prefix_head: str) -> dict:
+    net = build_model(ModelConfig(arch="iresnet18", head="mlp", embedding_size=32, head_hidden=16))
+    return {
+        k.replace("feature_extractor.", prefix_backbone).replace("quality_head.", prefix_head): v
+        for k, v in net.state_dict().items()
+    }
+
+
+@pytest.mark.parametrize(
+    "backbone,head,layout",
+    [("feature_extractor.", "quality_head.", "aikd"), ("base_model.", "mlp.", "ediffiqa"),
+     ("module.feature_extractor.", "module.quality_head.", "aikd")],
+)
+def test_quality_layouts_load_and_agree(tmp_path, backbone, head, layout):
+    state = _small_quality_state(backbone, head)
+    path = tmp_path / "q.pth"
+    torch.save({"state_dict": state}, path)  # wrapped, as training scripts often save
+    loaded = load_network(path, expect="quality")
+    assert loaded.layout == layout and loaded.config.head_hidden == 16
+    x = torch.rand(2, 3, 112, 112)
+    emb, q = loaded.net(x)
+    assert emb.shape == (2, 32) and q.shape == (2,)
+
+
+def test_crfiqa_layout(tmp_path):
+    torch.manual_seed(0)
+    net = iresnet(18, num_features=64, quality_outputs=1).eval()
+    torch.save(net.state_dict(), tmp_path / "backbone.pth")
+    loaded = load_network(tmp_path / "backbone.pth", expect="quality")
+    assert loaded.layout == "crfiqa" and loaded.config.head == "qs"
+    x = torch.rand(3, 3, 112, 112)
+    assert torch.allclose(loaded.net(x)[1], net(x)[1])
+
+
+def test_mismatched_keys_are_named(tmp_path):
+    state = _small_quality_state("feature_extractor.", "quality_head.")
+    state.pop("feature_extractor.layer2.0.conv1.weight")
+    state["feature_extractor.extra.weight"] = torch.zeros(1)
+    torch.save(state, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match=r"missing: feature_extractor.layer2.0.conv1.weight.*unexpected: feature_extractor.extra.weight"):
+        load_network(tmp_path / "bad.pth")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_pickled_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"weight": _Evil()}, f)
+    with pytest.raises(WeightsError, match="refusing to unpickle"):
+        read_checkpoint(path)
+
+
+def test_wrong_kind_of_model_is_a_clear_error(retinaface_weights):
+    with pytest.raises(WeightsError, match="is a detection model"):
+        load_network(retinaface_weights, expect="quality")
+
+
+def test_kit_mobilefacenet_recognises_people(assets, mobilefacenet_weights, detector):
+    """The real FR weights load into our MobileFaceNet and separate identities."""
+    from aikd_cli.faces.align import align_faces
+    from aikd_cli.images.decode import load_image
+    from aikd_cli.models.inference import TorchFaceModel
+
+    model = TorchFaceModel(load_network(mobilefacenet_weights, expect="recognition"), device="cpu")
+    assert model.config.arch == "mobilefacenet" and model.config.embedding_size == 128
+    assert (model.config.preprocess.mean, model.config.preprocess.std) == IMAGENET_NORM
+    people = ["Jean_Charest", "Ciro_Gomes", "Padraig_Harrington"]
+    crops, who = [], []
+    for person in people:
+        for path in sorted((assets / "lfw" / person).glob("*.jpg"))[:3]:
+            img = load_image(path)
+            face = detector.detect([img])[0][0]
+            crop, _ = align_faces(torch.from_numpy(img).permute(2, 0, 1), torch.tensor(face.landmarks[None]))
+            crops.append(crop[0])
+            who.append(person)
+    emb = torch.nn.functional.normalize(model(torch.stack(crops)).embedding, dim=1)
+    sim = emb @ emb.T
+    same = [sim[i, j] for i in range(9) for j in range(i + 1, 9) if who[i] == who[j]]
+    diff = [sim[i, j] for i in range(9) for j in range(i + 1, 9) if who[i] != who[j]]
+    assert min(same) > max(diff)
+
+
+ALLOWED_TASKS = {"quality", "recognition", "detection"}
+
+
+def test_registry_entries_are_complete_and_consistent():
+    specs = registry.list_specs()
+    assert len({s.name for s in specs}) == len(specs) >= 5
+    assert registry.get_spec(registry.DEFAULT_QUALITY_MODEL).task == "quality"
+    assert registry.get_spec(registry.DEFAULT_DETECTOR).task == "detection"
+    for spec in specs:
+        assert spec.task in ALLOWED_TASKS and spec.repo_id.count("/") == 1 and spec.revision
+        assert spec.sha256 is None or (len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0)
+        assert spec.config.arch in BACKBONES + ("retinaface-mnet025", "retinaface-r50")
+        pre = spec.config.preprocess
+        assert pre.size == 112 and pre.colour in ("RGB", "BGR") and all(s > 0 for s in pre.std)
+        assert spec.license and spec.source and spec.description
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build_model(spec.config).parameters())
+        assert params == spec.params, spec.name
+
+
+def test_registry_refuses_duplicates_and_suggests_names():
+    with pytest.raises(ValueError):
+        registry.register(registry.get_spec("ediffiqa-s"))
+    with pytest.raises(WeightsError, match="did you mean 'ediffiqa-s'"):
+        registry.get_spec("ediffiqa_s")
