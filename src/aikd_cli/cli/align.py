@@ -21,7 +21,7 @@ from aikd_cli.cli.common import (
     out,
     progress_bar,
 )
-from aikd_cli.models.registry import DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DETECTOR
 
 
 @handle_errors

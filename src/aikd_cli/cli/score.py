@@ -24,7 +24,7 @@ from aikd_cli.cli.common import (
     out,
     progress_bar,
 )
-from aikd_cli.models.registry import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
+from aikd_cli.defaults import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
 
 
 @handle_errors

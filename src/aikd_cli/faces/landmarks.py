@@ -15,19 +15,28 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from aikd_cli.errors import InputFormatError
 
 LANDMARK_COLUMNS = tuple(f"lm{i}_{axis}" for i in range(5) for axis in ("x", "y"))
+#: Decimals written to CSVs. Crops are warped from landmarks already rounded to this, so a CSV read
+#: back as ``--landmarks`` reproduces the very same crops.
+LANDMARK_DECIMALS = 4
+
+
+def quantise(landmarks: torch.Tensor) -> torch.Tensor:
+    """Round to the CSV precision (float64; equal to what parsing the written text gives)."""
+    scale = 10.0**LANDMARK_DECIMALS
+    return torch.round(landmarks.to(torch.float64) * scale) / scale
 
 
 def landmark_fields(landmarks: np.ndarray | None) -> dict[str, str]:
-    """CSV cells for ``(5, 2)`` landmarks (empty cells for ``None``); 4 decimals, so crops made
-    from a CSV read back are the same crops."""
+    """CSV cells for ``(5, 2)`` landmarks (empty cells for ``None``)."""
     if landmarks is None:
         return dict.fromkeys(LANDMARK_COLUMNS, "")
     flat = np.asarray(landmarks, dtype=np.float64).reshape(10)
-    return {col: f"{v:.4f}" for col, v in zip(LANDMARK_COLUMNS, flat)}
+    return {col: f"{v:.{LANDMARK_DECIMALS}f}" for col, v in zip(LANDMARK_COLUMNS, flat)}
 
 
 def resolve_csv_path(value: str, csv_dir: Path) -> str:

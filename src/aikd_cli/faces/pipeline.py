@@ -18,12 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aikd_cli.defaults import DEFAULT_DETECTOR
 from aikd_cli.faces.align import align_faces
 from aikd_cli.faces.detector import Face, FaceDetector, load_detector, prepare_for_detection
-from aikd_cli.faces.landmarks import read_landmarks
+from aikd_cli.faces.landmarks import quantise, read_landmarks
 from aikd_cli.faces.perturb import perturb_landmarks
 from aikd_cli.images.dataset import Decoded, ImageDataset, decode_loader
-from aikd_cli.models.registry import DEFAULT_DETECTOR
 
 Mode = Literal["detect", "landmarks", "aligned"]
 OK, NO_FACE, UNREADABLE, ERROR = "ok", "no_face", "unreadable", "error"
@@ -118,6 +118,7 @@ class FaceSource:
                 perturb_landmarks(p, self.perturb, _generator(self.seed, d.path, j), relative=self.relative)
                 for j, p in enumerate(points)
             ])
+        points = quantise(points)
         image = d.image.permute(2, 0, 1).to(self.device)
         crops, matrices = align_faces(image, points, self.size)
         faces = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aikd_cli.defaults import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
 from aikd_cli.errors import WeightsError
 from aikd_cli.models.config import ModelConfig, close_matches
 from aikd_cli.models.preprocess import Preprocess
@@ -43,11 +44,10 @@ class WeightsSpec:
         return f"hf://{self.repo_id}@{self.revision}" + (f"/{self.filename}" if self.filename else "")
 
 
+__all__ = ["WeightsSpec", "register", "unregister", "get_spec", "list_specs", "DEFAULT_DETECTOR", "DEFAULT_QUALITY_MODEL"]
+
 _REGISTRY: dict[str, WeightsSpec] = {}
 
-#: The model ``aikd score`` uses unless told otherwise (see docs/models.md for why).
-DEFAULT_QUALITY_MODEL = "ediffiqa-l"
-DEFAULT_DETECTOR = "retinaface-mnet025"
 
 
 def register(spec: WeightsSpec) -> WeightsSpec:

@@ -87,10 +87,8 @@ def align_images(
     source.perturb, source.relative, source.seed = opts.perturb, opts.relative, opts.seed
     summary = AlignSummary(out, csv_path, images=len(todo))
     try:
-        writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
-                     for it in todo if it.duplicate_of)
         paths = [it.path for it in todo if not it.duplicate_of]
-        done = len(todo) - len(paths)
+        done = 0
         for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
             rows = []
             for img in batch:
@@ -105,6 +103,8 @@ def align_images(
             done += len(batch)
             if progress:
                 progress(done, len(todo))
+        writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
+                     for it in todo if it.duplicate_of)
     finally:
         writer.close()
         _, summary.status_counts, _ = summarize_scores(csv_path)

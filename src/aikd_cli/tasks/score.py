@@ -141,16 +141,18 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
          detector: FaceDetector | None, progress) -> None:
     device = getattr(model, "device", torch.device("cpu"))
     source = make_face_source(opts, model.config.preprocess.size, device, detector)
-    duplicates = [it for it in todo if it.duplicate_of]
-    writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"duplicate input: same file as {it.duplicate_of}")
-                 for it in duplicates)
-    done = len(duplicates)
     paths = [it.path for it in todo if not it.duplicate_of]
+    done = 0
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
         writer.write(score_faces(batch, model, csv_dir, opts.batch_size))
         done += len(batch)
         if progress:
             progress(done, len(todo))
+    # after the originals, so that "same file as" always points at an earlier row
+    writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"duplicate input: same file as {it.duplicate_of}")
+                 for it in todo if it.duplicate_of)
+    if progress:
+        progress(len(todo), len(todo))
 
 
 def score_faces(batch: list[ImageFaces], model: FaceModel, csv_dir: Path, batch_size: int) -> list[dict[str, str]]:
