@@ -215,3 +215,33 @@ def test_cli_starts_without_importing_torch():
     code = "import sys, aikd_cli.cli.app; sys.exit('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
+
+
+def test_ctrl_c_in_a_real_process_leaves_a_valid_csv(assets, kit_model, retinaface_weights, tmp_path):
+    """SIGINT (Ctrl-C) to `python -m aikd_cli score` with decode workers running: exit 130, and the
+    published CSV holds every finished row; --resume then completes the run."""
+    import signal
+    import time
+
+    photos = sorted((assets / "lfw").glob("A*/*.jpg"))[:30]
+    out = tmp_path / "scores.csv"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    args = [sys.executable, "-m", "aikd_cli", "score", *map(str, photos), "-o", str(out), "--model", kit_model,
+            "--detector", str(retinaface_weights), "-b", "2", "-j", "1"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = Path(str(out) + ".partial")
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if partial.exists() and partial.read_text().count("\n") >= 5:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    finished = rows_of(out)
+    assert 4 <= len(finished) < len(photos) and all(r["status"] == "ok" for r in finished)
+    done = subprocess.run([*args, "--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    final = rows_of(out)
+    assert len(final) == len(photos) and len({r["path"] for r in final}) == len(photos)
