@@ -77,9 +77,9 @@ class EdcCurve:
 def edc(pair_qualities: np.ndarray, errors: np.ndarray) -> EdcCurve:
     """EDC of comparisons with qualities ``pair_qualities`` and error flags ``errors``.
 
-    One sort, one reverse cumulative sum: the error count that remains after discarding everything
-    before index ``i`` of the quality order is ``cumsum(errors[::-1])[::-1][i]``; the curve has a
-    point at the start of each run of equal qualities (ties are discarded together).
+    Discarding every comparison below quality ``v`` leaves ``n - #(q < v)`` comparisons, of which
+    ``#errors - #(q_err < v)`` are errors; the curve has one point per distinct quality (ties are
+    discarded together). Two plain sorts and a binary search, no per-point loop.
     """
     q = np.asarray(pair_qualities, dtype=np.float64)
     e = np.asarray(errors, dtype=bool)
@@ -90,11 +90,11 @@ def edc(pair_qualities: np.ndarray, errors: np.ndarray) -> EdcCurve:
         raise ValueError("an EDC needs at least one comparison")
     if np.isnan(q).any():
         raise ValueError("pair qualities contain NaN")
-    order = np.argsort(q, kind="stable")
-    q = q[order]
-    remaining_errors = np.cumsum(e[order][::-1], dtype=np.int64)[::-1]
-    starts = np.concatenate(([0], np.flatnonzero(q[1:] != q[:-1]) + 1))
-    error = remaining_errors[starts] / (n - starts)
+    q_all = np.sort(q)
+    q_err = np.sort(q[e])
+    starts = np.concatenate(([0], np.flatnonzero(q_all[1:] != q_all[:-1]) + 1))  # discarded before each level
+    remaining_errors = len(q_err) - np.searchsorted(q_err, q_all[starts], side="left")
+    error = remaining_errors / (n - starts)
     discard = starts / n
     return EdcCurve(np.append(discard, 1.0), np.append(error, 0.0), n)
 
@@ -168,32 +168,67 @@ def rejection_curve(
     fmr: float,
     rates: np.ndarray = CRFIQA_RATES,
 ) -> RejectionCurve:
-    """CR-FIQA's protocol: reject ``floor(rate * n)`` lowest-quality pairs (a stable sort breaks
-    ties by pair order), re-fix the threshold at ``fmr`` on the remaining non-mated scores, and
-    take the FNMR of the remaining mated scores. One sort; each rate is a few vectorised passes."""
+    """CR-FIQA's protocol: reject the ``floor(rate * n)`` lowest-quality pairs (equal qualities in
+    pair order), re-fix the threshold at ``fmr`` on the remaining non-mated scores, and take the
+    FNMR of the remaining mated scores.
+
+    No argsort of all pairs: the quality ``v`` of the last rejected pair comes from a plain sort;
+    a pair is kept when its quality is above ``v`` (or equal, and later in pair order than the last
+    rejected one). The threshold is looked for among the highest non-mated scores only, and the
+    FNMR is one vectorised count over the mated pairs.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     mated = np.asarray(mated, dtype=bool)
+    q = np.asarray(pair_qualities, dtype=np.float64)
     n = len(scores)
-    order = np.argsort(np.asarray(pair_qualities, dtype=np.float64), kind="stable")
-    s, m = scores[order], mated[order]
-    mated_before = np.concatenate(([0], np.cumsum(m)))  # mated pairs among the first i
-    mated_scores, nonmated_scores = s[m], s[~m]
     rates = np.asarray(rates, dtype=np.float64)
+    q_sorted = np.sort(q)
+    index = np.arange(n)
+    qm, sm, im = q[mated], scores[mated], index[mated]
+    qn, sn, inn = q[~mated], scores[~mated], index[~mated]
+    qn_sorted = np.sort(qn)
+    worst_left = max(int(len(sn) * (1.0 - rates.max())), 1)  # about as many as remain at the last rate
+    top = _top_scores(sn, 4 * (allowed_false_matches(len(sn), fmr) + 1) * len(sn) // worst_left + 256)
     fnmr = np.full(len(rates), np.nan)
     thresholds = np.full(len(rates), np.nan)
     left = np.zeros(len(rates), dtype=np.int64)
     for i, rate in enumerate(rates):
         cut = int(rate * n + 1e-9)
-        cut_mated = mated_before[cut]
-        remaining_nm = nonmated_scores[cut - cut_mated :]
-        remaining_m = mated_scores[cut_mated:]
-        left[i] = len(remaining_nm)
-        if len(remaining_nm) == 0 or len(remaining_m) == 0:
+        v, last, tie_nonmated = -math.inf, -1, 0
+        if cut > 0:
+            v = q_sorted[cut - 1]  # quality of the last rejected pair
+            ties = np.flatnonzero(q == v)[: cut - int(np.searchsorted(q_sorted, v, side="left"))]
+            last, tie_nonmated = ties[-1], int(np.count_nonzero(~mated[ties]))
+        left[i] = len(sn) - int(np.searchsorted(qn_sorted, v, side="left")) - tie_nonmated
+        keep_m = (qm > v) | ((qm == v) & (im > last))
+        kept_mated = int(keep_m.sum())
+        if left[i] == 0 or kept_mated == 0:
             continue
-        t = threshold_for_fmr(remaining_nm, fmr)
+        k = allowed_false_matches(int(left[i]), fmr)
+        size = 2 * (k + 1) * len(sn) // int(left[i]) + 64  # enough if rejection ignores the score
+        while True:
+            if size > len(top) and len(top) < len(sn):
+                top = _top_scores(sn, size)  # rare: the method rejected most of the top impostors
+            head = top[:size]
+            hits = np.flatnonzero((qn[head] > v) | ((qn[head] == v) & (inn[head] > last)))
+            if len(hits) > k or len(head) == len(sn):
+                break
+            size *= 4
+        t = float(np.nextafter(sn[head[hits[k]]], math.inf)) if len(hits) > k else -math.inf
         thresholds[i] = t
-        fnmr[i] = np.count_nonzero(remaining_m < t) / len(remaining_m)
+        fnmr[i] = np.count_nonzero(keep_m & (sm < t)) / kept_mated
     return RejectionCurve(rates, fnmr, thresholds, left, n)
+
+
+def _top_scores(scores: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the ``size`` highest scores, highest first."""
+    size = min(size, len(scores))
+    part = (
+        np.argpartition(scores, len(scores) - size)[len(scores) - size :]
+        if size < len(scores)
+        else np.arange(size)
+    )
+    return part[np.argsort(-scores[part], kind="stable")]
 
 
 def trapezoid_area(rates: np.ndarray, values: np.ndarray, limit: float) -> float:

@@ -81,9 +81,10 @@ class _Decoder(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         index = self.indices[i]
         try:
-            return index, self.images.read(self.keys[index]), None
+            image = self.images.read(self.keys[index])
         except ImageError as exc:
             return index, None, exc.reason
+        return index, image if image.flags.writeable else image.copy(), None  # torch wants writable arrays
 
 
 def run_models(

@@ -392,6 +392,11 @@ def _evaluate_dataset(
         methods.append(MethodResult(label, kinds[label], areas, curve))
     if options.protocol == "crfiqa":
         _check_rejection_support(methods, options, where, protocol.notes)
+    if methods[0].curve.start_error == 0:
+        protocol.notes.append(
+            f"no false non-match at {options.threshold.describe()} before discarding: every pAUC is 0 and the "
+            "normalised form is undefined; use a stricter --fmr or a --start-error"
+        )
 
     robustness = []
     for job in models.quality:
