@@ -153,17 +153,23 @@ def test_identity_folder_and_csv(tmp_path):
         open_protocol(tmp_path / "ids.csv", group_column="source")
     p = open_protocol(tmp_path / "ids.csv")
     assert p.mated.sum() == 1 and len(p) == 3 and p.name == "ids"
+    (tmp_path / "twice.csv").write_text("path,identity\na.jpg,ann\nb.jpg,bob\na.jpg,ann\n")
+    assert len(open_protocol(tmp_path / "twice.csv")) == 1  # a listed twice is one sample
+    (tmp_path / "clash.csv").write_text("path,identity\na.jpg,ann\na.jpg,bob\n")
+    with pytest.raises(InputFormatError, match="listed as both 'ann' and 'bob'"):
+        open_protocol(tmp_path / "clash.csv")
 
 
 def test_bad_pairs_are_dropped_and_counted():
-    keys = np.array(["a", "b", "c", "a", "b", "d", "d"], dtype=object)
-    other = np.array(["b", "a", "c", "d", "c", "b", "b"], dtype=object)
-    mated = np.array([True, True, True, False, True, True, False])
-    p = protocols.Protocol("t", Path("t"), keys, other, mated, protocols.FileImages())
+    a = ["a", "b", "c", "a", "b", "d", "d", "e"]
+    b = ["b", "a", "c", "d", "c", "b", "b", "e"]
+    mated = [True, True, True, False, True, True, False, True]
+    p = protocols.Protocol.from_keys("t", Path("t"), a, b, mated, protocols.FileImages())
     clean, issues = drop_bad_pairs(p)
     assert list(zip(clean.a, clean.b, strict=True)) == [("a", "b"), ("a", "d"), ("b", "c")]
+    assert clean.keys.tolist() == ["a", "b", "c", "d"]  # e (and only e) is no longer referenced
     assert issues == {
-        "self-comparison (same sample twice)": 1,
+        "self-comparison (same sample twice)": 2,
         "duplicate pair": 1,
         "pair listed as both mated and non-mated": 2,
     }

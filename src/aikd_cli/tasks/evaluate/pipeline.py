@@ -286,10 +286,7 @@ def _evaluate_dataset(
 ) -> DatasetResult:
     pairs_read = len(protocol)
     protocol, excluded = drop_bad_pairs(protocol)
-    keys = protocol.sample_keys()
-    position = {k: i for i, k in enumerate(keys)}
-    ia = np.fromiter((position[k] for k in protocol.a), dtype=np.int64, count=len(protocol))
-    ib = np.fromiter((position[k] for k in protocol.b), dtype=np.int64, count=len(protocol))
+    keys, ia, ib = protocol.keys.tolist(), protocol.ia, protocol.ib
     reasons: list[str | None] = [None] * len(keys)
 
     def flag(i: int, why: str | None) -> None:
@@ -367,9 +364,7 @@ def _evaluate_dataset(
         safe = np.where(sample_ok[:, None], np.nan_to_num(embeddings), 0.0)
         scores = cosine_scores(safe, ia, ib)
     pair_ok = sample_ok[ia] & sample_ok[ib] & np.isfinite(scores)
-    for k in np.flatnonzero(~pair_ok):
-        why = reasons[ia[k]] or reasons[ib[k]] or "comparison score missing or NaN"
-        excluded[why] += 1
+    excluded.update(_pair_reasons(reasons, sample_ok, ia, ib, pair_ok))
     sample_issues = Counter(r for r in reasons if r is not None)
     used = np.flatnonzero(pair_ok)
     mated = protocol.mated[used]
@@ -429,6 +424,17 @@ def _evaluate_dataset(
         methods=methods,
         robustness=robustness,
     )
+
+
+def _pair_reasons(reasons: list[str | None], sample_ok: np.ndarray, ia, ib, pair_ok: np.ndarray) -> Counter:
+    """Why each excluded pair is excluded: its first sample's reason, else its second's, else its score."""
+    labels = sorted({r for r in reasons if r is not None}) + ["comparison score missing or NaN"]
+    code = np.array([labels.index(r) if r is not None else -1 for r in reasons], dtype=np.int64)
+    bad = np.flatnonzero(~pair_ok)
+    a, b = ia[bad], ib[bad]
+    which = np.where(~sample_ok[a], code[a], np.where(~sample_ok[b], code[b], len(labels) - 1))
+    counts = np.bincount(which, minlength=len(labels))
+    return Counter({labels[k]: int(c) for k, c in enumerate(counts) if c})
 
 
 def _detector_fingerprint(ref: str) -> str:

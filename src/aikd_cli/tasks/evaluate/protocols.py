@@ -87,35 +87,55 @@ class BinImages:
 
 @dataclass
 class Protocol:
-    """The pairs of one dataset. ``scores`` holds given comparison scores (or ``None``)."""
+    """The pairs of one dataset: pair ``k`` compares samples ``keys[ia[k]]`` and ``keys[ib[k]]``.
+    ``scores`` holds given comparison scores (or ``None``)."""
 
     name: str
     source: Path
-    a: np.ndarray  # (P,) object array of sample keys
-    b: np.ndarray
+    keys: np.ndarray  # (S,) object array of distinct sample keys
+    ia: np.ndarray  # (P,) int64
+    ib: np.ndarray  # (P,) int64
     mated: np.ndarray  # (P,) bool
     images: FileImages | BinImages
     scores: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_keys(
+        cls, name: str, source: Path, a: list[str], b: list[str], mated, images, scores=None
+    ) -> Protocol:
+        keys = sorted(set(a) | set(b))
+        position = {k: i for i, k in enumerate(keys)}
+        ia = np.fromiter((position[k] for k in a), dtype=np.int64, count=len(a))
+        ib = np.fromiter((position[k] for k in b), dtype=np.int64, count=len(b))
+        return cls(name, source, _keys(keys), ia, ib, np.asarray(mated, dtype=bool), images, scores)
+
     def __len__(self) -> int:
         return len(self.mated)
 
+    @property
+    def a(self) -> np.ndarray:
+        return self.keys[self.ia]
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.keys[self.ib]
+
     def subset(self, keep: np.ndarray) -> Protocol:
+        """The pairs ``keep`` selects, with only the samples they still reference."""
+        ia, ib = self.ia[keep], self.ib[keep]
+        used, inverse = np.unique(np.concatenate([ia, ib]), return_inverse=True)
         return Protocol(
             self.name,
             self.source,
-            self.a[keep],
-            self.b[keep],
+            self.keys[used],
+            inverse[: len(ia)],
+            inverse[len(ia) :],
             self.mated[keep],
             self.images,
             None if self.scores is None else self.scores[keep],
             self.notes,
         )
-
-    def sample_keys(self) -> list[str]:
-        """Every sample the pairs reference, sorted (the order everything per-sample follows)."""
-        return sorted(set(self.a.tolist()) | set(self.b.tolist()))
 
 
 def _keys(values: list[str]) -> np.ndarray:
@@ -170,7 +190,7 @@ def read_pairs_txt(path: Path, image_root: Path | None = None, ext: str = ".jpg"
             )
     if not mated:
         raise InputFormatError(f"{path}: no pairs found")
-    return Protocol(path.stem, path, _keys(a), _keys(b), np.array(mated), FileImages())
+    return Protocol.from_keys(path.stem, path, a, b, mated, FileImages())
 
 
 def _read_text(path: Path) -> str:
@@ -226,15 +246,8 @@ def read_pairs_csv(
                 raise InputFormatError(f"{path}:{line}: score {cell!r} is not a number") from None
     if not mated:
         raise InputFormatError(f"{path}: no pairs found")
-    return Protocol(
-        path.stem,
-        path,
-        _keys(a),
-        _keys(b),
-        np.array(mated),
-        FileImages(aligned),
-        np.array(scores, dtype=np.float64) if score_column is not None else None,
-    )
+    scores_array = np.array(scores, dtype=np.float64) if score_column is not None else None
+    return Protocol.from_keys(path.stem, path, a, b, mated, FileImages(aligned), scores_array)
 
 
 def read_identity_csv(
@@ -258,6 +271,15 @@ def read_identity_csv(
         line = 2 + next(i for i, v in enumerate(ids) if not v)
         raise InputFormatError(f"{path}:{line}: empty identity")
     groups = [(r[group_column] or "").strip() for r in rows] if group_column else None
+    first: dict[str, int] = {}
+    for k, key in enumerate(keys):
+        if key in first and ids[first[key]] != ids[k]:
+            raise InputFormatError(f"{path}: {key} is listed as both {ids[first[key]]!r} and {ids[k]!r}")
+        first.setdefault(key, k)
+    if len(first) < len(keys):  # the same image listed twice: keep it once
+        rows_kept = sorted(first.values())
+        keys, ids = [keys[k] for k in rows_kept], [ids[k] for k in rows_kept]
+        groups = [groups[k] for k in rows_kept] if groups else None
     return keys, ids, groups
 
 
@@ -390,9 +412,8 @@ def read_identities(
                 f"{path}: identity {split[0]!r} appears in several --nonmated-within groups"
             )
     i, j, mated, notes = identity_pairs(keys, ids, groups=groups, max_nonmated=max_nonmated, seed=seed)
-    k = _keys(keys)
     name = path.name if path.is_dir() else path.stem
-    return Protocol(name, path, k[i], k[j], mated, FileImages(aligned), None, notes)
+    return Protocol(name, path, _keys(keys), i, j, mated, FileImages(aligned), None, notes)
 
 
 # ---------------------------------------------------------------- insightface .bin
@@ -455,9 +476,11 @@ def read_bin(path: Path, *, name: str | None = None) -> Protocol:
     if not issame:
         raise InputFormatError(f"{path}: no pairs found")
     source = BinImages(os.path.normpath(os.path.abspath(path)), images)
-    a = _keys([source.key(2 * i) for i in range(len(issame))])
-    b = _keys([source.key(2 * i + 1) for i in range(len(issame))])
-    return Protocol(name or path.stem, path, a, b, np.array([bool(v) for v in issame]), source)
+    keys = _keys([source.key(i) for i in range(len(images))])
+    pairs = np.arange(len(issame), dtype=np.int64)
+    return Protocol(
+        name or path.stem, path, keys, 2 * pairs, 2 * pairs + 1, np.array([bool(v) for v in issame]), source
+    )
 
 
 # ---------------------------------------------------------------- dispatch and clean-up
@@ -521,19 +544,17 @@ def drop_bad_pairs(protocol: Protocol) -> tuple[Protocol, Counter]:
     """Remove self-comparisons, repeated pairs (either order; the first is kept) and pairs listed
     with contradicting labels (all copies). Returns the clean protocol and counts by reason."""
     issues: Counter = Counter()
-    if len(protocol) == 0:
-        return protocol, issues
-    keys, inverse = np.unique(np.concatenate([protocol.a, protocol.b]), return_inverse=True)
     n = len(protocol)
-    ia, ib = inverse[:n].astype(np.int64), inverse[n:].astype(np.int64)
+    if n == 0:
+        return protocol, issues
+    ia, ib = protocol.ia, protocol.ib
     self_pair = ia == ib
-    code = np.minimum(ia, ib) * len(keys) + np.maximum(ia, ib)
+    code = np.minimum(ia, ib) * len(protocol.keys) + np.maximum(ia, ib)
     _, first, group, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
     labels_sum = np.bincount(group, weights=protocol.mated.astype(np.float64))
-    conflict = (labels_sum > 0) & (labels_sum < counts)
+    conflicting = ((labels_sum > 0) & (labels_sum < counts))[group]
     is_first = np.zeros(n, bool)
     is_first[first] = True
-    conflicting = conflict[group]
     duplicate = ~is_first & ~conflicting
     issues["self-comparison (same sample twice)"] = int(self_pair.sum())
     issues["duplicate pair"] = int((duplicate & ~self_pair).sum())

@@ -325,10 +325,9 @@ def rich_tables(evaluation: Evaluation, headline: str) -> list:
     from rich.table import Table
 
     data = Table(title="Data", title_justify="left")
-    for col in ("dataset", "pairs read", "used", "mated", "non-mated", "threshold", "FNMR at 0%", "excluded"):
-        data.add_column(col, justify="left" if col in ("dataset", "excluded") else "right")
+    for col in ("dataset", "pairs", "used", "mated", "non-mated", "threshold", "FNMR@0"):
+        data.add_column(col, justify="left" if col == "dataset" else "right")
     for d in evaluation.datasets:
-        excl = "; ".join(f"{why}: {n:,}" for why, n in d.excluded.most_common()) or "none"
         data.add_row(
             d.name,
             f"{d.pairs_read:,}",
@@ -337,7 +336,6 @@ def rich_tables(evaluation: Evaluation, headline: str) -> list:
             f"{d.nonmated:,}",
             f"{d.threshold:.4f}",
             f"{d.start_error:.4f}",
-            excl,
         )
     g = grid(evaluation, headline)
     best = g.best()
