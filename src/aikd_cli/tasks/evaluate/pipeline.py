@@ -307,11 +307,14 @@ def _evaluate_dataset(
     if jobs:
         from aikd_cli.tasks.evaluate.model_outputs import run_models
 
+        # samples already excluded (e.g. without a quality score) are not worth a model run
+        active = np.flatnonzero([r is None for r in reasons])
+        active_keys = [keys[i] for i in active]
         landmarks = _landmark_map(options, tables)
-        needs_detection = not protocol.images.aligned and any(k not in landmarks for k in keys)
+        needs_detection = not protocol.images.aligned and any(k not in landmarks for k in active_keys)
         detector_id = _detector_fingerprint(models.detector_ref) if needs_detection else ""
         ran = run_models(
-            keys,
+            active_keys,
             protocol.images,
             jobs,
             landmarks=landmarks,
@@ -325,18 +328,24 @@ def _evaluate_dataset(
             progress=(lambda adv, total: progress(protocol.name, adv, total)) if progress else None,
         )
         for i, why in ran.failures.items():
-            flag(i, why)
+            flag(int(active[i]), why)
+
+        def expand(values: np.ndarray) -> np.ndarray:
+            full = np.full((len(keys), values.shape[1]), np.nan, dtype=np.float32)
+            full[active] = values
+            return full
+
         if ran.detected:
             protocol.notes.append(f"{ran.detected:,} samples aligned from detected landmarks")
         if ran.cached:
             protocol.notes.append(f"{ran.cached:,} samples' model outputs read from the cache")
         if models.fr is not None and not embedded:
-            embeddings = ran.outputs["fr", 0.0]
+            embeddings = expand(ran.outputs["fr", 0.0])
         for job in models.quality:
             for p in job.variants:
-                shifted[job.label, p] = ran.outputs[job.label, p][:, 0]
+                shifted[job.label, p] = expand(ran.outputs[job.label, p])[:, 0].astype(np.float64)
             qualities[job.label], kinds[job.label] = shifted[job.label, 0.0], "quality model"
-            for i in np.flatnonzero(~np.isfinite(qualities[job.label])):
+            for i in active[~np.isfinite(qualities[job.label][active])]:
                 flag(int(i), f"no quality from {job.label}")
     if embedded and protocol.scores is None:
         width = len(next(iter(embedded.values())))
