@@ -175,15 +175,15 @@ class _Models:
 def evaluate(
     options: EvaluateOptions, progress: Progress | None = None, log: Callable[[str], None] | None = None
 ) -> Evaluation:
-    """Run the whole evaluation (see the module docstring)."""
+    """Run the whole evaluation (see the module docstring). All inputs are read and checked
+    before any model is loaded."""
     options.check()
     say = log or (lambda _msg: None)
     tables = _read_quality(options)
     embedded = {}
     for path in options.embeddings:
         embedded.update(read_embeddings(path))
-    models = _open_models(options)
-    results = []
+    protocols = []
     for dataset in options.datasets:
         protocol = open_protocol(
             dataset.path,
@@ -197,8 +197,11 @@ def evaluate(
             seed=options.seed,
         )
         say(f"{protocol.name}: {len(protocol):,} pairs from {dataset.path}")
-        results.append(_evaluate_dataset(protocol, options, tables, embedded, models, progress))
-    return Evaluation(options, results)
+        protocols.append(protocol)
+    models = _open_models(options, taken={t.label for t in tables} | {RANDOM, NORM})
+    return Evaluation(
+        options, [_evaluate_dataset(p, options, tables, embedded, models, progress) for p in protocols]
+    )
 
 
 def _read_quality(options: EvaluateOptions) -> list[QualityTable]:
@@ -222,24 +225,25 @@ def _read_quality(options: EvaluateOptions) -> list[QualityTable]:
     return list(merged.values())
 
 
-def _open_models(options: EvaluateOptions) -> _Models:
+def _open_models(options: EvaluateOptions, taken: set[str]) -> _Models:
     from aikd_cli.models.inference import open_face_model
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint
 
     fr = None
-    if options.fr_model and options.score_column is None:
+    if options.fr_model and options.score_column is None and not options.embeddings:
         model = open_face_model(
             options.fr_model, device=options.device, precision=options.precision, expect="recognition"
         )
         fr = ModelJob("fr", model, model_fingerprint(options.fr_model, model), "embedding")
     variants = tuple(sorted({0.0, *map(float, options.misalign)}))
-    jobs, labels = [], Counter()
+    jobs = []
     for ref in options.quality_models:
         model = open_face_model(ref, device=options.device, precision=options.precision, expect="quality")
-        label = _model_label(ref)
-        labels[label] += 1
-        if labels[label] > 1:
-            label = f"{label} ({labels[label]})"
+        label, k = _model_label(ref), 1
+        while label in taken:  # the same model twice, or a quality file of the same name
+            k += 1
+            label = f"{_model_label(ref)} ({k})"
+        taken.add(label)
         jobs.append(ModelJob(label, model, model_fingerprint(ref, model), "quality", variants))
     return _Models(fr, jobs, options.detector, options.device)
 
@@ -276,6 +280,27 @@ def _landmark_map(options: EvaluateOptions, tables: list[QualityTable]) -> dict[
     return found
 
 
+@dataclass
+class _Samples:
+    """What is known per sample of one dataset: why it is unusable, its qualities, embeddings."""
+
+    keys: list[str]
+    reasons: list[str | None]
+    qualities: dict[str, np.ndarray] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    shifted: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)  # (model, p) -> qualities
+    embeddings: np.ndarray | None = None
+
+    def flag(self, i: int, why: str | None) -> None:
+        """Record why sample ``i`` is unusable (the first reason found is kept)."""
+        if why and self.reasons[i] is None:
+            self.reasons[i] = why
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.array([r is None for r in self.reasons], dtype=bool)
+
+
 def _evaluate_dataset(
     protocol: Protocol,
     options: EvaluateOptions,
@@ -286,114 +311,45 @@ def _evaluate_dataset(
 ) -> DatasetResult:
     pairs_read = len(protocol)
     protocol, excluded = drop_bad_pairs(protocol)
-    keys, ia, ib = protocol.keys.tolist(), protocol.ia, protocol.ib
-    reasons: list[str | None] = [None] * len(keys)
-
-    def flag(i: int, why: str | None) -> None:
-        if why and reasons[i] is None:
-            reasons[i] = why
-
-    qualities: dict[str, np.ndarray] = {}
-    kinds: dict[str, str] = {}
+    ia, ib = protocol.ia, protocol.ib
+    samples = _Samples(protocol.keys.tolist(), [None] * len(protocol.keys))
     for table in tables:
-        values, why = table.lookup(keys)
+        values, why = table.lookup(samples.keys)
         for i, w in enumerate(why):
-            flag(i, w)
-        qualities[table.label], kinds[table.label] = values, "quality file"
-
-    embeddings = None
-    jobs = ([models.fr] if models.fr is not None and not embedded else []) + models.quality
-    shifted: dict[tuple[str, float], np.ndarray] = {}
-    if jobs:
-        from aikd_cli.tasks.evaluate.model_outputs import run_models
-
-        # samples already excluded (e.g. without a quality score) are not worth a model run
-        active = np.flatnonzero([r is None for r in reasons])
-        active_keys = [keys[i] for i in active]
-        landmarks = _landmark_map(options, tables)
-        needs_detection = not protocol.images.aligned and any(k not in landmarks for k in active_keys)
-        detector_id = _detector_fingerprint(models.detector_ref) if needs_detection else ""
-        ran = run_models(
-            active_keys,
-            protocol.images,
-            jobs,
-            landmarks=landmarks,
-            detector=_detector_factory(models.detector_ref, models.device),
-            detector_id=detector_id,
-            misalign_unit=options.misalign_unit,
-            seed=options.seed,
-            batch_size=options.batch_size,
-            workers=options.workers,
-            cache_root=options.cache_dir,
-            progress=(lambda adv, total: progress(protocol.name, adv, total)) if progress else None,
-        )
-        for i, why in ran.failures.items():
-            flag(int(active[i]), why)
-
-        def expand(values: np.ndarray) -> np.ndarray:
-            full = np.full((len(keys), values.shape[1]), np.nan, dtype=np.float32)
-            full[active] = values
-            return full
-
-        if ran.detected:
-            protocol.notes.append(f"{ran.detected:,} samples aligned from detected landmarks")
-        if ran.cached:
-            protocol.notes.append(f"{ran.cached:,} samples' model outputs read from the cache")
-        if models.fr is not None and not embedded:
-            embeddings = expand(ran.outputs["fr", 0.0])
-        for job in models.quality:
-            for p in job.variants:
-                shifted[job.label, p] = expand(ran.outputs[job.label, p])[:, 0].astype(np.float64)
-            qualities[job.label], kinds[job.label] = shifted[job.label, 0.0], "quality model"
-            for i in active[~np.isfinite(qualities[job.label][active])]:
-                flag(int(i), f"no quality from {job.label}")
+            samples.flag(i, w)
+        samples.qualities[table.label], samples.kinds[table.label] = values, "quality file"
+    _run_models(protocol, samples, options, tables, models, progress)
     if embedded and protocol.scores is None:
-        width = len(next(iter(embedded.values())))
-        embeddings = np.full((len(keys), width), np.nan, dtype=np.float32)
-        for i, k in enumerate(keys):
-            row = embedded.get(k)
-            if row is None:
-                flag(i, "no precomputed embedding")
-            else:
-                embeddings[i] = row
+        _attach_embeddings(samples, embedded)
+    _add_baselines(samples, options.seed, protocol.notes)
 
-    rng = np.random.default_rng(options.seed)
-    qualities[RANDOM], kinds[RANDOM] = rng.random(len(keys)), "baseline"
-    if embeddings is not None:
-        if is_normalised(embeddings):
-            protocol.notes.append("embeddings are L2-normalised: no embedding-norm baseline")
-        else:
-            qualities[NORM], kinds[NORM] = np.linalg.norm(embeddings, axis=1).astype(np.float64), "baseline"
-
-    # ------------------------------------------------------------ which pairs survive
-    sample_ok = np.array([r is None for r in reasons], dtype=bool)
+    sample_ok = samples.ok
     if protocol.scores is not None:
         scores = protocol.scores
     else:
-        safe = np.where(sample_ok[:, None], np.nan_to_num(embeddings), 0.0)
-        scores = cosine_scores(safe, ia, ib)
+        scores = cosine_scores(np.where(sample_ok[:, None], np.nan_to_num(samples.embeddings), 0.0), ia, ib)
     pair_ok = sample_ok[ia] & sample_ok[ib] & np.isfinite(scores)
-    excluded.update(_pair_reasons(reasons, sample_ok, ia, ib, pair_ok))
-    sample_issues = Counter(r for r in reasons if r is not None)
+    excluded.update(_pair_reasons(samples.reasons, sample_ok, ia, ib, pair_ok))
     used = np.flatnonzero(pair_ok)
-    mated = protocol.mated[used]
-    s = scores[used]
+    mated, s = protocol.mated[used], scores[used]
     n_mated, n_nonmated = int(mated.sum()), int((~mated).sum())
     where = f"{protocol.name} ({protocol.source})"
     if n_mated == 0:
         raise InputFormatError(f"{where}: no mated pairs left to evaluate{_why(excluded)}")
     threshold, achieved = _threshold(options, where, s, mated, n_nonmated)
 
-    methods = []
-    for label, q in qualities.items():
+    def curve_of(q: np.ndarray):
         pq = edc.pair_quality(q[ia[used]], q[ib[used]])
         if options.protocol == "edc":
             curve = edc.fnm_edc(s[mated], pq[mated], threshold)
-            areas = edc.partial_areas(curve, options.limits)
-        else:
-            curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr)
-            areas = edc.rejection_partial_areas(curve, options.limits)
-        methods.append(MethodResult(label, kinds[label], areas, curve))
+            return curve, edc.partial_areas(curve, options.limits)
+        curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr)
+        return curve, edc.rejection_partial_areas(curve, options.limits)
+
+    methods = []
+    for label, q in samples.qualities.items():
+        curve, areas = curve_of(q)
+        methods.append(MethodResult(label, samples.kinds[label], areas, curve))
     if options.protocol == "crfiqa":
         _check_rejection_support(methods, options, where, protocol.notes)
     if methods[0].curve.start_error == 0:
@@ -401,21 +357,19 @@ def _evaluate_dataset(
             f"no false non-match at {options.threshold.describe()} before discarding: every pAUC is 0 and the "
             "normalised form is undefined; use a stricter --fmr or a --start-error"
         )
-
-    robustness = []
-    for job in models.quality:
-        for p in job.variants:
-            q = shifted[job.label, p]
-            pq = edc.pair_quality(q[ia[used]], q[ib[used]])
-            if options.protocol == "edc":
-                areas = edc.partial_areas(edc.fnm_edc(s[mated], pq[mated], threshold), options.limits)
-            else:
-                areas = edc.rejection_partial_areas(
-                    edc.rejection_curve(s, mated, pq, options.threshold.fmr), options.limits
-                )
-            corr = quality_correlation(shifted[job.label, 0.0][sample_ok], q[sample_ok])
-            robustness.append(RobustnessRow(job.label, p, areas, corr, int(sample_ok.sum())))
-
+    robustness = [
+        RobustnessRow(
+            job.label,
+            p,
+            curve_of(samples.shifted[job.label, p])[1],
+            quality_correlation(
+                samples.shifted[job.label, 0.0][sample_ok], samples.shifted[job.label, p][sample_ok]
+            ),
+            int(sample_ok.sum()),
+        )
+        for job in models.quality
+        for p in job.variants
+    ]
     return DatasetResult(
         name=protocol.name,
         source=str(protocol.source),
@@ -423,16 +377,97 @@ def _evaluate_dataset(
         pairs_used=len(used),
         mated=n_mated,
         nonmated=n_nonmated,
-        samples=len(keys),
+        samples=len(samples.keys),
         threshold=threshold,
         achieved_fmr=achieved,
         start_error=methods[0].curve.start_error,
         excluded=+excluded,
-        sample_issues=sample_issues,
+        sample_issues=Counter(r for r in samples.reasons if r is not None),
         notes=protocol.notes,
         methods=methods,
         robustness=robustness,
     )
+
+
+def _run_models(
+    protocol: Protocol,
+    samples: _Samples,
+    options: EvaluateOptions,
+    tables: list[QualityTable],
+    models: _Models,
+    progress: Progress | None,
+) -> None:
+    """FR embeddings and model qualities (clean and misaligned) of the samples still usable."""
+    jobs = ([models.fr] if models.fr is not None and protocol.scores is None else []) + models.quality
+    if not jobs:
+        return
+    from aikd_cli.tasks.evaluate.model_outputs import run_models
+
+    active = np.flatnonzero(samples.ok)  # samples already excluded are not worth a model run
+    active_keys = [samples.keys[i] for i in active]
+    landmarks = _landmark_map(options, tables)
+    needs_detection = not protocol.images.aligned and any(k not in landmarks for k in active_keys)
+    ran = run_models(
+        active_keys,
+        protocol.images,
+        jobs,
+        landmarks=landmarks,
+        detector=_detector_factory(models.detector_ref, models.device),
+        detector_id=_detector_fingerprint(models.detector_ref) if needs_detection else "",
+        misalign_unit=options.misalign_unit,
+        seed=options.seed,
+        batch_size=options.batch_size,
+        workers=options.workers,
+        cache_root=options.cache_dir,
+        progress=(lambda adv, total: progress(protocol.name, adv, total)) if progress else None,
+    )
+    for i, why in ran.failures.items():
+        samples.flag(int(active[i]), why)
+    if ran.detected:
+        protocol.notes.append(f"{ran.detected:,} samples aligned from detected landmarks")
+    if ran.cached:
+        protocol.notes.append(f"{ran.cached:,} samples' model outputs read from the cache")
+
+    def expand(values: np.ndarray) -> np.ndarray:
+        full = np.full((len(samples.keys), values.shape[1]), np.nan, dtype=np.float32)
+        full[active] = values
+        return full
+
+    if ("fr", 0.0) in ran.outputs:
+        samples.embeddings = expand(ran.outputs["fr", 0.0])
+    for job in models.quality:
+        for p in job.variants:
+            samples.shifted[job.label, p] = expand(ran.outputs[job.label, p])[:, 0].astype(np.float64)
+        clean = samples.shifted[job.label, 0.0]
+        samples.qualities[job.label], samples.kinds[job.label] = clean, "quality model"
+        for i in active[~np.isfinite(clean[active])]:
+            samples.flag(int(i), f"no quality from {job.label}")
+
+
+def _attach_embeddings(samples: _Samples, embedded: dict[str, np.ndarray]) -> None:
+    width = len(next(iter(embedded.values())))
+    samples.embeddings = np.full((len(samples.keys), width), np.nan, dtype=np.float32)
+    for i, key in enumerate(samples.keys):
+        row = embedded.get(key)
+        if row is None:
+            samples.flag(i, "no precomputed embedding")
+        elif len(row) != width:
+            raise InputFormatError(f"precomputed embeddings have different sizes ({len(row)} and {width})")
+        else:
+            samples.embeddings[i] = row
+
+
+def _add_baselines(samples: _Samples, seed: int, notes: list[str]) -> None:
+    """A random quality (seeded) and, with embeddings, their norm before normalisation."""
+    rng = np.random.default_rng(seed)
+    samples.qualities[RANDOM], samples.kinds[RANDOM] = rng.random(len(samples.keys)), "baseline"
+    if samples.embeddings is None:
+        return
+    if is_normalised(samples.embeddings):
+        notes.append("embeddings are L2-normalised: no embedding-norm baseline")
+        return
+    samples.qualities[NORM] = np.linalg.norm(samples.embeddings, axis=1).astype(np.float64)
+    samples.kinds[NORM] = "baseline"
 
 
 def _pair_reasons(reasons: list[str | None], sample_ok: np.ndarray, ia, ib, pair_ok: np.ndarray) -> Counter:
