@@ -343,9 +343,7 @@ def test_bin_protocol_with_misalignment(small_bin, mobilefacenet_weights, small_
         "--threshold",
         "0.3",
         "--misalign",
-        "0",
-        "--misalign",
-        "3",
+        "0,3",
         "--misalign",
         "8",
         "--no-cache",
@@ -537,6 +535,11 @@ def test_bad_pairs_are_counted_and_reported(tmp_path):
     assert code == 2 and "--misalign re-scores the images, so it needs --quality-model" in output
     code, output = run_cli("-p", tmp_path / "pairs.csv", "-q", tmp_path / "q.csv", "-o", tmp_path / "x")
     assert code == 2 and "no comparison scores" in output
+    common = ["-p", tmp_path / "pairs.csv", "--score-column", "score", "-q", tmp_path / "q.csv", "--no-cache"]
+    code, output = run_cli(*common, "-l", "0.1,0.25", "-l", "0.5", "-o", tmp_path / "limits")
+    assert code == 0 and results(tmp_path / "limits")["limits"] == [0.1, 0.25, 0.5]
+    code, output = run_cli(*common, "-l", "0.1,x", "-o", tmp_path / "x")
+    assert code == 2 and "--limit: 'x' is not a number" in output
 
 
 def test_crfiqa_protocol_and_multiple_datasets(tmp_path):

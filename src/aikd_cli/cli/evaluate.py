@@ -140,9 +140,12 @@ def evaluate(
         float | None, typer.Option(help="Use this similarity threshold.", rich_help_panel=_THR)
     ] = None,
     limit: Annotated[
-        list[float] | None,
+        list[str] | None,
         typer.Option(
-            "--limit", "-l", help="pAUC discard limit, repeatable [default: 0.2 0.3].", rich_help_panel=_THR
+            "--limit",
+            "-l",
+            help="pAUC discard limits: repeat the option or separate with commas [default: 0.2,0.3].",
+            rich_help_panel=_THR,
         ),
     ] = None,
     protocol: Annotated[
@@ -165,8 +168,11 @@ def evaluate(
         ),
     ] = 0,
     misalign: Annotated[
-        list[float] | None,
-        typer.Option(help="Landmark perturbation level p, repeatable (e.g. 0 2 3 5).", rich_help_panel=_ROB),
+        list[str] | None,
+        typer.Option(
+            help="Landmark perturbation levels p: repeat the option or separate with commas (e.g. 0,2,3,5).",
+            rich_help_panel=_ROB,
+        ),
     ] = None,
     misalign_unit: Annotated[
         str,
@@ -206,7 +212,7 @@ def evaluate(
 
       aikd evaluate -p comparisons.csv --score-column score -q a.csv -q b.csv --start-error 0.05 -l 0.2 -l 0.3
 
-      aikd evaluate -p lfw.bin -m student.safetensors -f r100.pth --misalign 0 --misalign 3 --misalign 5
+      aikd evaluate -p lfw.bin -m student.safetensors -f r100.pth --misalign 0,2,3,5
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -242,10 +248,10 @@ def evaluate(
         embeddings=list(embeddings or []),
         score_column=score_column,
         threshold=rule,
-        limits=tuple(limit or (0.2, 0.3)),
+        limits=_numbers(limit, "--limit") or (0.2, 0.3),
         protocol=protocol,
         quality_models=list(quality_model or []),
-        misalign=tuple(misalign or ()),
+        misalign=_numbers(misalign, "--misalign"),
         misalign_unit=misalign_unit,
         seed=seed,
         image_root=image_root,
@@ -285,3 +291,15 @@ def evaluate(
             err.print(f"[dim]{escape(d.name)}: {escape(note)}[/]")
     write_outputs(result, output_dir, metric)
     out.print(f"results in {escape(output_dir)}/ (table.md, table.csv, results.json, plots/, config.json)")
+
+
+def _numbers(values: list[str] | None, option: str) -> tuple[float, ...]:
+    """``["0.2", "0.3"]`` or ``["0.2,0.3"]`` -> ``(0.2, 0.3)``."""
+    out = []
+    for text in values or []:
+        for part in text.split(","):
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise AikdError(f"{option}: {part!r} is not a number") from None
+    return tuple(out)

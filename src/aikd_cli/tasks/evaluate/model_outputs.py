@@ -111,43 +111,17 @@ def run_models(
     n = len(keys)
     result = PassResult()
     slots = [(job, p) for job in jobs for p in job.variants]
-    caches: dict[tuple[str, float], OutputCache | None] = {}
-    for job, p in slots:
-        variant = "clean" if p == 0 else f"misalign p={p:g} {misalign_unit} seed={seed}"
-        caches[job.label, p] = (
-            OutputCache.open(
-                cache_root,
-                job.fingerprint,
-                job.kind,
-                variant,
-                description={"model": job.label, "kind": job.kind, "variant": variant},
-            )
-            if cache_root is not None
-            else None
-        )
-    cache_keys: list[str | None] = []
-    for key in keys:
-        ident = sample_identity(key, images)
-        if ident is None:
-            cache_keys.append(None)
-            continue
-        if key in landmarks:
-            source = "lm:" + ",".join(f"{v:.2f}" for v in np.asarray(landmarks[key]).reshape(-1))
-        else:
-            source = "aligned" if images.aligned else f"detect:{detector_id}"
-        cache_keys.append(digest(ident, source))
+    caches = {(job.label, p): _open_cache(cache_root, job, p, misalign_unit, seed) for job, p in slots}
+    cache_keys = [_cache_key(key, images, landmarks, detector_id) for key in keys]
     rows: dict[tuple[str, float], list[np.ndarray | None]] = {s: [None] * n for s in caches}
     todo = []
     for i, ck in enumerate(cache_keys):
         if ck is None:
             result.failures[i] = MISSING
             continue
-        missing = False
         for slot, cache in caches.items():
-            hit = cache.get(ck) if cache is not None else None
-            rows[slot][i] = hit
-            missing |= hit is None
-        if missing:
+            rows[slot][i] = cache.get(ck) if cache is not None else None
+        if any(rows[slot][i] is None for slot in caches):
             todo.append(i)
         else:
             result.cached += 1
@@ -157,35 +131,9 @@ def run_models(
         loader = torch.utils.data.DataLoader(
             _Decoder(keys, todo, images), batch_size=batch_size, num_workers=workers, collate_fn=list
         )
-        det = None
+        find = _FaceFinder(detector)
         for batch in loader:
-            ok = []
-            for index, image, reason in batch:
-                if image is None:
-                    result.failures[index] = reason or "unreadable image"
-                else:
-                    ok.append((index, image))
-            need_detect = [(i, im) for i, im in ok if keys[i] not in landmarks and not images.aligned]
-            found: dict[int, np.ndarray] = {}
-            if need_detect:
-                det = det or detector()
-                for (i, _), faces in zip(need_detect, det.detect([im for _, im in need_detect]), strict=True):
-                    if faces:
-                        found[i] = max(faces, key=lambda f: f.area).landmarks
-                    else:
-                        result.failures[i] = NO_FACE
-                result.detected += len(found)
-            faces = []
-            for i, im in ok:
-                if i in result.failures:
-                    continue
-                if keys[i] in landmarks:
-                    lm = np.asarray(landmarks[keys[i]], dtype=np.float64)
-                elif images.aligned:
-                    lm = template(im.shape[1]).numpy()
-                else:
-                    lm = found[i]
-                faces.append((i, torch.from_numpy(im).permute(2, 0, 1), torch.from_numpy(lm)))
+            faces = find(batch, keys, images, landmarks, result)
             _run_batch(faces, keys, slots, rows, caches, cache_keys, misalign_unit, seed)
             if progress:
                 progress(len(batch), n)
@@ -200,6 +148,65 @@ def run_models(
                 out[i] = v
         result.outputs[slot] = out
     return result
+
+
+def _open_cache(root: Path | None, job: ModelJob, p: float, unit: str, seed: int) -> OutputCache | None:
+    if root is None:
+        return None
+    variant = "clean" if p == 0 else f"misalign p={p:g} {unit} seed={seed}"
+    description = {"model": job.label, "kind": job.kind, "variant": variant}
+    return OutputCache.open(root, job.fingerprint, job.kind, variant, description=description)
+
+
+def _cache_key(key: str, images: FileImages | BinImages, landmarks: dict, detector_id: str) -> str | None:
+    """The sample's content and the landmarks its crop comes from (``None``: the file is missing)."""
+    ident = sample_identity(key, images)
+    if ident is None:
+        return None
+    if key in landmarks:
+        source = "lm:" + ",".join(f"{v:.2f}" for v in np.asarray(landmarks[key]).reshape(-1))
+    else:
+        source = "aligned" if images.aligned else f"detect:{detector_id}"
+    return digest(ident, source)
+
+
+class _FaceFinder:
+    """Landmarks for each decoded image: given, the template of an aligned crop, or detected
+    (the largest face); images that fail are recorded in the result and left out."""
+
+    def __init__(self, detector: Callable[[], object] | None) -> None:
+        self.build = detector
+        self.detector = None
+
+    def __call__(self, batch, keys, images, landmarks, result: PassResult) -> list:
+        decoded = []
+        for index, image, reason in batch:
+            if image is None:
+                result.failures[index] = reason or "unreadable image"
+            else:
+                decoded.append((index, image))
+        found: dict[int, np.ndarray] = {}
+        need = [(i, im) for i, im in decoded if keys[i] not in landmarks and not images.aligned]
+        if need:
+            self.detector = self.detector or self.build()
+            for (i, _), faces in zip(need, self.detector.detect([im for _, im in need]), strict=True):
+                if faces:
+                    found[i] = max(faces, key=lambda f: f.area).landmarks
+                else:
+                    result.failures[i] = NO_FACE
+            result.detected += len(found)
+        faces = []
+        for i, im in decoded:
+            if keys[i] in landmarks:
+                lm = np.asarray(landmarks[keys[i]], dtype=np.float64)
+            elif images.aligned:
+                lm = template(im.shape[1]).numpy()
+            elif i in found:
+                lm = found[i]
+            else:
+                continue
+            faces.append((i, torch.from_numpy(im).permute(2, 0, 1), torch.from_numpy(lm)))
+        return faces
 
 
 def _run_batch(faces, keys, slots, rows, caches, cache_keys, unit, seed) -> None:
