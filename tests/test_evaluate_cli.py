@@ -82,6 +82,7 @@ def _brute_force_pauc(scores, quality_pairs, limit, start_error=0.05):
     return total
 
 
+@pytest.mark.slow
 def test_reference_example_data_through_the_cli(assets, tmp_path):
     data = json.loads((assets / "edc" / "example_data.json").read_text())
     pairs = data["similarity_scores"]["scores_by_pair_ids"]
@@ -184,6 +185,7 @@ def lfw_subset(assets, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_kit_informative_quality_beats_random(
     lfw_subset, assets, mobilefacenet_weights, retinaface_weights, tmp_path
 ):
@@ -332,6 +334,7 @@ def small_quality_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_bin_protocol_with_misalignment(small_bin, mobilefacenet_weights, small_quality_model, tmp_path):
     args = [
         "-p",
@@ -340,8 +343,8 @@ def test_bin_protocol_with_misalignment(small_bin, mobilefacenet_weights, small_
         mobilefacenet_weights,
         "-m",
         small_quality_model,
-        "--threshold",
-        "0.3",
+        "--start-error",
+        "0.25",
         "--misalign",
         "0,3",
         "--misalign",
@@ -360,6 +363,7 @@ def test_bin_protocol_with_misalignment(small_bin, mobilefacenet_weights, small_
     assert set(rob) == {(p, lim) for p in (0.0, 3.0, 8.0) for lim in (0.2, 0.3)}
     assert rob[0.0, 0.3]["spearman"] == pytest.approx(1.0)
     assert -1 <= rob[8.0, 0.3]["spearman"] < 1.0
+    assert all(np.isfinite(r["pauc_normalised"]) for r in a["robustness"])
     # p = 0 of the robustness table is the quality model's own row of the main table
     assert rob[0.0, 0.3]["pauc"] == area(a, "mfn_quality", 0.3, key="pauc")
     assert {r["method"] for r in a["results"]} == {
@@ -392,6 +396,7 @@ def test_perturbation_depends_on_seed_level_and_sample_only():
     assert 0 < (iod - lm).abs().max() <= 0.1 * (lm[0] - lm[1]).norm()
 
 
+@pytest.mark.slow
 def test_landmark_columns_and_landmarks_file_replace_detection(
     assets, detector, mobilefacenet_weights, tmp_path
 ):

@@ -97,6 +97,7 @@ def plot_robustness(d: DatasetResult, evaluation: Evaluation, stem: Path) -> lis
             label=model,
         )
     ax.axhline(1.0, color="0.45", linestyle="--", linewidth=0.8, label="random")
+    ax.set_xticks(sorted({r.p for r in d.robustness}))
     ax.set_xlabel(f"Landmark perturbation p ({evaluation.options.misalign_unit})", fontsize=8)
     ax.set_ylabel(f"Normalised pAUC @{limit:g}", fontsize=8)
     ax.set_title(f"{d.name}: robustness to misalignment", fontsize=9)
