@@ -1,0 +1,305 @@
+"""``aikd evaluate``: parse options, run :func:`aikd_cli.tasks.evaluate.evaluate`, print the tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aikd_cli.cli.common import (
+    BatchOpt,
+    DetectorOpt,
+    DeviceOpt,
+    LandmarksOpt,
+    PrecisionOpt,
+    WorkersOpt,
+    default_workers,
+    err,
+    escape,
+    handle_errors,
+    out,
+)
+from aikd_cli.errors import AikdError
+
+_IN, _FR, _THR, _ROB, _OUT = "Inputs", "Comparison scores", "Metric", "Misalignment", "Output"
+
+
+@handle_errors
+def evaluate(
+    pairs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pairs",
+            "-p",
+            help="Protocol, repeatable (one per dataset), as PATH or PATH:NAME: LFW pairs.txt, "
+            "pairs CSV (path_a, path_b, mated[, score]), insightface .bin, or identity CSV/folder.",
+            rich_help_panel=_IN,
+        ),
+    ] = None,
+    identities: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--identities",
+            help="All-pairs protocol from an identity CSV (path, identity) or a "
+            "<folder>/<identity>/<image> tree, repeatable.",
+            rich_help_panel=_IN,
+        ),
+    ] = None,
+    quality: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--quality",
+            "-q",
+            help="Quality CSV as PATH or PATH:LABEL, repeatable; files with the same label are one method.",
+            rich_help_panel=_IN,
+        ),
+    ] = None,
+    quality_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--quality-model",
+            "-m",
+            help="Also score the faces with this quality model (registry name, file "
+            "or hf://), repeatable; needed by --misalign.",
+            rich_help_panel=_IN,
+        ),
+    ] = None,
+    path_column: Annotated[
+        str, typer.Option(help="Path column of the quality CSVs.", rich_help_panel=_IN)
+    ] = "path",
+    quality_column: Annotated[
+        str, typer.Option(help="Quality column of the quality CSVs.", rich_help_panel=_IN)
+    ] = "quality",
+    image_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder that relative image paths of the protocol start from.", rich_help_panel=_IN
+        ),
+    ] = None,
+    aligned: Annotated[
+        bool,
+        typer.Option(
+            "--aligned", help="Images are already 112x112 ArcFace-aligned crops.", rich_help_panel=_IN
+        ),
+    ] = False,
+    max_nonmated: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="All-pairs protocols: sample at most this many non-mated pairs (0 = all).",
+            rich_help_panel=_IN,
+        ),
+    ] = 5_000_000,
+    nonmated_within: Annotated[
+        str | None,
+        typer.Option(
+            help="All-pairs protocols: make non-mated pairs only within equal values of this "
+            "identity-CSV column (e.g. a source whose labels may overlap others).",
+            rich_help_panel=_IN,
+        ),
+    ] = None,
+    fr_model: Annotated[
+        str | None,
+        typer.Option(
+            "--fr-model",
+            "-f",
+            help="Face-recognition model: registry name, weights file, folder or hf://.",
+            rich_help_panel=_FR,
+        ),
+    ] = None,
+    embeddings: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Precomputed embeddings keyed by path (.safetensors, .npz, .npy + .txt).",
+            rich_help_panel=_FR,
+        ),
+    ] = None,
+    score_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Take comparison scores from this column of the pairs CSV (no images needed).",
+            rich_help_panel=_FR,
+        ),
+    ] = None,
+    fmr: Annotated[
+        float | None,
+        typer.Option(
+            help="Fix the threshold at this FMR over all non-mated pairs [default: 1e-3].",
+            rich_help_panel=_THR,
+        ),
+    ] = None,
+    start_error: Annotated[
+        float | None,
+        typer.Option(
+            help="Fix the threshold so that this share of mated pairs fails before discarding.",
+            rich_help_panel=_THR,
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Use this similarity threshold.", rich_help_panel=_THR)
+    ] = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit",
+            "-l",
+            help="pAUC discard limits: repeat the option or separate with commas [default: 0.2,0.3].",
+            rich_help_panel=_THR,
+        ),
+    ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="edc (Schlett et al.) or crfiqa (threshold re-fixed per rejection rate).",
+            rich_help_panel=_THR,
+        ),
+    ] = "edc",
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="Headline metric of the tables: normalised, pauc or minus-best.", rich_help_panel=_THR
+        ),
+    ] = "normalised",
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the random baseline, pair sampling and misalignment.", rich_help_panel=_THR
+        ),
+    ] = 0,
+    misalign: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Landmark perturbation levels p: repeat the option or separate with commas (e.g. 0,2,3,5).",
+            rich_help_panel=_ROB,
+        ),
+    ] = None,
+    misalign_unit: Annotated[
+        str,
+        typer.Option(
+            help="px (source-image pixels) or iod (fraction of inter-ocular distance).", rich_help_panel=_ROB
+        ),
+    ] = "px",
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output-dir", "-o", help="Folder for tables, plots, curves and config.", rich_help_panel=_OUT
+        ),
+    ] = Path("evaluation"),
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Model-output cache [default: ~/.cache/aikd/outputs].", rich_help_panel=_OUT),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel=_OUT)
+    ] = False,
+    detector: DetectorOpt = "retinaface-mnet025",
+    landmarks: LandmarksOpt = None,
+    device: DeviceOpt = "auto",
+    batch_size: BatchOpt = 64,
+    workers: WorkersOpt = default_workers(),
+    precision: PrecisionOpt = "auto",
+) -> None:
+    """Error-versus-Discard curves and pAUC of quality methods with a face-recognition model.
+
+    Discards the lowest-quality comparisons and measures how the FNMR falls (Schlett et al., TBIOM 2023), next to a random baseline and the FR embedding norm. Writes table.md/.csv, results.json, EDC plots, exact curves and config.json to --output-dir.
+
+    [bold]Examples[/]
+
+      aikd evaluate -p lfw.bin -p cfp_fp.bin -q ediffiqa.csv:eDifFIQA -q aikd.csv:AI-KD -f iresnet100.pth
+
+      aikd evaluate --identities faces/identities.csv -q scores.csv -f mobilefacenet.pt --fmr 1e-3
+
+      aikd evaluate -p comparisons.csv --score-column score -q a.csv -q b.csv --start-error 0.05 -l 0.2 -l 0.3
+
+      aikd evaluate -p lfw.bin -m student.safetensors -f r100.pth --misalign 0,2,3,5
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from aikd_cli.tasks.evaluate import (
+        DatasetInput,
+        EvaluateOptions,
+        QualityInput,
+        ThresholdRule,
+        write_outputs,
+    )
+    from aikd_cli.tasks.evaluate import evaluate as run_evaluation
+    from aikd_cli.tasks.evaluate.cache import default_cache_dir
+    from aikd_cli.tasks.evaluate.quality import parse_labelled
+    from aikd_cli.tasks.evaluate.tables import METRICS, rich_tables
+
+    if metric not in METRICS:
+        raise AikdError(f"unknown --metric {metric!r} (choose {', '.join(METRICS)})")
+    if misalign_unit not in ("px", "iod"):
+        raise AikdError(f"unknown --misalign-unit {misalign_unit!r} (choose px or iod)")
+    datasets = [DatasetInput(*parse_labelled(p)) for p in pairs or []]
+    datasets += [DatasetInput(*parse_labelled(p), identities=True) for p in identities or []]
+    rule = ThresholdRule(
+        fmr=fmr if fmr is not None or start_error is not None or threshold is not None else 1e-3,
+        start_error=start_error,
+        value=threshold,
+    )
+    options = EvaluateOptions(
+        datasets=datasets,
+        quality=[QualityInput(*parse_labelled(q)) for q in quality or []],
+        path_column=path_column,
+        quality_column=quality_column,
+        fr_model=fr_model,
+        embeddings=list(embeddings or []),
+        score_column=score_column,
+        threshold=rule,
+        limits=_numbers(limit, "--limit") or (0.2, 0.3),
+        protocol=protocol,
+        quality_models=list(quality_model or []),
+        misalign=_numbers(misalign, "--misalign"),
+        misalign_unit=misalign_unit,
+        seed=seed,
+        image_root=image_root,
+        aligned=aligned,
+        landmarks=landmarks,
+        detector=detector,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        workers=workers,
+        max_nonmated=max_nonmated or None,
+        nonmated_within=nonmated_within,
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, advance: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"faces of {escape(name)}", total=total)
+            bar.update(tasks[name], advance=advance)
+
+        result = run_evaluation(options, progress=progress, log=lambda msg: err.print(escape(msg)))
+    for table in rich_tables(result, metric):
+        out.print(table)
+    for d in result.datasets:
+        for why, n in d.excluded.most_common():
+            err.print(f"[yellow]{escape(d.name)}: excluded {n:,} pairs: {escape(why)}[/]")
+        for note in d.notes:
+            err.print(f"[dim]{escape(d.name)}: {escape(note)}[/]")
+    write_outputs(result, output_dir, metric)
+    out.print(f"results in {escape(output_dir)}/ (table.md, table.csv, results.json, plots/, config.json)")
+
+
+def _numbers(values: list[str] | None, option: str) -> tuple[float, ...]:
+    """``["0.2", "0.3"]`` or ``["0.2,0.3"]`` -> ``(0.2, 0.3)``."""
+    out = []
+    for text in values or []:
+        for part in text.split(","):
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise AikdError(f"{option}: {part!r} is not a number") from None
+    return tuple(out)

@@ -1,0 +1,80 @@
+"""Everything ``--output-dir`` holds: tables, exact curves, plots and the config that produced them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+import sys
+from pathlib import Path
+
+from aikd_cli._version import __version__
+from aikd_cli.tasks.evaluate import tables
+from aikd_cli.tasks.evaluate.pipeline import EvaluateOptions, Evaluation
+
+
+def config_record(options: EvaluateOptions) -> dict:
+    """The options as plain JSON, plus what is needed to know exactly which inputs were read."""
+    from aikd_cli.models.hub import sha256_of
+
+    record = _plain(dataclasses.asdict(options))
+    inputs = [*(d.path for d in options.datasets), *(q.path for q in options.quality), *options.embeddings]
+    if options.landmarks:
+        inputs.append(options.landmarks)
+    return {
+        "aikd_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "options": record,
+        "input_sha256": {str(p): sha256_of(p) for p in map(Path, inputs) if p.is_file()},
+    }
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "dataset"
+
+
+def write_outputs(evaluation: Evaluation, out_dir: Path, headline: str = "normalised") -> list[Path]:
+    """Write the full report to ``out_dir`` (created; existing files of the same names replaced)."""
+    from aikd_cli.tasks.evaluate import plots
+
+    out_dir = Path(out_dir)
+    (out_dir / "curves").mkdir(parents=True, exist_ok=True)
+    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def add(path: Path) -> None:
+        written.append(path)
+
+    tables.write_json(out_dir / "results.json", tables.as_json(evaluation, headline))
+    add(out_dir / "results.json")
+    tables.write_csv(out_dir / "results.csv", tables.long_rows(evaluation))
+    add(out_dir / "results.csv")
+    tables.write_wide_csv(out_dir / "table.csv", evaluation, headline)
+    add(out_dir / "table.csv")
+    tables.write_text(out_dir / "table.md", tables.markdown(evaluation, headline))
+    add(out_dir / "table.md")
+    rob = tables.robustness_rows(evaluation)
+    if rob:
+        tables.write_csv(out_dir / "misalignment.csv", rob)
+        add(out_dir / "misalignment.csv")
+    for d in evaluation.datasets:
+        name = slug(d.name)
+        tables.write_curves(out_dir / "curves" / f"{name}.npz", d)
+        add(out_dir / "curves" / f"{name}.npz")
+        written += plots.plot_dataset(d, evaluation, out_dir / "plots" / f"edc_{name}")
+        if d.robustness:
+            written += plots.plot_robustness(d, evaluation, out_dir / "plots" / f"misalignment_{name}")
+    tables.write_json(out_dir / "config.json", config_record(evaluation.options))
+    add(out_dir / "config.json")
+    return written

@@ -1,0 +1,372 @@
+"""Results as tables: methods x datasets with the per-row mean and the best of each column marked,
+written as CSV, JSON and Markdown (ready to paste into a paper) and built as rich tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aikd_cli.tasks.evaluate.edc import EdcCurve
+from aikd_cli.tasks.evaluate.pipeline import DatasetResult, Evaluation
+
+#: metric key -> (title, attribute of PartialArea, format)
+METRICS = {
+    "normalised": ("Normalised pAUC (1.0 = random discarding)", "normalised", "{:.4f}"),
+    "pauc": ("pAUC", "pauc", "{:.5f}"),
+    "minus-best": ("pAUC minus the theoretical best", "pauc_minus_best", "{:.5f}"),
+}
+
+
+@dataclass
+class Grid:
+    """One metric as a methods x (dataset, limit) grid, plus a mean per limit over the datasets
+    (when there are several)."""
+
+    metric: str
+    methods: list[str]
+    columns: list[tuple[str, float]]  # (dataset or "mean", limit)
+    values: np.ndarray  # (methods, columns), NaN where a method has no value
+
+    def best(self) -> np.ndarray:
+        """Boolean mask of the lowest value in each column (ties all marked)."""
+        mask = np.zeros(self.values.shape, dtype=bool)
+        for c in range(self.values.shape[1]):
+            col = self.values[:, c]
+            if np.isfinite(col).any():
+                mask[:, c] = np.isclose(col, np.nanmin(col), rtol=0, atol=1e-12) & np.isfinite(col)
+        return mask
+
+    def header(self) -> list[str]:
+        return [f"{name} @{limit:g}" for name, limit in self.columns]
+
+
+def grid(evaluation: Evaluation, metric: str) -> Grid:
+    attr = METRICS[metric][1]
+    limits = evaluation.options.limits
+    methods = evaluation.method_labels
+    columns = [(d.name, lim) for d in evaluation.datasets for lim in limits]
+    means = limits if len(evaluation.datasets) > 1 else ()
+    values = np.full((len(methods), len(columns) + len(means)), np.nan)
+    for r, label in enumerate(methods):
+        for c, (name, limit) in enumerate(columns):
+            values[r, c] = _area(evaluation, name, label, limit, attr)
+        for k, limit in enumerate(means):
+            cols = [c for c, (_, lim) in enumerate(columns) if lim == limit]
+            row = values[r, cols]
+            values[r, len(columns) + k] = row.mean() if np.isfinite(row).all() else np.nan
+    columns += [("mean", lim) for lim in means]
+    return Grid(metric, methods, columns, values)
+
+
+def _area(evaluation: Evaluation, dataset: str, method: str, limit: float, attr: str) -> float:
+    for d in evaluation.datasets:
+        if d.name != dataset:
+            continue
+        for m in d.methods:
+            if m.label == method:
+                area = next(a for a in m.areas if a.limit == limit)
+                return float(getattr(area, attr))
+    return math.nan
+
+
+def _fmt(value: float, metric: str) -> str:
+    return "–" if not math.isfinite(value) else METRICS[metric][2].format(value)
+
+
+def markdown(evaluation: Evaluation, headline: str) -> str:
+    """The report as Markdown: one table per metric (headline first), data summary, robustness."""
+    opts = evaluation.options
+    protocol = "EDC (Schlett et al., TBIOM 2023)" if opts.protocol == "edc" else "CR-FIQA rejection protocol"
+    lines = [
+        "# aikd evaluate",
+        "",
+        f"Protocol: {protocol}; threshold: {opts.threshold.describe()}; discard limits: "
+        f"{', '.join(f'{x:g}' for x in opts.limits)}; seed {opts.seed}. Lower is better; **bold** = best in column.",
+        "",
+    ]
+    for metric in [headline, *[m for m in METRICS if m != headline]]:
+        if opts.protocol == "crfiqa" and metric == "minus-best":
+            continue
+        g = grid(evaluation, metric)
+        best = g.best()
+        lines += [f"## {METRICS[metric][0]}", "", "| Method | " + " | ".join(g.header()) + " |"]
+        lines.append("|---|" + "---:|" * len(g.columns))
+        for r, label in enumerate(g.methods):
+            cells = [
+                f"**{_fmt(v, metric)}**" if best[r, c] else _fmt(v, metric) for c, v in enumerate(g.values[r])
+            ]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [
+        "## Data",
+        "",
+        "| Dataset | pairs read | used | mated | non-mated | threshold | FMR | FNMR at 0% |",
+    ]
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for d in evaluation.datasets:
+        fmr = "–" if d.achieved_fmr is None else f"{d.achieved_fmr:.2e}"
+        lines.append(
+            f"| {d.name} | {d.pairs_read:,} | {d.pairs_used:,} | {d.mated:,} | {d.nonmated:,} | "
+            f"{d.threshold:.4f} | {fmr} | {d.start_error:.4f} |"
+        )
+    lines.append("")
+    for d in evaluation.datasets:
+        if d.excluded or d.notes:
+            lines.append(f"**{d.name}**")
+            lines += [f"- excluded {n:,} pairs: {why}" for why, n in d.excluded.most_common()]
+            lines += [f"- {note}" for note in d.notes]
+            lines.append("")
+    rob = robustness_rows(evaluation)
+    if rob:
+        limit = max(opts.limits)
+        lines += [
+            f"## Misalignment ({METRICS[headline][0]} @{limit:g}; Spearman ρ of quality vs p = 0)",
+            "",
+            "| Model | p | " + " | ".join(f"{d.name} | ρ {d.name}" for d in evaluation.datasets) + " |",
+            "|---|---:|" + "---:|---:|" * len(evaluation.datasets),
+        ]
+        for (model, p), per in _by_model_p(evaluation, headline, limit).items():
+            cells = [f"{_fmt(v, headline)} | {rho:.4f}" if math.isfinite(v) else "– | –" for v, rho in per]
+            lines.append(f"| {model} | {p:g} {opts.misalign_unit} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _by_model_p(
+    evaluation: Evaluation, metric: str, limit: float
+) -> dict[tuple[str, float], list[tuple[float, float]]]:
+    attr = METRICS[metric][1]
+    table: dict[tuple[str, float], list[tuple[float, float]]] = {}
+    for k, d in enumerate(evaluation.datasets):
+        for row in d.robustness:
+            cells = table.setdefault((row.model, row.p), [(math.nan, math.nan)] * len(evaluation.datasets))
+            area = next(a for a in row.areas if a.limit == limit)
+            cells[k] = (float(getattr(area, attr)), row.spearman)
+    return table
+
+
+def long_rows(evaluation: Evaluation) -> list[dict]:
+    """Every number, one row per (dataset, method, limit)."""
+    rows = []
+    for d in evaluation.datasets:
+        for m in d.methods:
+            for a in m.areas:
+                rows.append(
+                    {
+                        "dataset": d.name,
+                        "method": m.label,
+                        "kind": m.kind,
+                        "protocol": evaluation.options.protocol,
+                        "limit": a.limit,
+                        "pauc": a.pauc,
+                        "pauc_minus_best": a.pauc_minus_best,
+                        "pauc_normalised": a.normalised,
+                        "start_error": m.curve.start_error,
+                        "threshold": d.threshold,
+                        "pairs": d.pairs_used,
+                        "mated": d.mated,
+                        "nonmated": d.nonmated,
+                    }
+                )
+    return rows
+
+
+def robustness_rows(evaluation: Evaluation) -> list[dict]:
+    rows = []
+    for d in evaluation.datasets:
+        for r in d.robustness:
+            for a in r.areas:
+                rows.append(
+                    {
+                        "dataset": d.name,
+                        "model": r.model,
+                        "p": r.p,
+                        "unit": evaluation.options.misalign_unit,
+                        "limit": a.limit,
+                        "pauc": a.pauc,
+                        "pauc_minus_best": a.pauc_minus_best,
+                        "pauc_normalised": a.normalised,
+                        "spearman": r.spearman,
+                        "samples": r.samples,
+                    }
+                )
+    return rows
+
+
+def summary(d: DatasetResult) -> dict:
+    return {
+        "dataset": d.name,
+        "source": d.source,
+        "pairs_read": d.pairs_read,
+        "pairs_used": d.pairs_used,
+        "mated": d.mated,
+        "nonmated": d.nonmated,
+        "samples": d.samples,
+        "threshold": d.threshold,
+        "achieved_fmr": d.achieved_fmr,
+        "start_error": d.start_error,
+        "excluded_pairs": dict(d.excluded.most_common()),
+        "sample_issues": dict(d.sample_issues.most_common()),
+        "notes": d.notes,
+    }
+
+
+def as_json(evaluation: Evaluation, headline: str) -> dict:
+    g = grid(evaluation, headline)
+    best = g.best()
+    return {
+        "protocol": evaluation.options.protocol,
+        "threshold_rule": evaluation.options.threshold.describe(),
+        "limits": list(evaluation.options.limits),
+        "headline_metric": headline,
+        "datasets": [summary(d) for d in evaluation.datasets],
+        "results": long_rows(evaluation),
+        "robustness": robustness_rows(evaluation),
+        "table": {
+            "methods": g.methods,
+            "columns": g.header(),
+            "values": [[None if not math.isfinite(v) else v for v in row] for row in g.values.tolist()],
+            "best": {
+                col: [g.methods[r] for r in np.flatnonzero(best[:, c])] for c, col in enumerate(g.header())
+            },
+        },
+    }
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> None:
+    columns = columns or (list(rows[0]) if rows else [])
+    with _atomic(path, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_wide_csv(path: Path, evaluation: Evaluation, metric: str) -> None:
+    """The headline table with plain numbers; its last row names the best method of each column."""
+    g = grid(evaluation, metric)
+    best = g.best()
+    with _atomic(path, newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["method", *g.header()])
+        for r, label in enumerate(g.methods):
+            writer.writerow([label, *("" if not math.isfinite(v) else repr(float(v)) for v in g.values[r])])
+        writer.writerow(
+            [
+                "best",
+                *(
+                    " / ".join(g.methods[r] for r in np.flatnonzero(best[:, c]))
+                    for c in range(len(g.columns))
+                ),
+            ]
+        )
+
+
+def write_json(path: Path, data: dict) -> None:
+    with _atomic(path) as f:
+        json.dump(data, f, indent=2, default=_jsonable)
+        f.write("\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    with _atomic(path) as f:
+        f.write(text)
+
+
+def write_curves(path: Path, d: DatasetResult) -> None:
+    """Exact curves of one dataset as ``.npz``: ``<method>/x`` (discard fraction or rejection
+    rate) and ``<method>/y`` (FNMR)."""
+    arrays = {}
+    for m in d.methods:
+        c = m.curve
+        x, y = (c.discard, c.error) if isinstance(c, EdcCurve) else (c.rates, c.fnmr)
+        arrays[f"{m.label}/x"], arrays[f"{m.label}/y"] = x, y
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.replace(tmp, path)
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class _atomic:
+    """Write a text file via a temp file + rename (readers never see half a file)."""
+
+    def __init__(self, path: Path, newline: str | None = None) -> None:
+        self.path, self.newline = Path(path), newline
+
+    def __enter__(self):
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        self.f = os.fdopen(fd, "w", encoding="utf-8", newline=self.newline)
+        return self.f
+
+    def __exit__(self, exc_type, *_):
+        self.f.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+
+
+def rich_tables(evaluation: Evaluation, headline: str) -> list:
+    """The data summary and the headline metric as rich tables, for the terminal."""
+    from rich.table import Table
+
+    data = Table(title="Data", title_justify="left")
+    for col in ("dataset", "pairs", "used", "mated", "non-mated", "threshold", "FNMR@0"):
+        data.add_column(col, justify="left" if col == "dataset" else "right")
+    for d in evaluation.datasets:
+        data.add_row(
+            d.name,
+            f"{d.pairs_read:,}",
+            f"{d.pairs_used:,}",
+            f"{d.mated:,}",
+            f"{d.nonmated:,}",
+            f"{d.threshold:.4f}",
+            f"{d.start_error:.4f}",
+        )
+    g = grid(evaluation, headline)
+    best = g.best()
+    results = Table(title=f"{METRICS[headline][0]} — lower is better, best in bold", title_justify="left")
+    results.add_column("method")
+    for h in g.header():
+        results.add_column(h, justify="right")
+    for r, label in enumerate(g.methods):
+        cells = [
+            f"[bold green]{_fmt(v, headline)}[/]" if best[r, c] else _fmt(v, headline)
+            for c, v in enumerate(g.values[r])
+        ]
+        results.add_row(label, *cells)
+    tables = [data, results]
+    by = _by_model_p(evaluation, headline, max(evaluation.options.limits))
+    if by:
+        rob = Table(
+            title=f"Misalignment: {METRICS[headline][0]} @{max(evaluation.options.limits):g} and Spearman ρ",
+            title_justify="left",
+        )
+        rob.add_column("model")
+        rob.add_column("p", justify="right")
+        for d in evaluation.datasets:
+            rob.add_column(d.name, justify="right")
+            rob.add_column(f"ρ {d.name}", justify="right")
+        for (model, p), per in by.items():
+            cells = [
+                x
+                for v, rho in per
+                for x in (_fmt(v, headline), "–" if not math.isfinite(rho) else f"{rho:.4f}")
+            ]
+            rob.add_row(model, f"{p:g} {evaluation.options.misalign_unit}", *cells)
+        tables.append(rob)
+    return tables
