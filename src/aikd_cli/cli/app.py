@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from aikd_cli._version import __version__
+from aikd_cli.cli import export as export_cmd
 from aikd_cli.cli import models as models_cmd
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ def _root(
 
 
 app.command("models")(models_cmd.models)
+app.command("export")(export_cmd.export)
 
 
 def main() -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from aikd_cli.errors import WeightsError
 
-#: Weight files we can read, most preferred first (used when a repo's file name is not pinned).
-WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model.bin", "*.pth", "*.pt", "*.ckpt", "*.bin")
+#: Weight files we can read, most preferred first (used when a repo's file name is not pinned);
+#: an ONNX export is picked only from a repo that holds no torch weights.
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model.bin", "*.pth", "*.pt", "*.ckpt", "*.bin", "*.onnx")
 
 
 @dataclass(frozen=True)
