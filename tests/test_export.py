@@ -358,3 +358,33 @@ def test_verify_images_are_real_files_or_arrays(tmp_path):
     with pytest.raises(ImageError, match="missing.jpg"):
         load_real_images([tmp_path / "missing.jpg"])
     assert len(load_real_images([np.zeros((50, 60, 3), np.uint8)] * 6)) == 4  # at most MAX_REAL
+
+
+def test_ediffiqa_layout_becomes_the_canonical_checkpoint(tiny_quality_checkpoint, tmp_path):
+    """eDifFIQA's key names are rewritten to AI-KD's on export (a random, uncalibrated iResNet:
+    outputs around 1e7, which the relative tolerance handles)."""
+    result = export_model(tiny_quality_checkpoint, tmp_path / "ediffiqa", "safetensors")
+    assert result.formats[0].verification.passed
+    state, info = read_checkpoint(tmp_path / "ediffiqa" / "model.safetensors")
+    assert info["source"]["layout"] == "ediffiqa" and "quality_head.l1.weight" in state
+    assert not any(k.startswith(("base_model.", "mlp.")) for k in state)
+
+
+def test_onnx_execution_providers(monkeypatch):
+    """CUDA when present (auto) or asked for, the CPU otherwise; no GPU here, so the provider list
+    is faked: this checks the choice, not a CUDA run."""
+    import onnxruntime
+
+    from aikd_cli.models.onnx_model import providers_for
+
+    cuda = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: cuda)
+    assert providers_for("auto") == cuda
+    assert providers_for(torch.device("cuda", 1)) == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert providers_for("auto") == ["CPUExecutionProvider"]
+    with pytest.raises(AikdError, match="onnxruntime-gpu"):
+        providers_for("cuda")
+    with pytest.raises(AikdError, match="not supported for ONNX models"):
+        providers_for("mps")

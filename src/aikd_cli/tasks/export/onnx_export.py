@@ -79,10 +79,14 @@ def _torchscript(
     return onnx.load_from_string(buffer.getvalue())
 
 
-def to_onnx_proto(job: ExportJob, preprocessing: bool, opset: int, exporter: str = "auto"):
-    """``(ModelProto, exporter used, why dynamo was not used or "")``."""
+def check_exporter(exporter: str) -> None:
     if exporter not in EXPORTERS:
         raise AikdError(f"unknown ONNX exporter {exporter!r} (choose {', '.join(EXPORTERS)})")
+
+
+def to_onnx_proto(job: ExportJob, preprocessing: bool, opset: int, exporter: str = "auto"):
+    """``(ModelProto, exporter used, why dynamo was not used or "")``."""
+    check_exporter(exporter)
     module, example = job.module(preprocessing), job.example(preprocessing)
     fallback = ""
     if exporter in ("auto", "dynamo"):

@@ -31,7 +31,7 @@ from aikd_cli.models.registry import get_spec
 from aikd_cli.tasks.export.errors import VerificationFailed
 from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat, parse_formats
 from aikd_cli.tasks.export.job import ExportJob
-from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, EXPORTERS
+from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
 from aikd_cli.tasks.export.verify import MAX_REAL, Verification, make_samples, verify
 
 
@@ -167,23 +167,25 @@ def _publish(staging: Path, folder: Path) -> None:
 
 def _plan(formats: list[ExportFormat], config: ModelConfig, fp16: bool, preprocessing: bool) -> list[str]:
     """Refuse options that fit none of the requested formats (or the model); note partial fits."""
-    notes = []
-    for flag, option in (("--fp16", FP16), ("--include-preprocessing", PREPROCESSING)):
-        if not (fp16 if option == FP16 else preprocessing):
-            continue
-        fits = [f.name for f in formats if f.accepts(option)]
-        if not fits:
-            names = ", ".join(f.name for f in formats)
-            allowed = ", ".join(f.name for f in FORMATS.values() if f.accepts(option))
-            raise AikdError(f"{flag} does not apply to {names}", hint=f"it applies to {allowed}")
-        skipped = [f.name for f in formats if not f.accepts(option)]
-        if skipped:
-            notes.append(f"{flag} applies to {', '.join(fits)} only, not {', '.join(skipped)}")
     if preprocessing and config.task == "detection":
         raise AikdError(
             f"--include-preprocessing does not fit a face detector ({config.arch}): its input is resized "
             "per image before batching, so the preprocessing stays outside the graph"
         )
+    notes = []
+    for option, flag, wanted in (
+        (FP16, "--fp16", fp16),
+        (PREPROCESSING, "--include-preprocessing", preprocessing),
+    ):
+        if not wanted:
+            continue
+        fits = [f.name for f in formats if f.accepts(option)]
+        skipped = [f.name for f in formats if not f.accepts(option)]
+        if not fits:
+            allowed = ", ".join(f.name for f in FORMATS.values() if f.accepts(option))
+            raise AikdError(f"{flag} does not apply to {', '.join(skipped)}", hint=f"it applies to {allowed}")
+        if skipped:
+            notes.append(f"{flag} applies to {', '.join(fits)} only, not {', '.join(skipped)}")
     return notes
 
 
@@ -226,8 +228,7 @@ def export_model(
     step = on_step or (lambda message: None)
     folder = Path(output).expanduser()
     chosen = parse_formats(formats)
-    if exporter not in EXPORTERS:
-        raise AikdError(f"unknown ONNX exporter {exporter!r} (choose {', '.join(EXPORTERS)})")
+    check_exporter(exporter)
     check_output(folder, overwrite)
     _check_requirements(chosen)
 

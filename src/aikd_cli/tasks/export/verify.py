@@ -25,10 +25,12 @@ import torch.nn.functional as F
 from aikd_cli.faces.detector import pad_batch, prepare_for_detection
 from aikd_cli.tasks.export.job import ExportJob
 
-#: Allowed ``max|diff| / max(1, max|ref|)`` per precision. fp32: measured worst 1.6e-5 over the
-#: kit models (docs/export.md), so 1e-4 leaves 6x headroom and still catches any real conversion bug
-#: (wrong normalisation or a dropped layer is off by > 1e-1). fp16: measured worst 4e-3.
-TOLERANCES = {"fp32": 1e-4, "fp16": 2e-2}
+#: Allowed ``max|diff| / max(1, max|ref|)`` per precision (benchmarks/export_tolerance.py,
+#: docs/export.md). fp32: worst measured 7.4e-6 over MobileFaceNet, RetinaFace, iResNet-50/100 and
+#: both exporters, so 1e-4 leaves >10x headroom. fp16: worst measured 2.6e-2 (RetinaFace box
+#: regressions; 6e-3 for embeddings), so 5e-2. Real conversion bugs are far larger: swapped colour
+#: order 0.36, wrong normalisation 0.26, a one-pixel input shift 0.19 (MobileFaceNet, kit faces).
+TOLERANCES = {"fp32": 1e-4, "fp16": 5e-2}
 
 #: Real images used for a verification, at most.
 MAX_REAL = 4
