@@ -51,25 +51,35 @@ def throughput(model, crops: torch.Tensor, batch: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "assets")
+    parser.add_argument(
+        "--assets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "assets"
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--images", type=int, default=64, help="crops per round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    crops = torch.randint(0, 256, (args.images, 3, 112, 112), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    print(f"CPU cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, load average before "
-          f"{os.getloadavg()[0]:.1f}; batch {args.batch}, {args.images} crops x {args.rounds} rounds, fp32")
+    crops = torch.randint(
+        0, 256, (args.images, 3, 112, 112), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    print(
+        f"CPU cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, load average before "
+        f"{os.getloadavg()[0]:.1f}; batch {args.batch}, {args.images} crops x {args.rounds} rounds, fp32"
+    )
     print(f"{'model':24s} {'torch img/s':>12s} {'onnxrt img/s':>13s} {'onnxrt/torch':>13s}")
     with tempfile.TemporaryDirectory() as tmp:
-        models = [("MobileFaceNet (kit)", args.assets / "models/fr/mobilefacenet_foamliu.pt"),
-                  ("iResNet-50 + MLP head", random_iresnet50(Path(tmp)))]
+        models = [
+            ("MobileFaceNet (kit)", args.assets / "models/fr/mobilefacenet_foamliu.pt"),
+            ("iResNet-50 + MLP head", random_iresnet50(Path(tmp))),
+        ]
         for label, weights in models:
             folder = Path(tmp) / label.split()[0]
             export_model(weights, folder, "onnx", exporter="torchscript")
-            engines = {"torch": TorchFaceModel(load_network(weights), "cpu", "fp32"),
-                       "onnxruntime": OnnxFaceModel(folder / "model.onnx", device="cpu")}
+            engines = {
+                "torch": TorchFaceModel(load_network(weights), "cpu", "fp32"),
+                "onnxruntime": OnnxFaceModel(folder / "model.onnx", device="cpu"),
+            }
             rates: dict[str, list[float]] = {name: [] for name in engines}
-            for name, model in engines.items():  # warm-up (allocations, oneDNN primitives)
+            for model in engines.values():  # warm-up (allocations, oneDNN primitives)
                 throughput(model, crops[: args.batch], args.batch)
             for _ in range(args.rounds):
                 for name, model in engines.items():

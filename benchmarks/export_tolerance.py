@@ -42,14 +42,28 @@ def calibrated(config: ModelConfig) -> LoadedModel:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "assets")
+    parser.add_argument(
+        "--assets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "assets"
+    )
     parser.add_argument("--quick", action="store_true", help="skip the dynamo exporter on the large models")
     args = parser.parse_args()
     photos = [load_image(p) for p in sorted((args.assets / "faces").rglob("*.jpg"))[::40][:4]]
     models = [
-        ("MobileFaceNet (kit weights)", load_network(args.assets / "models/fr/mobilefacenet_foamliu.pt"), True),
-        ("RetinaFace-MNet0.25 (kit weights)", load_network(args.assets / "models/retinaface/mobilenet0.25_Final.pth"), True),
-        ("iResNet-50 + MLP head (random, calibrated)", calibrated(ModelConfig("iresnet50", "mlp")), not args.quick),
+        (
+            "MobileFaceNet (kit weights)",
+            load_network(args.assets / "models/fr/mobilefacenet_foamliu.pt"),
+            True,
+        ),
+        (
+            "RetinaFace-MNet0.25 (kit weights)",
+            load_network(args.assets / "models/retinaface/mobilenet0.25_Final.pth"),
+            True,
+        ),
+        (
+            "iResNet-50 + MLP head (random, calibrated)",
+            calibrated(ModelConfig("iresnet50", "mlp")),
+            not args.quick,
+        ),
         ("iResNet-100 + qs head (random, calibrated)", calibrated(ModelConfig("iresnet100", "qs")), False),
     ]
     print(f"{'model':44s} {'exporter':12s} {'prec':5s} {'worst error':>12s}  where")
@@ -57,18 +71,28 @@ def main() -> None:
         for label, loaded, with_dynamo in models:
             record = {"config": loaded.config.to_dict()}
             samples = make_samples(ExportJob(loaded, record), photos)
-            runs = [("torchscript", False), ("torchscript", True)] + ([("dynamo", False)] if with_dynamo else [])
+            runs = [("torchscript", False), ("torchscript", True)] + (
+                [("dynamo", False)] if with_dynamo else []
+            )
             for exporter, fp16 in runs:
                 job = ExportJob(loaded, record, fp16=fp16, exporter=exporter)
                 path = Path(tmp) / "m.onnx"
                 start = time.perf_counter()
                 export_onnx(job, path)
-                check = verify(job, onnx_runner(path, job), samples, preprocessing=False,
-                               precision="fp16" if fp16 else "fp32")
+                check = verify(
+                    job,
+                    onnx_runner(path, job),
+                    samples,
+                    preprocessing=False,
+                    precision="fp16" if fp16 else "fp32",
+                )
                 w = check.worst
-                print(f"{label:44s} {exporter:12s} {'fp16' if fp16 else 'fp32':5s} {w.error:12.2e}  "
-                      f"{w.output} ({w.sample}); |diff| {w.max_abs:.2e}, scale {w.scale:.3g}; "
-                      f"{time.perf_counter() - start:.0f} s", flush=True)
+                print(
+                    f"{label:44s} {exporter:12s} {'fp16' if fp16 else 'fp32':5s} {w.error:12.2e}  "
+                    f"{w.output} ({w.sample}); |diff| {w.max_abs:.2e}, scale {w.scale:.3g}; "
+                    f"{time.perf_counter() - start:.0f} s",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -380,7 +380,10 @@ def test_onnx_execution_providers(monkeypatch):
     cuda = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: cuda)
     assert providers_for("auto") == cuda
-    assert providers_for(torch.device("cuda", 1)) == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert providers_for(torch.device("cuda", 1)) == [
+        ("CUDAExecutionProvider", {"device_id": 1}),
+        "CPUExecutionProvider",
+    ]
     assert providers_for("cpu") == ["CPUExecutionProvider"]
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert providers_for("auto") == ["CPUExecutionProvider"]

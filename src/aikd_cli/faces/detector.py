@@ -134,15 +134,18 @@ class FaceDetector:
 def load_detector(ref: str | os.PathLike, *, device: torch.device | str = "cpu", **options) -> FaceDetector:
     """A :class:`FaceDetector` for ``--detector``: a registry name, file, folder or ``hf://``.
 
-    ``.onnx`` exports (``aikd export retinaface-mnet025 --format onnx``) run through onnxruntime on
-    ``device`` and are decoded here in torch on the CPU; other weights load into torch RetinaFace.
+    ``device`` is ``auto``, ``cpu``, ``cuda``... ``.onnx`` exports (``aikd export retinaface-mnet025
+    -f onnx``) run through onnxruntime on ``device`` and are decoded in torch on the CPU; other
+    weights load into the torch RetinaFace on ``device``.
     ``options`` are :class:`FaceDetector`'s (``max_size``, thresholds).
     """
     from aikd_cli.models.loading import load_network, resolve_weights
+    from aikd_cli.utils.device import resolve_device
 
     resolved = resolve_weights(ref)
     if resolved.path.suffix == ".onnx":
         from aikd_cli.models.onnx_model import OnnxRetinaFace
 
         return FaceDetector(OnnxRetinaFace(resolved.path, device=device, source=str(ref)), device="cpu", **options)
-    return FaceDetector(load_network(ref, expect="detection", resolved=resolved).net, device=device, **options)
+    net = load_network(ref, expect="detection", resolved=resolved).net
+    return FaceDetector(net, device=resolve_device(str(device)), **options)
