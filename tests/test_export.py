@@ -150,6 +150,7 @@ def test_exports_read_back_with_config_and_provenance(all_formats, mfn_checkpoin
         and "`epochs` | 3" in card
     )
     assert "inherited from the teacher ediffiqa-l" in card and "`model.onnx` | onnx | 4." in card
+    assert "on random images and 2 real image(s) at batch sizes 1, 2" in card
 
 
 def test_onnx_model_matches_torch_model_on_crops(all_formats, mfn_checkpoint):

@@ -118,9 +118,14 @@ def _input_section(job: ExportJob, results: list[FormatResult]) -> str:
 
 
 def render_model_card(
-    job: ExportJob, results: list[FormatResult], folder_name: str, repo_id: str | None = None
+    job: ExportJob,
+    results: list[FormatResult],
+    folder_name: str,
+    repo_id: str | None = None,
+    real_images: int = 0,
 ) -> str:
     """README.md text for the export folder (and its Hub repository ``repo_id``, when pushed)."""
+    inputs = f"random images and {real_images} real image(s)" if real_images else "random images"
     from huggingface_hub import ModelCardData
 
     cfg, record = job.config, job.record
@@ -155,7 +160,7 @@ def render_model_card(
         _USE[cfg.task],
         f"**Out of scope.** {_OUT_OF_SCOPE}" if not job.is_detector else "",
         "## Files",
-        "Every file was run against the torch model on random and real inputs at batch sizes "
+        f"Every file was run against the torch model on {inputs} at batch sizes "
         f"{', '.join(map(str, results[0].verification.batch_sizes))} before this card was written; the last column is "
         "the worst `max|export - torch| / max(1, max|torch|)` over all outputs.",
         "| file | format | size | precision | preprocessing inside | verified error |\n|---|---|---|---|---|---|\n"

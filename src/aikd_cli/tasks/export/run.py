@@ -288,7 +288,9 @@ def export_model(
             "formats": [r.to_dict() for r in results],
         }
         (staging / "export.json").write_text(json.dumps(report, indent=2) + "\n")
-        (staging / "README.md").write_text(render_model_card(job, results, folder.name, push_to_hub))
+        (staging / "README.md").write_text(
+            render_model_card(job, results, folder.name, push_to_hub, len(real))
+        )
         _publish(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
