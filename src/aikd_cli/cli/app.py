@@ -9,6 +9,7 @@ import typer
 from aikd_cli._version import __version__
 from aikd_cli.cli import align as align_cmd
 from aikd_cli.cli import evaluate as evaluate_cmd
+from aikd_cli.cli import export as export_cmd
 from aikd_cli.cli import models as models_cmd
 from aikd_cli.cli import score as score_cmd
 
@@ -40,8 +41,9 @@ def _root(
 
 app.command("score")(score_cmd.score)
 app.command("align")(align_cmd.align)
-app.command("models")(models_cmd.models)
 app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("export")(export_cmd.export)
+app.command("models")(models_cmd.models)
 
 
 def main() -> None:

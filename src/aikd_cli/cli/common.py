@@ -50,7 +50,11 @@ FacesOpt = Annotated[
 
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar with items/s; yields the ``progress(done, total)`` callback tasks take."""
+    """A rich progress bar with items/s; yields the ``progress(done, total)`` callback tasks take.
+
+    The bar appears on the first update, so errors raised while models load are not drawn under
+    an empty bar.
+    """
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -58,14 +62,21 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(description, total=None, rate="")
+    bar = Progress(*columns, console=err, transient=False)
+    task = bar.add_task(description, total=None, rate="", start=False)
 
-        def update(done: int, total: int) -> None:
-            elapsed = bar.tasks[task].elapsed or 0.0
-            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f} img/s" if elapsed > 0 else "")
+    def update(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+            bar.start_task(task)
+        elapsed = bar.tasks[task].elapsed or 0.0
+        bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f} img/s" if elapsed > 0 else "")
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def default_workers() -> int:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchvision.ops import nms
 
 from aikd_cli.faces.retinaface import RetinaFace, decode, priors
+
+if TYPE_CHECKING:
+    from aikd_cli.models.onnx_model import OnnxRetinaFace
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,29 @@ def prepare_for_detection(image: torch.Tensor, max_size: int, mean_bgr=(104.0, 1
     return DetectorInput((bgr - mean).contiguous(), scale)
 
 
+def pad_batch(prepared: list[DetectorInput], stride: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Stack prepared images top-left aligned into one ``(N, 3, H, W)`` batch, ``H`` and ``W``
+    rounded up to the detector's largest stride."""
+    height = max(p.tensor.shape[1] for p in prepared)
+    width = max(p.tensor.shape[2] for p in prepared)
+    height, width = -(-height // stride) * stride, -(-width // stride) * stride
+    # zero padding equals the mean colour after normalisation: a neutral border
+    batch = torch.zeros(len(prepared), 3, height, width, device=device)
+    for i, p in enumerate(prepared):
+        batch[i, :, : p.tensor.shape[1], : p.tensor.shape[2]] = p.tensor.to(device)
+    return batch
+
+
 class FaceDetector:
-    """RetinaFace plus the post-processing that turns its outputs into :class:`Face` lists."""
+    """RetinaFace plus the post-processing that turns its outputs into :class:`Face` lists.
+
+    ``model`` is the torch :class:`RetinaFace` or an ONNX export run by onnxruntime
+    (:class:`~aikd_cli.models.onnx_model.OnnxRetinaFace`); :func:`load_detector` picks one.
+    """
 
     def __init__(
         self,
-        model: RetinaFace,
+        model: RetinaFace | OnnxRetinaFace,
         *,
         max_size: int = 640,
         score_threshold: float = 0.5,
@@ -61,7 +84,7 @@ class FaceDetector:
         device: torch.device | str = "cpu",
     ) -> None:
         self.device = torch.device(device)
-        self.model = model.eval().to(self.device)
+        self.model = model.eval().to(self.device) if isinstance(model, nn.Module) else model
         self.max_size = max_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
@@ -84,15 +107,10 @@ class FaceDetector:
         if not images:
             return []
         prepared = [im if isinstance(im, DetectorInput) else self.prepare(im) for im in images]
-        stride = max(self.model.cfg.steps)
-        height = max(p.tensor.shape[1] for p in prepared)
-        width = max(p.tensor.shape[2] for p in prepared)
-        height, width = -(-height // stride) * stride, -(-width // stride) * stride
-        # zero padding equals the mean colour after normalisation: a neutral border
-        batch = torch.zeros(len(prepared), 3, height, width, device=self.device)
-        for i, p in enumerate(prepared):
-            batch[i, :, : p.tensor.shape[1], : p.tensor.shape[2]] = p.tensor.to(self.device)
+        batch = pad_batch(prepared, max(self.model.cfg.steps), self.device)
+        height, width = batch.shape[-2:]
         loc, conf, landms = self.model(batch)
+        loc, conf, landms = loc.to(self.device), conf.to(self.device), landms.to(self.device)
         scores = conf.float().softmax(dim=-1)[..., 1]
         boxes, points = decode(loc.float(), landms.float(), self._anchors(height, width), self.model.cfg.variances)
         size = torch.tensor([width, height], dtype=torch.float32, device=self.device)
@@ -113,8 +131,21 @@ class FaceDetector:
         return results
 
 
-def load_detector(ref: str, *, device: torch.device | str = "cpu", **kwargs) -> FaceDetector:
-    """A :class:`FaceDetector` for a registry name, local RetinaFace file or ``hf://`` address."""
-    from aikd_cli.models.loading import load_network
+def load_detector(ref: str | os.PathLike, *, device: torch.device | str = "cpu", **options) -> FaceDetector:
+    """A :class:`FaceDetector` for ``--detector``: a registry name, file, folder or ``hf://``.
 
-    return FaceDetector(load_network(ref, expect="detection").net, device=device, **kwargs)
+    ``device`` is ``auto``, ``cpu``, ``cuda``... ``.onnx`` exports (``aikd export retinaface-mnet025
+    -f onnx``) run through onnxruntime on ``device`` and are decoded in torch on the CPU; other
+    weights load into the torch RetinaFace on ``device``.
+    ``options`` are :class:`FaceDetector`'s (``max_size``, thresholds).
+    """
+    from aikd_cli.models.loading import load_network, resolve_weights
+    from aikd_cli.utils.device import resolve_device
+
+    resolved = resolve_weights(ref)
+    if resolved.path.suffix == ".onnx":
+        from aikd_cli.models.onnx_model import OnnxRetinaFace
+
+        return FaceDetector(OnnxRetinaFace(resolved.path, device=device, source=str(ref)), device="cpu", **options)
+    net = load_network(ref, expect="detection", resolved=resolved).net
+    return FaceDetector(net, device=resolve_device(str(device)), **options)

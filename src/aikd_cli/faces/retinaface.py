@@ -140,6 +140,9 @@ CONFIGS = {
     "resnet50": RetinaFaceConfig("resnet50", (512, 1024, 2048), 256),
 }
 
+#: aikd architecture name -> RetinaFace body.
+BODIES = {"retinaface-mnet025": "mobilenet0.25", "retinaface-r50": "resnet50"}
+
 
 class RetinaFace(nn.Module):
     """Returns raw ``(loc, conf_logits, landmarks)`` per prior; decoding is separate (``decode``)."""

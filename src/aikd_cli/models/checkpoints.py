@@ -18,6 +18,7 @@ The architecture is read from the tensors (block counts, widths), never from the
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 from pathlib import Path
@@ -71,6 +72,34 @@ def read_checkpoint(path: str | Path) -> tuple[StateDict, dict]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path}: expected a state_dict (name -> tensor), found {type(obj).__name__}")
     return dict(obj), {}
+
+
+def save_checkpoint(path: str | Path, net: nn.Module | StateDict, config: ModelConfig, info: dict | None = None) -> Path:
+    """Write aikd's canonical checkpoint: safetensors with the :class:`ModelConfig` and provenance
+    (``info``: teacher, training config, metrics...) as JSON under metadata key ``"aikd"``.
+
+    Tensor names are the module names of :func:`build_model` (AI-KD's ``feature_extractor.*`` /
+    ``quality_head.*``, CR-FIQA's ``qs.*``, plain backbone names), so :func:`read_checkpoint` +
+    :func:`canonicalise` load it back without guessing. The file appears atomically (written to a
+    temporary name, then renamed), so a crash never leaves a half-written checkpoint behind.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    state = net.state_dict() if isinstance(net, nn.Module) else net
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    record = {**(info or {}), "config": config.to_dict()}
+    data = save(tensors, metadata={METADATA_KEY: json.dumps(record)})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def strip_prefix(state: StateDict, prefix: str = "module.") -> StateDict:

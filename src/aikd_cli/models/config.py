@@ -101,9 +101,9 @@ def build_backbone(arch: str, embedding_size: int = 512) -> nn.Module:
 def build_model(config: ModelConfig) -> nn.Module:
     """A randomly initialised network for ``config`` (load weights into it afterwards)."""
     if config.arch in DETECTORS:
-        from aikd_cli.faces.retinaface import RetinaFace
+        from aikd_cli.faces.retinaface import BODIES, RetinaFace
 
-        return RetinaFace("mobilenet0.25" if config.arch == "retinaface-mnet025" else "resnet50")
+        return RetinaFace(BODIES[config.arch])
     if config.head == "qs":
         if not config.arch.startswith("iresnet"):
             raise WeightsError(f"the CR-FIQA 'qs' head needs an iResNet backbone, not {config.arch}")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from aikd_cli.errors import WeightsError
 
-#: Weight files we can read, most preferred first (used when a repo's file name is not pinned).
-WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model.bin", "*.pth", "*.pt", "*.ckpt", "*.bin")
+#: Weight files we can read, most preferred first (used when a repo's file name is not pinned);
+#: an ONNX export is picked only from a repo that holds no torch weights.
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model.bin", "*.pth", "*.pt", "*.ckpt", "*.bin", "*.onnx")
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,9 @@ def list_files(repo_id: str, revision: str | None = None) -> list[str]:
     try:
         folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
+        why = "offline mode is on (HF_HUB_OFFLINE=1)" if _offline() else "the Hugging Face Hub cannot be reached"
         raise WeightsError(
-            f"{repo_id}: cannot list the repository (offline, and nothing of it is cached)",
+            f"{repo_id}: not in the local Hugging Face cache and {why}",
             hint=_how_to_fetch(repo_id, None, revision),
         ) from None
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())

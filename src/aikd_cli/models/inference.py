@@ -55,7 +55,15 @@ class TorchFaceModel:
 def open_face_model(
     ref: str, *, device: str | torch.device = "auto", precision: Precision = "auto", expect: str | None = None
 ) -> FaceModel:
-    """Open whatever ``--model`` names (registry name, file, folder, ``hf://``) ready to run."""
-    from aikd_cli.models.loading import load_network
+    """Open whatever ``--model`` names (registry name, file, folder, ``hf://``) ready to run.
 
-    return TorchFaceModel(load_network(ref, expect=expect), device, precision)
+    ``.onnx`` weights (an ``aikd export``) run through onnxruntime, everything else through torch.
+    """
+    from aikd_cli.models.loading import load_network, resolve_weights
+
+    resolved = resolve_weights(ref)
+    if resolved.path.suffix == ".onnx":
+        from aikd_cli.models.onnx_model import OnnxFaceModel
+
+        return OnnxFaceModel(resolved.path, device=device, precision=precision, source=str(ref), expect=expect)
+    return TorchFaceModel(load_network(ref, expect=expect, resolved=resolved), device, precision)

@@ -16,8 +16,8 @@ from aikd_cli.models.config import ModelConfig, build_model
 from aikd_cli.models.preprocess import Preprocess
 from aikd_cli.models.registry import WeightsSpec, get_spec
 
-#: File names looked for when ``--model`` is a folder (an export or a distill run).
-FOLDER_WEIGHTS = ("model.safetensors", "best.safetensors", "last.safetensors")
+#: File names looked for when ``--model`` is a folder (an export or a distill run), in this order.
+FOLDER_WEIGHTS = ("model.safetensors", "best.safetensors", "last.safetensors", "model.onnx")
 
 
 @dataclass
@@ -76,23 +76,34 @@ class LoadedModel:
         return self.config.preprocess
 
 
-def load_network(ref: str | os.PathLike, *, expect: str | None = None) -> LoadedModel:
+def check_task(config: ModelConfig, expect: str | None, ref: object) -> None:
+    """Refuse a model of the wrong kind. ``expect`` is "quality", "recognition" or "detection"; a
+    quality model is also accepted where "recognition" is expected (its embedding is used)."""
+    if expect is not None and config.task != expect and not (expect == "recognition" and config.task == "quality"):
+        raise WeightsError(f"{ref}: is a {config.task} model ({config.arch}), but a {expect} model is needed here")
+
+
+def load_network(
+    ref: str | os.PathLike, *, expect: str | None = None, resolved: ResolvedWeights | None = None
+) -> LoadedModel:
     """Build and load the network behind ``ref`` on the CPU, in eval mode.
 
-    ``expect`` ("quality", "recognition" or "detection") turns a wrong kind of model into a clear
-    error; a quality model is also accepted where "recognition" is expected (its embedding is used).
+    ``expect`` turns a wrong kind of model into a clear error (see :func:`check_task`).
+    ``resolved`` skips resolving ``ref`` again when the caller already did.
     """
-    resolved = resolve_weights(ref)
+    resolved = resolved or resolve_weights(ref)
     if resolved.path.suffix == ".onnx":
-        raise WeightsError(f"{resolved.path}: ONNX models are run by onnxruntime, not loaded as torch modules")
+        raise WeightsError(
+            f"{resolved.path}: ONNX models are run by onnxruntime, not loaded as torch modules",
+            hint="`aikd score --model` runs it; commands that need torch weights take the safetensors export",
+        )
     state, info = read_checkpoint(resolved.path)
     info = info or resolved.sidecar
     state, config, layout = canonicalise(state, info)
     if resolved.spec is not None and layout != "aikd":
         # the registry knows the preprocessing of files that carry none
         config = ModelConfig(**{**config.__dict__, "preprocess": resolved.spec.config.preprocess})
-    if expect is not None and config.task != expect and not (expect == "recognition" and config.task == "quality"):
-        raise WeightsError(f"{ref}: is a {config.task} model ({config.arch}), but a {expect} model is needed here")
+    check_task(config, expect, ref)
     net = build_model(config)
     load_state_strict(net, state, str(ref))
     return LoadedModel(net.eval(), config, str(ref), layout, info)

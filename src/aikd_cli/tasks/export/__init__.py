@@ -1,0 +1,10 @@
+"""Export models for deployment (ONNX, TorchScript, torch.export, safetensors), verified every time.
+
+from aikd_cli.tasks.export import export_model
+result = export_model("retinaface-mnet025", "exports/retinaface", "onnx")
+"""
+
+from aikd_cli.tasks.export.formats import FORMATS, ExportFormat, parse_formats
+from aikd_cli.tasks.export.run import ExportResult, FormatResult, export_model
+
+__all__ = ["FORMATS", "ExportFormat", "ExportResult", "FormatResult", "export_model", "parse_formats"]

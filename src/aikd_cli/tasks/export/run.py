@@ -1,0 +1,304 @@
+"""``aikd export``: one model to several deployment formats, each verified before it counts.
+
+Files are written into a hidden staging folder beside the output folder and moved into place only
+when every requested format has been exported *and* verified, together with ``config.json``
+(config + provenance, read back by ``score`` and ``distill``), ``export.json`` (the verification
+report) and the model card ``README.md``. A crash or a failed check leaves no half-written export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aikd_cli._version import __version__
+from aikd_cli.errors import AikdError
+from aikd_cli.models.config import ModelConfig
+from aikd_cli.models.hub import sha256_of
+from aikd_cli.models.loading import LoadedModel, ResolvedWeights, load_network, resolve_weights
+from aikd_cli.models.registry import get_spec
+from aikd_cli.tasks.export.errors import VerificationFailed
+from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat, parse_formats
+from aikd_cli.tasks.export.job import ExportJob
+from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
+from aikd_cli.tasks.export.verify import MAX_REAL, Verification, make_samples, verify
+
+
+@dataclass
+class FormatResult:
+    format: str
+    path: Path
+    size: int  # bytes
+    seconds: float  # export + verification
+    details: dict  # exporter, opset, precision, preprocessing, fallback_reason
+    verification: Verification
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.path.name,
+            "format": self.format,
+            "bytes": self.size,
+            "seconds": round(self.seconds, 2),
+            **self.details,
+            "verification": self.verification.to_dict(),
+        }
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    model: str
+    config: ModelConfig
+    formats: list[FormatResult]
+    real_images: int = 0
+    hub_url: str | None = None
+    notes: list[str] = field(default_factory=list)  # options that did not apply to some formats
+
+
+def _licence(spec, teacher) -> tuple[str | None, str]:
+    """Licence of the weights an export derives from: its registry entry, else its teacher's."""
+    if spec is not None:
+        return spec.license, f"registry entry {spec.name}: {spec.source}"
+    if isinstance(teacher, str):
+        with contextlib.suppress(AikdError):
+            t = get_spec(teacher)
+            return t.license, f"inherited from the teacher {t.name}: {t.source}"
+    return None, ""
+
+
+def build_record(ref: str, resolved: ResolvedWeights, loaded: LoadedModel) -> dict:
+    """Config + provenance written into every artefact: the source's own metadata (teacher,
+    training config, metrics) kept as is, plus where the weights came from and when they were exported."""
+    record = {k: v for k, v in loaded.info.items() if k not in ("config", "graph")}
+    record["config"] = loaded.config.to_dict()
+    record.setdefault(
+        "source",
+        {
+            "ref": str(ref),
+            "file": resolved.path.name,
+            "sha256": sha256_of(resolved.path),
+            "layout": loaded.layout,
+        },
+    )
+    if not record.get("license"):
+        licence, origin = _licence(resolved.spec, record.get("teacher"))
+        if licence:
+            record["license"], record["license_source"] = licence, origin
+    record["exported"] = {
+        "aikd": __version__,
+        "torch": torch.__version__.split("+")[0],
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return record
+
+
+def load_real_images(items: Sequence[str | os.PathLike | np.ndarray]) -> list[np.ndarray]:
+    """Images for verification: arrays as given, files and folders (walked) decoded; at most
+    :data:`MAX_REAL`. An unreadable file is an error: the user asked for it explicitly."""
+    from aikd_cli.images.decode import load_image
+    from aikd_cli.images.discover import iter_inputs
+
+    arrays = [np.asarray(i) for i in items if isinstance(i, np.ndarray)]
+    paths = [i for i in items if not isinstance(i, np.ndarray)]
+    for item in iter_inputs(paths):
+        if len(arrays) >= MAX_REAL:
+            break
+        if item.duplicate_of is None:
+            arrays.append(load_image(item.path))
+    if paths and not arrays:
+        raise AikdError(f"--verify-images {', '.join(map(str, paths))}: no images found")
+    return arrays[:MAX_REAL]
+
+
+def check_output(folder: Path, overwrite: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise AikdError(f"{folder}: exists and is not a folder")
+    if folder.exists() and not overwrite:
+        raise AikdError(
+            f"{folder}: already exists", hint="pass --overwrite to replace it, or choose another -o"
+        )
+
+
+def _staging(folder: Path) -> Path:
+    """A fresh hidden folder beside ``folder`` (same file system, so the final move is a rename);
+    leftovers of crashed exports to the same place (dead process ids) are removed first."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{folder.name}.partial-"
+    for old in folder.parent.glob(prefix + "*"):
+        pid = old.name[len(prefix) :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = folder.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    """Move the finished export into place; an old folder (``--overwrite``) is removed only after."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _plan(formats: list[ExportFormat], config: ModelConfig, fp16: bool, preprocessing: bool) -> list[str]:
+    """Refuse options that fit none of the requested formats (or the model); note partial fits."""
+    if preprocessing and config.task == "detection":
+        raise AikdError(
+            f"--include-preprocessing does not fit a face detector ({config.arch}): its input is resized "
+            "per image before batching, so the preprocessing stays outside the graph"
+        )
+    notes = []
+    for option, flag, wanted in (
+        (FP16, "--fp16", fp16),
+        (PREPROCESSING, "--include-preprocessing", preprocessing),
+    ):
+        if not wanted:
+            continue
+        fits = [f.name for f in formats if f.accepts(option)]
+        skipped = [f.name for f in formats if not f.accepts(option)]
+        if not fits:
+            allowed = ", ".join(f.name for f in FORMATS.values() if f.accepts(option))
+            raise AikdError(f"{flag} does not apply to {', '.join(skipped)}", hint=f"it applies to {allowed}")
+        if skipped:
+            notes.append(f"{flag} applies to {', '.join(fits)} only, not {', '.join(skipped)}")
+    return notes
+
+
+def _check_requirements(formats: list[ExportFormat]) -> None:
+    import importlib.util
+
+    from aikd_cli.models.onnx_model import ONNX_EXTRA_HINT
+
+    for f in formats:
+        missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            raise AikdError(
+                f"{f.name} export needs {', '.join(missing)}, which is not installed", hint=ONNX_EXTRA_HINT
+            )
+
+
+def export_model(
+    model: str | os.PathLike,
+    output: str | os.PathLike,
+    formats: str | Sequence[str] = "onnx",
+    *,
+    fp16: bool = False,
+    include_preprocessing: bool = False,
+    opset: int = DEFAULT_OPSET,
+    exporter: str = "auto",
+    verify_images: Sequence[str | os.PathLike | np.ndarray] = (),
+    overwrite: bool = False,
+    push_to_hub: str | None = None,
+    private: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Export ``model`` (anything ``score`` accepts) to ``output`` in each of ``formats``, verify
+    every file against the torch model, write the model card, and optionally push to the Hub.
+
+    Raises :class:`~aikd_cli.errors.AikdError` (nothing is left in ``output``) when the model cannot
+    be loaded or exported, or when an export misses the tolerance.
+    """
+    from aikd_cli.tasks.export.model_card import render_model_card
+
+    step = on_step or (lambda message: None)
+    folder = Path(output).expanduser()
+    chosen = parse_formats(formats)
+    check_exporter(exporter)
+    check_output(folder, overwrite)
+    _check_requirements(chosen)
+
+    step(f"loading {model}")
+    resolved = resolve_weights(model)
+    if resolved.path.suffix == ".onnx":
+        raise AikdError(
+            f"{model}: is already an ONNX export; export from the torch weights (the safetensors file) instead"
+        )
+    loaded = load_network(model, resolved=resolved)
+    notes = _plan(chosen, loaded.config, fp16, include_preprocessing)
+    job = ExportJob(
+        loaded, build_record(str(model), resolved, loaded), include_preprocessing, fp16, opset, exporter
+    )
+    real = load_real_images(verify_images)
+    samples = make_samples(job, real)
+
+    staging = _staging(folder)
+    try:
+        results = []
+        for fmt in chosen:
+            step(f"exporting {fmt.name}")
+            start = time.perf_counter()
+            path = staging / fmt.filename
+            details = fmt.export(job, path)
+            step(f"verifying {path.name}")
+            check = verify(
+                job,
+                fmt.runner(path, job),
+                samples,
+                preprocessing=bool(details.get("preprocessing")),
+                precision=details.get("precision", "fp32"),
+            )
+            if not check.passed:
+                worst = check.worst
+                raise VerificationFailed(
+                    f"{fmt.filename}: does not reproduce the torch model: max |{fmt.name} - torch| on '{worst.output}' "
+                    f"({worst.sample}) is {worst.max_abs:.3g} = {worst.error:.2g} x max(1, |torch|), above the "
+                    f"{check.precision} tolerance {check.tolerance:g}; nothing was written to {folder}",
+                    hint="try --exporter torchscript (ONNX) or drop --fp16; report it with AIKD_DEBUG=1 output",
+                )
+            results.append(
+                FormatResult(
+                    fmt.name,
+                    folder / fmt.filename,
+                    path.stat().st_size,
+                    time.perf_counter() - start,
+                    details,
+                    check,
+                )
+            )
+        (staging / "config.json").write_text(json.dumps(job.record, indent=2) + "\n")
+        report = {
+            "model": str(model),
+            "real_images": len(real),
+            "notes": notes,
+            "formats": [r.to_dict() for r in results],
+        }
+        (staging / "export.json").write_text(json.dumps(report, indent=2) + "\n")
+        (staging / "README.md").write_text(
+            render_model_card(job, results, folder.name, push_to_hub, len(real))
+        )
+        _publish(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    result = ExportResult(folder, str(model), loaded.config, results, len(real), notes=notes)
+    if push_to_hub:
+        from aikd_cli.tasks.export.hub_push import push_to_hub as push
+
+        step(f"pushing to {push_to_hub}")
+        result.hub_url = push(folder, push_to_hub, private=private)
+    return result
