@@ -8,6 +8,7 @@ import typer
 
 from aikd_cli._version import __version__
 from aikd_cli.cli import models as models_cmd
+from aikd_cli.cli import report as report_cmd
 
 app = typer.Typer(
     name="aikd",
@@ -36,6 +37,7 @@ def _root(
 
 
 app.command("models")(models_cmd.models)
+app.command("report")(report_cmd.report)
 
 
 def main() -> None:
