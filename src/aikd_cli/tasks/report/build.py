@@ -31,16 +31,10 @@ from rich.progress import (
 )
 
 from aikd_cli.errors import AikdError
-from aikd_cli.tasks.report.data import ScoreRow, read_scores
-from aikd_cli.tasks.report.render import (
-    FAILURES_INLINE,
-    Images,
-    Report,
-    failures_page,
-    grid_page,
-    main_page,
-    page_file,
-)
+from aikd_cli.tasks.report.context import Images, Report, page_file
+from aikd_cli.tasks.report.data import ScoreRow, ScoreTable, read_scores
+from aikd_cli.tasks.report.render import failures_page, grid_page, main_page
+from aikd_cli.tasks.report.sections import FAILURES_INLINE
 from aikd_cli.tasks.report.stats import group_stats, quality_stats, status_counts
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.tasks.score import OK, UNREADABLE
@@ -152,6 +146,85 @@ def _publish(build: Path, files_dir: Path) -> bool:
     return True
 
 
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TextColumn("{task.fields[faces]}"),
+    TimeElapsedColumn(),
+    TimeRemainingColumn(),
+)
+
+
+def _plan(
+    table: ScoreTable,
+    html: Path,
+    jobs: list[SourceJob],
+    *,
+    threshold: float | None,
+    per_page: int,
+    group_by_folder: bool | None,
+    embed: bool | None,
+    title: str | None,
+) -> Report:
+    """Everything the pages show except the pictures: sorted faces, failures, statistics, groups."""
+    rows = table.rows
+    faces = sorted((r for r in rows if r.is_face), key=_sort_key)
+    scored = np.array([r.quality for r in faces if r.scored], dtype=np.float64)
+    if group_by_folder is None:
+        group_by_folder = len({r.folder for r in rows}) >= 2
+    if embed is None:
+        embed = len(faces) <= per_page and len(jobs) <= per_page
+    return Report(
+        title=title or f"Face quality report: {table.csv_path.name}",
+        csv_path=table.csv_path,
+        html_path=html,
+        files_name=files_dir_of(html).name,
+        meta=table.meta,
+        meta_note=table.meta_note,
+        created=datetime.now().astimezone().isoformat(sep=" ", timespec="seconds"),
+        rows=len(rows),
+        faces=faces,
+        failures=sorted((r for r in rows if not r.is_face), key=lambda r: (r.status, r.path)),
+        counts=status_counts(rows),
+        stats=quality_stats(scored, threshold),
+        threshold=threshold,
+        groups=group_stats(rows, threshold) if group_by_folder else None,
+        per_page=per_page,
+        images=Images(embed=embed, keys={job.path: job.key for job in jobs}),
+    )
+
+
+def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: int, bar: Progress) -> None:
+    """Thumbnails and previews (into ``build``, or into ``report.images`` when embedding), then the
+    further grid pages and the full failure list."""
+    images = report.images
+
+    def collect(result: SourceResult) -> None:
+        if result.error is not None:
+            images.errors[result.key] = result.error
+        else:
+            images.sizes[result.key] = result.size
+            if images.embed:
+                images.previews[result.key] = _data_uri(result.preview)
+                images.thumbs.update({i: _data_uri(b) for i, b in result.thumbs.items()})
+            else:
+                images.previews[result.key] = preview_name(result.key)
+                images.thumbs.update({i: thumb_name(i) for i, _ in jobs[result.key].faces})
+        bar.update(images_task, advance=1, faces=f"{len(images.thumbs):,} faces")
+
+    with bar:
+        images_task = bar.add_task("Reading images", total=len(jobs), faces="")
+        render_sources(jobs, None if images.embed else build, workers=workers, on_result=collect)
+        if report.pages > 1:
+            page_task = bar.add_task("Writing pages", total=report.pages - 1, faces="")
+            for page in range(2, report.pages + 1):
+                (build / page_file(page)).write_text(grid_page(report, page), encoding="utf-8")
+                bar.advance(page_task)
+        if len(report.failures) > FAILURES_INLINE:
+            (build / "failures.html").write_text(failures_page(report), encoding="utf-8")
+
+
 def build_report(
     scores_csv: str | Path,
     output_html: str | Path | None = None,
@@ -187,78 +260,34 @@ def build_report(
     html.parent.mkdir(parents=True, exist_ok=True)
     files_dir = files_dir_of(html)
     _check_files_dir(files_dir)
-
-    rows = table.rows
-    faces = sorted((r for r in rows if r.is_face), key=_sort_key)
-    failures = sorted((r for r in rows if not r.is_face), key=lambda r: (r.status, r.path))
-    scored = [r.quality for r in faces if r.scored]
-    stats = quality_stats(np.array(scored, dtype=np.float64), threshold)
-    if group_by_folder is None:
-        group_by_folder = len({r.folder for r in rows}) >= 2
-    jobs = plan_jobs(rows)
-    if embed is None:
-        embed = len(faces) <= per_page and len(jobs) <= per_page
-    images = Images(embed=embed, keys={job.path: job.key for job in jobs})
-    report = Report(
-        title=title or f"Face quality report: {csv_path.name}",
-        csv_path=csv_path,
-        html_path=html,
-        files_name=files_dir.name,
-        meta=table.meta,
-        meta_note=table.meta_note,
-        created=datetime.now().astimezone().isoformat(sep=" ", timespec="seconds"),
-        rows=len(rows),
-        faces=faces,
-        failures=failures,
-        counts=status_counts(rows),
-        stats=stats,
+    jobs = plan_jobs(table.rows)
+    report = _plan(
+        table,
+        html,
+        jobs,
         threshold=threshold,
-        groups=group_stats(rows, threshold) if group_by_folder else None,
         per_page=per_page,
-        images=images,
+        group_by_folder=group_by_folder,
+        embed=embed,
+        title=title,
     )
-
-    def collect(result: SourceResult) -> None:
-        job = jobs[result.key]
-        if result.error is not None:
-            images.errors[result.key] = result.error
-        else:
-            images.sizes[result.key] = result.size
-            if embed:
-                images.previews[result.key] = _data_uri(result.preview)
-                images.thumbs.update({i: _data_uri(b) for i, b in result.thumbs.items()})
-            else:
-                images.previews[result.key] = preview_name(result.key)
-                images.thumbs.update({i: thumb_name(i) for i, _ in job.faces})
-        bar.update(images_task, advance=1, faces=f"{len(images.thumbs):,} faces")
-
     build = Path(tempfile.mkdtemp(dir=html.parent, prefix=f".{files_dir.name}.partial-"))
     _shareable(build, 0o777)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[faces]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     try:
-        with Progress(*columns, console=console or Console(stderr=True), disable=not progress) as bar:
-            images_task = bar.add_task("Reading images", total=len(jobs), faces="")
-            render_sources(jobs, None if embed else build, workers=workers, on_result=collect)
-            if report.pages > 1:
-                page_task = bar.add_task("Writing pages", total=report.pages - 1, faces="")
-                for page in range(2, report.pages + 1):
-                    (build / page_file(page)).write_text(grid_page(report, page), encoding="utf-8")
-                    bar.advance(page_task)
-            if len(failures) > FAILURES_INLINE:
-                (build / "failures.html").write_text(failures_page(report), encoding="utf-8")
+        _write_files(
+            report,
+            jobs,
+            build,
+            workers,
+            Progress(*_COLUMNS, console=console or Console(stderr=True), disable=not progress),
+        )
         has_files = _publish(build, files_dir)
     finally:
         if build.exists():
             shutil.rmtree(build, ignore_errors=True)
     _write_text(html, main_page(report))
 
+    rows, faces, stats, images = table.rows, report.faces, report.stats, report.images
     notes = []
     if images.errors:
         notes.append(
@@ -280,7 +309,7 @@ def build_report(
         pages=report.pages,
         threshold=threshold,
         below=stats.below,
-        embedded=embed,
+        embedded=images.embed,
         seconds=time.perf_counter() - started,
         notes=notes,
     )
