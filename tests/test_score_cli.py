@@ -245,3 +245,14 @@ def test_ctrl_c_in_a_real_process_leaves_a_valid_csv(assets, kit_model, retinafa
     assert done.returncode == 0, done.stderr
     final = rows_of(out)
     assert len(final) == len(photos) and len({r["path"] for r in final}) == len(photos)
+
+
+def test_score_builds_a_report_in_the_same_run(assets, kit_model, retinaface_weights, tmp_path):
+    photos = sorted((assets / "lfw" / "Ciro_Gomes").glob("*.jpg"))
+    out, page = tmp_path / "scores.csv", tmp_path / "report.html"
+    result = runner.invoke(app, ["score", *map(str, photos), "-o", str(out), "--model", kit_model,
+                                 "--detector", str(retinaface_weights), "-j", "0", "--report", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text(encoding="utf-8")
+    assert all(p.name in html for p in photos) and html.count("<img") >= len(photos)
+    assert str(page) in result.stdout

@@ -11,6 +11,7 @@ from aikd_cli.cli import align as align_cmd
 from aikd_cli.cli import evaluate as evaluate_cmd
 from aikd_cli.cli import export as export_cmd
 from aikd_cli.cli import models as models_cmd
+from aikd_cli.cli import report as report_cmd
 from aikd_cli.cli import score as score_cmd
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def _root(
 
 
 app.command("score")(score_cmd.score)
+app.command("report")(report_cmd.report)
 app.command("align")(align_cmd.align)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("export")(export_cmd.export)

@@ -47,6 +47,9 @@ def score(
     batch_size: BatchOpt = 64,
     workers: WorkersOpt = default_workers(),
     resume: Annotated[bool, typer.Option("--resume", help="Keep rows already in OUTPUT and skip those images.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also build an HTML report of the scores (see `aikd report`).")
+    ] = None,
     recursive: RecursiveOpt = True,
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
@@ -60,6 +63,7 @@ def score(
       aikd score a.jpg b.png --faces all --device cuda --batch-size 256
       aikd score photos/ --landmarks landmarks.csv --model run/best.safetensors
       aikd score photos/ -o scores.csv --resume          # continue an interrupted run
+      aikd score photos/ -o scores.csv --report report.html
     """
     from aikd_cli.tasks.score import ScoreOptions, score_images
 
@@ -73,6 +77,11 @@ def score(
     with progress_bar("scoring") as update:
         summary = score_images([str(p) for p in paths], output, options, progress=update)
     print_summary(summary)
+    if report is not None:
+        from aikd_cli.cli.report import print_report_summary
+        from aikd_cli.tasks.report import build_report
+
+        print_report_summary(build_report(output, report, workers=workers, progress=True, console=err))
 
 
 def print_summary(summary) -> None:
