@@ -98,7 +98,7 @@ def photo_pipeline(weights: Path, n: int) -> None:
     detector = str(ASSETS / "models" / "retinaface" / "mobilenet0.25_Final.pth")
     model = open_face_model(str(weights), device="cpu", precision="fp32")
     for label, photos in (("LFW 250x250 photos", sorted((ASSETS / "lfw").rglob("*.jpg"))[:n]),
-                          ("kit faces/ (up to 14 MP)", sorted((ASSETS / "faces").rglob("*.jpg")))):
+                          ("kit faces/ (up to 14 MP)", sorted(p for p in (ASSETS / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")))):
         out = Path(tempfile.mkdtemp()) / "scores.csv"
         start = time.perf_counter()
         s = score_images([str(p) for p in photos], out, ScoreOptions(detector=detector, workers=2), model=model)
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--arch", default="iresnet100")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    from conftest import make_quality_net, save_ediffiqa_layout
+    from factories import make_quality_net, save_ediffiqa_layout
 
     tmp = Path(tempfile.mkdtemp(prefix="aikd-bench-"))
     crops = tmp / "crops"

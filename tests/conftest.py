@@ -17,6 +17,8 @@ import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from factories import make_quality_net, save_ediffiqa_layout  # noqa: E402
+
 ASSETS = Path(os.environ.get("AIKD_ASSETS", Path(__file__).resolve().parents[1].parent / "shared" / "assets"))
 
 
@@ -55,32 +57,6 @@ def detector(retinaface_weights):
     from aikd_cli.models.loading import load_network
 
     return FaceDetector(load_network(retinaface_weights, expect="detection").net)
-
-
-def make_quality_net(seed: int = 0, arch: str = "iresnet18", embedding_size: int = 64, head_hidden: int = 32):
-    """A random quality network whose outputs stay O(1) (He-style init, damped residual branches),
-    so that scores behave like a trained model's instead of exploding through the depth."""
-    import torch
-
-    from aikd_cli.models.config import ModelConfig, build_model
-
-    torch.manual_seed(seed)
-    net = build_model(ModelConfig(arch=arch, head="mlp", embedding_size=embedding_size, head_hidden=head_hidden))
-    for name, m in net.named_modules():
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="linear")
-        elif isinstance(m, torch.nn.BatchNorm2d) and name.endswith("bn3"):
-            torch.nn.init.constant_(m.weight, 0.2)
-    return net.eval()
-
-
-def save_ediffiqa_layout(net, path: Path) -> Path:
-    """Save ``net`` with eDifFIQA's key names (``base_model.*``, ``mlp.*``)."""
-    import torch
-
-    torch.save({k.replace("feature_extractor.", "base_model.").replace("quality_head.", "mlp."): v
-                for k, v in net.state_dict().items()}, path)
-    return path
 
 
 @pytest.fixture()

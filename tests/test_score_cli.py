@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_quality_net, save_ediffiqa_layout
+from factories import make_quality_net, save_ediffiqa_layout
 from PIL import Image
 from typer.testing import CliRunner
 

@@ -18,7 +18,6 @@ The architecture is read from the tensors (block counts, widths), never from the
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
 from pathlib import Path
@@ -28,6 +27,7 @@ from torch import nn
 
 from aikd_cli.errors import CheckpointError, WeightsError
 from aikd_cli.models.config import DEPTHS_BY_BLOCKS, ModelConfig, default_preprocess
+from aikd_cli.utils.atomic import atomic_write
 
 StateDict = dict[str, torch.Tensor]
 
@@ -90,16 +90,7 @@ def save_checkpoint(path: str | Path, net: nn.Module | StateDict, config: ModelC
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     record = {**(info or {}), "config": config.to_dict()}
     data = save(tensors, metadata={METADATA_KEY: json.dumps(record)})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, data)
 
 
 def strip_prefix(state: StateDict, prefix: str = "module.") -> StateDict:

@@ -21,6 +21,7 @@ from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, relative_to_csv
 from aikd_cli.faces.pipeline import ERROR, OK, FaceOptions, ImageFaces, iter_faces, make_face_source
 from aikd_cli.images.discover import iter_inputs
 from aikd_cli.tasks.score import face_row, summarize_scores
+from aikd_cli.utils.atomic import atomic_open
 from aikd_cli.utils.csvout import ResultsWriter
 from aikd_cli.utils.device import resolve_device
 
@@ -126,6 +127,5 @@ def _row(path: str, out: Path, img: ImageFaces, face=None, crop: str = "") -> di
 def _save_png(crop: torch.Tensor, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     array = np.ascontiguousarray(crop.permute(1, 2, 0).cpu().numpy())
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as f:
+        Image.fromarray(array).save(f, format="PNG")

@@ -33,6 +33,7 @@ from aikd_cli.faces.pipeline import (
 from aikd_cli.images.discover import InputItem, iter_inputs
 from aikd_cli.models.inference import FaceModel, open_face_model
 from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
+from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.csvout import ResultsWriter
 
 __all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "ScoreOptions", "ScoreSummary", "score_images"]
@@ -189,10 +190,7 @@ def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None) -> Non
         "detector": None if (opts.aligned or opts.landmarks) else opts.detector,
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
     }
-    path = output.with_name(output.name + ".meta.json")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, path)
+    atomic_write(output.with_name(output.name + ".meta.json"), json.dumps(meta, indent=2))
 
 
 def summarize_scores(csv_file: str | os.PathLike) -> tuple[int, Counter, np.ndarray]:

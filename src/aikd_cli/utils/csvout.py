@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from aikd_cli.errors import InputFormatError
+from aikd_cli.utils.atomic import atomic_open
 
 
 def _read_rows(path: Path, columns: list[str]) -> Iterator[dict[str, str]]:
@@ -78,12 +78,10 @@ class ResultsWriter:
         self.written = 0
 
     def _rewrite_partial(self, rows: list[dict[str, str]]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+        with atomic_open(self.partial, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, self.partial)
 
     def write(self, rows: Iterable[dict]) -> None:
         for row in rows:
@@ -101,12 +99,10 @@ class ResultsWriter:
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+        with atomic_open(self.path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns)
             writer.writeheader()
             writer.writerows(_read_rows(self.partial, self.columns))
-        os.replace(tmp, self.path)
         self.partial.unlink(missing_ok=True)
         return self.path
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aikd_cli.utils.atomic import atomic_write
+
 #: Bump when the meaning of cached values changes.
 CACHE_VERSION = 1
 
@@ -47,7 +49,7 @@ class OutputCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         info = self.folder / "info.json"
         if not info.exists():
-            _atomic_write(
+            atomic_write(
                 info, json.dumps({**description, "cache_version": CACHE_VERSION}, indent=1).encode()
             )
         self.flush_every = flush_every
@@ -89,8 +91,3 @@ class OutputCache:
         self._pending.clear()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import numpy as np
 
 from aikd_cli.tasks.evaluate.edc import EdcCurve
 from aikd_cli.tasks.evaluate.pipeline import DatasetResult, Evaluation
+from aikd_cli.utils.atomic import atomic_open
 
 #: metric key -> (title, attribute of PartialArea, format)
 METRICS = {
@@ -242,7 +241,7 @@ def as_json(evaluation: Evaluation, headline: str) -> dict:
 
 def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> None:
     columns = columns or (list(rows[0]) if rows else [])
-    with _atomic(path, newline="") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -252,7 +251,7 @@ def write_wide_csv(path: Path, evaluation: Evaluation, metric: str) -> None:
     """The headline table with plain numbers; its last row names the best method of each column."""
     g = grid(evaluation, metric)
     best = g.best()
-    with _atomic(path, newline="") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["method", *g.header()])
         for r, label in enumerate(g.methods):
@@ -269,13 +268,13 @@ def write_wide_csv(path: Path, evaluation: Evaluation, metric: str) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    with _atomic(path) as f:
+    with atomic_open(path) as f:
         json.dump(data, f, indent=2, default=_jsonable)
         f.write("\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    with _atomic(path) as f:
+    with atomic_open(path) as f:
         f.write(text)
 
 
@@ -287,10 +286,8 @@ def write_curves(path: Path, d: DatasetResult) -> None:
         c = m.curve
         x, y = (c.discard, c.error) if isinstance(c, EdcCurve) else (c.rates, c.fnmr)
         arrays[f"{m.label}/x"], arrays[f"{m.label}/y"] = x, y
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
 
 
 def _jsonable(value):
@@ -299,25 +296,6 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-class _atomic:
-    """Write a text file via a temp file + rename (readers never see half a file)."""
-
-    def __init__(self, path: Path, newline: str | None = None) -> None:
-        self.path, self.newline = Path(path), newline
-
-    def __enter__(self):
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        self.f = os.fdopen(fd, "w", encoding="utf-8", newline=self.newline)
-        return self.f
-
-    def __exit__(self, exc_type, *_):
-        self.f.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            os.unlink(self.tmp)
 
 
 def rich_tables(evaluation: Evaluation, headline: str) -> list:

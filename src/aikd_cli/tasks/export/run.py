@@ -33,6 +33,7 @@ from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFo
 from aikd_cli.tasks.export.job import ExportJob
 from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
 from aikd_cli.tasks.export.verify import MAX_REAL, Verification, make_samples, verify
+from aikd_cli.utils.atomic import replace_dir
 
 
 @dataclass
@@ -156,13 +157,7 @@ def _alive(pid: int) -> bool:
 
 def _publish(staging: Path, folder: Path) -> None:
     """Move the finished export into place; an old folder (``--overwrite``) is removed only after."""
-    old = None
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        os.replace(folder, old)
-    os.replace(staging, folder)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_dir(staging, folder)
 
 
 def _plan(formats: list[ExportFormat], config: ModelConfig, fp16: bool, preprocessing: bool) -> list[str]:

@@ -38,6 +38,7 @@ from aikd_cli.tasks.report.sections import FAILURES_INLINE
 from aikd_cli.tasks.report.stats import group_stats, quality_stats, status_counts
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.tasks.score import OK, UNREADABLE
+from aikd_cli.utils.atomic import atomic_open, replace_dir
 
 DEFAULT_PER_PAGE = 240
 MARKER = ".aikd-report"  # marks a files folder as ours, so a rebuild may replace it
@@ -114,16 +115,8 @@ def _shareable(path: Path, mode: int) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write ``path`` atomically (temp file in the same folder + replace)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        _shareable(Path(tmp), 0o666)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="\n") as f:
+        f.write(text)
 
 
 def _publish(build: Path, files_dir: Path) -> bool:
@@ -136,13 +129,7 @@ def _publish(build: Path, files_dir: Path) -> bool:
     (build / MARKER).write_text(
         "files of an aikd report; rebuilt in full by `aikd report`\n", encoding="utf-8"
     )
-    old = None
-    if files_dir.exists():
-        old = files_dir.with_name(f".{files_dir.name}.old-{os.getpid()}")
-        os.replace(files_dir, old)
-    os.replace(build, files_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_dir(build, files_dir)
     return True
 
 
