@@ -19,7 +19,13 @@ from aikd_cli.tasks.distill.data import (
     split_validation,
     view_matrices,
 )
-from aikd_cli.tasks.distill.samples import FaceRecord, attach_labels, collect_faces, read_labels, read_manifest
+from aikd_cli.tasks.distill.samples import (
+    FaceRecord,
+    attach_labels,
+    collect_faces,
+    read_labels,
+    read_manifest,
+)
 
 LANDMARKS = np.array([[90.0, 110.0], [150.0, 108.0], [121.0, 140.0], [96.0, 170.0], [146.0, 168.0]])
 
@@ -97,7 +103,11 @@ def test_bad_inputs_become_reasons_not_exceptions(assets, tmp_path):
     views = FaceViews(faces, perturb=3.0)
     batch = collate_views([views[(0, i)] for i in range(len(faces))])
     assert batch["index"].tolist() == [0] and batch["label"].tolist() == [0.5]
-    assert [(i, status) for i, status, _ in batch["bad"]] == [(1, "unreadable"), (2, "unreadable"), (3, "bad_landmarks")]
+    assert [(i, status) for i, status, _ in batch["bad"]] == [
+        (1, "unreadable"),
+        (2, "unreadable"),
+        (3, "bad_landmarks"),
+    ]
     assert "no such file" in batch["bad"][0][2]
     empty = collate_views([views[(0, 1)]])
     clean, noisy = batch_views(empty, torch.device("cpu"), 112)
@@ -117,9 +127,9 @@ def test_sampler_shards_the_same_global_batches_and_resumes_mid_epoch():
         assert sorted(whole) == list(range(n))
         # step k of the 2-process job = step k of one process with a doubled batch
         for k in range(len(parts[0]) // batch):
-            assert sorted(parts[0][k * batch : (k + 1) * batch] + parts[1][k * batch : (k + 1) * batch]) == sorted(
-                whole[2 * k * batch : 2 * (k + 1) * batch]
-            )
+            assert sorted(
+                parts[0][k * batch : (k + 1) * batch] + parts[1][k * batch : (k + 1) * batch]
+            ) == sorted(whole[2 * k * batch : 2 * (k + 1) * batch])
         assert all(key[0] == epoch for key in single)
     single.set_position(0, 0)
     epoch0 = list(single)

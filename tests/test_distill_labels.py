@@ -75,11 +75,30 @@ def test_label_command_on_real_photos(assets, mobilefacenet_weights, retinaface_
     with open(ids, "a", newline="") as f:
         csv.writer(f).writerows([[str(lone), "lone_person"], [str(tmp_path / "gone.jpg"), "ghost"]])
     out = tmp_path / "labels.csv"
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "aikd_cli", "label", "-i", str(ids), "-m", str(mobilefacenet_weights), "-o", str(out),
-         "--detector", str(retinaface_weights), "--workers", "0", "--device", "cpu"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "aikd_cli",
+            "label",
+            "-i",
+            str(ids),
+            "-m",
+            str(mobilefacenet_weights),
+            "-o",
+            str(out),
+            "--detector",
+            str(retinaface_weights),
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(open(out, newline="")))

@@ -36,9 +36,19 @@ def _option(f) -> inspect.Parameter:
     default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
     shown = f"{default}" if default not in (None, []) else ""
     choices = f.metadata.get("choices")
-    help_text = f.metadata["help"] + (f" [{'|'.join(choices)}]" if choices else "") + (f" [dim](default: {escape(shown)})[/]" if shown else "")
-    names = [f"{flag}/--no-{flag[2:]}"] if f.type == "bool" else [flag, *([_SHORT[f.name]] if f.name in _SHORT else [])]
-    option = typer.Option(*names, help=help_text, show_default=False, rich_help_panel=_PANELS[f.metadata["section"]])
+    help_text = (
+        f.metadata["help"]
+        + (f" [{'|'.join(choices)}]" if choices else "")
+        + (f" [dim](default: {escape(shown)})[/]" if shown else "")
+    )
+    names = (
+        [f"{flag}/--no-{flag[2:]}"]
+        if f.type == "bool"
+        else [flag, *([_SHORT[f.name]] if f.name in _SHORT else [])]
+    )
+    option = typer.Option(
+        *names, help=help_text, show_default=False, rich_help_panel=_PANELS[f.metadata["section"]]
+    )
     annotation = Annotated[_TYPES[f.type] | None, option]
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
@@ -50,20 +60,29 @@ def _parameters() -> list[inspect.Parameter]:
         default=None,
         annotation=Annotated[
             list[str] | None,
-            typer.Argument(help="Training images: folders, image files or CSV manifests.", show_default=False),
+            typer.Argument(
+                help="Training images: folders, image files or CSV manifests.", show_default=False
+            ),
         ],
     )
     config = inspect.Parameter(
         "config_file",
         inspect.Parameter.KEYWORD_ONLY,
         default=None,
-        annotation=Annotated[Path | None, typer.Option("--config", "-c", help="Run file (TOML, or YAML with PyYAML); options typed here override it.")],
+        annotation=Annotated[
+            Path | None,
+            typer.Option(
+                "--config", "-c", help="Run file (TOML, or YAML with PyYAML); options typed here override it."
+            ),
+        ],
     )
     resume = inspect.Parameter(
         "resume",
         inspect.Parameter.KEYWORD_ONLY,
         default=False,
-        annotation=Annotated[bool, typer.Option("--resume", help="Continue the run in --output from its last checkpoint.")],
+        annotation=Annotated[
+            bool, typer.Option("--resume", help="Continue the run in --output from its last checkpoint.")
+        ],
     )
     return [data, config, resume, *(_option(f) for f in fields(DistillConfig) if f.name != "data")]
 
@@ -112,7 +131,7 @@ def distill(**options) -> None:
     table.add_row("teacher", "unchanged (weights verified)")
     table.add_row("model", escape(result.best))
     out.print(table)
-    out.print(f"use it: aikd score PHOTOS --model {escape(result.best)}", highlight=False)
+    out.print(f"use it: aikd score PHOTOS --model {escape(result.best)}", highlight=False, soft_wrap=True)
 
 
 distill.__signature__ = inspect.Signature(_parameters())  # type: ignore[attr-defined]

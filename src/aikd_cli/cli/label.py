@@ -26,11 +26,30 @@ from aikd_cli.cli.common import (
 
 @handle_errors
 def label(
-    identities: Annotated[Path, typer.Option("--identities", "-i", help="CSV with path and identity columns (optionally face, lm0_x..lm4_y).")],
-    fr_model: Annotated[str, typer.Option("--fr-model", "-m", help="FR model giving the embeddings: file, hf:// address or registry name.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Labels CSV to write (path, face, identity, quality, ...).")] = Path("labels.csv"),
-    scheme: Annotated[str, typer.Option("--scheme", help="cr: CR-FIQA certainty ratio; sdd: SDD-FIQA Wasserstein distance.")] = "cr",
-    max_impostors: Annotated[int, typer.Option("--max-impostors", min=1, help="sdd: impostor comparisons per face (a seeded random subset).")] = 1000,
+    identities: Annotated[
+        Path,
+        typer.Option(
+            "--identities", "-i", help="CSV with path and identity columns (optionally face, lm0_x..lm4_y)."
+        ),
+    ],
+    fr_model: Annotated[
+        str,
+        typer.Option(
+            "--fr-model", "-m", help="FR model giving the embeddings: file, hf:// address or registry name."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Labels CSV to write (path, face, identity, quality, ...).")
+    ] = Path("labels.csv"),
+    scheme: Annotated[
+        str, typer.Option("--scheme", help="cr: CR-FIQA certainty ratio; sdd: SDD-FIQA Wasserstein distance.")
+    ] = "cr",
+    max_impostors: Annotated[
+        int,
+        typer.Option(
+            "--max-impostors", min=1, help="sdd: impostor comparisons per face (a seeded random subset)."
+        ),
+    ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="sdd: seed of the impostor subset.")] = 0,
     landmarks: LandmarksOpt = None,
     detector: DetectorOpt = "retinaface-mnet025",
@@ -55,8 +74,18 @@ def label(
 
     with progress_bar(f"labelling ({scheme})") as progress:
         result = label_faces(
-            identities, fr_model, output, scheme=scheme, landmarks=landmarks, detector=detector, device=device,
-            precision=precision, workers=workers, batch_size=batch_size, max_impostors=max_impostors, seed=seed,
+            identities,
+            fr_model,
+            output,
+            scheme=scheme,
+            landmarks=landmarks,
+            detector=detector,
+            device=device,
+            precision=precision,
+            workers=workers,
+            batch_size=batch_size,
+            max_impostors=max_impostors,
+            seed=seed,
             progress=progress,
         )
     table = Table(title=f"aikd label ({scheme}): {escape(result.output)}")

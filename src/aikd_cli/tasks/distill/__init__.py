@@ -6,4 +6,12 @@
 from aikd_cli.tasks.distill.config import DistillConfig, read_config_file, resolve_config
 from aikd_cli.tasks.distill.engine import DistillResult, distill, load_run_config, prepare_run
 
-__all__ = ["DistillConfig", "DistillResult", "distill", "load_run_config", "prepare_run", "read_config_file", "resolve_config"]
+__all__ = [
+    "DistillConfig",
+    "DistillResult",
+    "distill",
+    "load_run_config",
+    "prepare_run",
+    "read_config_file",
+    "resolve_config",
+]

@@ -36,24 +36,67 @@ class DistillConfig:
     """Every option of ``aikd distill``; field names are the option names with ``-`` as ``_``."""
 
     # data
-    data: list[str] = _f([], "data", "Training images: folders, image files or CSV manifests (path[, lm0_x..lm4_y, quality, identity]).")
-    val_data: list[str] = _f([], "data", "Validation images (same forms); default: a random --val-fraction of the training data.")
-    landmarks: str | None = _f(None, "data", "Landmark CSV (path, face, lm0_x..lm4_y); faces without landmarks are detected once and cached.")
-    labels: str | None = _f(None, "data", "Quality labels CSV (path[, face], quality) from any FIQA method or `aikd label`.")
-    val_fraction: float = _f(0.01, "data", "Share of the training faces held out for validation when --val-data is not given.")
+    data: list[str] = _f(
+        [],
+        "data",
+        "Training images: folders, image files or CSV manifests (path[, lm0_x..lm4_y, quality, identity]).",
+    )
+    val_data: list[str] = _f(
+        [], "data", "Validation images (same forms); default: a random --val-fraction of the training data."
+    )
+    landmarks: str | None = _f(
+        None,
+        "data",
+        "Landmark CSV (path, face, lm0_x..lm4_y); faces without landmarks are detected once and cached.",
+    )
+    labels: str | None = _f(
+        None, "data", "Quality labels CSV (path[, face], quality) from any FIQA method or `aikd label`."
+    )
+    val_fraction: float = _f(
+        0.01, "data", "Share of the training faces held out for validation when --val-data is not given."
+    )
     detector: str = _f(DEFAULT_DETECTOR, "data", "Face detector for images without landmarks.")
     # teacher
-    teacher: str | None = _f(None, "teacher", "Frozen teacher: a FIQA model (CR-FIQA, eDifFIQA, AI-KD) giving embeddings and quality.")
-    backbone: str | None = _f(None, "teacher", "Frozen FR backbone giving the teacher embeddings (with --labels).")
-    cache_teacher: bool = _f(False, "teacher", "Keep teacher outputs per face in memory after the first epoch (saves one forward per step).")
+    teacher: str | None = _f(
+        None,
+        "teacher",
+        "Frozen teacher: a FIQA model (CR-FIQA, eDifFIQA, AI-KD) giving embeddings and quality.",
+    )
+    backbone: str | None = _f(
+        None, "teacher", "Frozen FR backbone giving the teacher embeddings (with --labels)."
+    )
+    cache_teacher: bool = _f(
+        False,
+        "teacher",
+        "Keep teacher outputs per face in memory after the first epoch (saves one forward per step).",
+    )
     # student
-    student: str = _f("teacher", "student", "Student initialisation: 'teacher' (copy of the teacher backbone), an architecture name (from scratch) or weights.")
-    head_hidden: int = _f(1024, "student", "Hidden width of the MLP quality head (embedding -> hidden -> 1, GELU).")
-    freeze_bn: bool = _f(False, "student", "Keep the student's BatchNorm statistics fixed (eval mode) while training.")
-    sync_bn: bool = _f(False, "student", "Synchronise BatchNorm statistics across GPUs under torchrun (CUDA only).")
+    student: str = _f(
+        "teacher",
+        "student",
+        "Student initialisation: 'teacher' (copy of the teacher backbone), an architecture name (from scratch) or weights.",
+    )
+    head_hidden: int = _f(
+        1024, "student", "Hidden width of the MLP quality head (embedding -> hidden -> 1, GELU)."
+    )
+    freeze_bn: bool = _f(
+        False, "student", "Keep the student's BatchNorm statistics fixed (eval mode) while training."
+    )
+    sync_bn: bool = _f(
+        False, "student", "Synchronise BatchNorm statistics across GPUs under torchrun (CUDA only)."
+    )
     # misalignment
-    perturb: float = _f(3.0, "misalignment", "Landmark noise bound p: k + U[-p, p] per coordinate (0 trains on aligned faces only).")
-    perturb_unit: str = _f("px", "misalignment", "Unit of p: 'px' (source-image pixels, the paper) or 'iod' (fraction of the inter-ocular distance).", ("px", "iod"))
+    perturb: float = _f(
+        3.0,
+        "misalignment",
+        "Landmark noise bound p: k + U[-p, p] per coordinate (0 trains on aligned faces only).",
+    )
+    perturb_unit: str = _f(
+        "px",
+        "misalignment",
+        "Unit of p: 'px' (source-image pixels, the paper) or 'iod' (fraction of the inter-ocular distance).",
+        ("px", "iod"),
+    )
     # loss
     lambda_cos: float = _f(1.0, "loss", "Weight of the embedding term 1 - cos(e, e_hat).")
     lambda_q: float = _f(1.0, "loss", "Weight of the quality term.")
@@ -67,24 +110,44 @@ class DistillConfig:
     momentum_backbone: float = _f(0.1, "optim", "SGD momentum of the backbone tensors.")
     weight_decay: float = _f(5e-4, "optim", "Weight decay of the head.")
     weight_decay_backbone: float = _f(0.0, "optim", "Weight decay of the backbone tensors.")
-    backbone_tensors: int = _f(100, "optim", "Train the last N parameter tensors of the backbone (0 freezes it, -1 trains all).")
+    backbone_tensors: int = _f(
+        100, "optim", "Train the last N parameter tensors of the backbone (0 freezes it, -1 trains all)."
+    )
     warmup: float = _f(0.15, "optim", "Sine learning-rate warm-up length in epochs.")
     schedule: str = _f("constant", "optim", "Learning rate after the warm-up.", ("constant", "cosine"))
     grad_clip: float = _f(5.0, "optim", "Clip the gradient norm to this value (0 disables).")
     ema_decay: float = _f(0.1, "optim", "EMA weight of the old average (reference: 0.1); 0 disables the EMA.")
-    ema_every: int = _f(0, "optim", "Update the EMA every N steps (0: at every validation, as the reference).")
+    ema_every: int = _f(
+        0, "optim", "Update the EMA every N steps (0: at every validation, as the reference)."
+    )
     # run
-    output: str = _f("runs/distill", "run", "Run folder: checkpoints, config.toml, metrics.jsonl, landmark cache.")
+    output: str = _f(
+        "runs/distill", "run", "Run folder: checkpoints, config.toml, metrics.jsonl, landmark cache."
+    )
     epochs: int = _f(1, "run", "Passes over the training data.")
     max_steps: int = _f(0, "run", "Stop after this many optimiser steps (0: run all epochs).")
-    batch_size: int = _f(64, "run", "Faces per step and process (the global batch is this times the number of processes).")
+    batch_size: int = _f(
+        64, "run", "Faces per step and process (the global batch is this times the number of processes)."
+    )
     val_every: float = _f(0.1, "run", "Validate and checkpoint every this many epochs.")
     log_every: int = _f(10, "run", "Write a metrics line every N steps.")
     seed: int = _f(0, "run", "Seed of everything random: split, order, landmark noise, head initialisation.")
-    device: str = _f("auto", "run", "auto, cpu, cuda, cuda:1 or mps (torchrun: each process takes cuda:LOCAL_RANK).")
-    precision: str = _f("auto", "run", "auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16 (with a gradient scaler).", ("auto", "fp32", "bf16", "fp16"))
+    device: str = _f(
+        "auto", "run", "auto, cpu, cuda, cuda:1 or mps (torchrun: each process takes cuda:LOCAL_RANK)."
+    )
+    precision: str = _f(
+        "auto",
+        "run",
+        "auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16 (with a gradient scaler).",
+        ("auto", "fp32", "bf16", "fp16"),
+    )
     workers: int = _f(2, "run", "Decoding processes per training process.")
-    warp_on: str = _f("auto", "run", "Where both views are warped: 'device' (batched on the GPU), 'workers' (per image on CPU workers) or auto.", ("auto", "device", "workers"))
+    warp_on: str = _f(
+        "auto",
+        "run",
+        "Where both views are warped: 'device' (batched on the GPU), 'workers' (per image on CPU workers) or auto.",
+        ("auto", "device", "workers"),
+    )
     tensorboard: bool = _f(False, "run", "Also write TensorBoard logs (needs the tensorboard package).")
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,7 +162,9 @@ class DistillConfig:
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
                 value = getattr(self, f.name)
-                raise InputFormatError(f"--{_opt(f.name)} must be one of {', '.join(choices)}, not {value!r}{close_matches(str(value), choices)}")
+                raise InputFormatError(
+                    f"--{_opt(f.name)} must be one of {', '.join(choices)}, not {value!r}{close_matches(str(value), choices)}"
+                )
         checks = [
             (self.perturb >= 0, "--perturb must be >= 0"),
             (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
@@ -125,21 +190,29 @@ class DistillConfig:
             if not ok:
                 raise InputFormatError(message)
         if not self.data:
-            raise InputFormatError("no training data given", hint="pass image folders or CSV manifests, or `data` in --config")
+            raise InputFormatError(
+                "no training data given", hint="pass image folders or CSV manifests, or `data` in --config"
+            )
         if not self.teacher and not self.backbone:
             raise InputFormatError(
-                "no teacher given", hint="use --teacher FIQA_MODEL, or --backbone FR_MODEL with --labels labels.csv"
+                "no teacher given",
+                hint="use --teacher FIQA_MODEL, or --backbone FR_MODEL with --labels labels.csv",
             )
         if self.teacher and self.backbone:
-            raise InputFormatError("give either --teacher or --backbone, not both (--backbone is the embedding teacher when labels come from --labels)")
-        if self.backbone and not self.labels:
-            raise InputFormatError("--backbone needs --labels (a plain FR backbone has no quality output to distil)",
-                                   hint="make labels with `aikd label`, or pass a FIQA model as --teacher")
-        if self.student not in ("teacher", *BACKBONES) and not Path(self.student).expanduser().exists() and not self.student.startswith("hf://"):
+            raise InputFormatError(
+                "give either --teacher or --backbone, not both (--backbone is the embedding teacher when labels come from --labels)"
+            )
+        if (
+            self.student not in ("teacher", *BACKBONES)
+            and not Path(self.student).expanduser().exists()
+            and not self.student.startswith("hf://")
+        ):
             # a registry name is allowed too; only reject obvious typos of architecture names
             near = close_matches(self.student, ("teacher", *BACKBONES))
             if near:
-                raise InputFormatError(f"--student {self.student!r} is not 'teacher', an architecture or a weights file{near}")
+                raise InputFormatError(
+                    f"--student {self.student!r} is not 'teacher', an architecture or a weights file{near}"
+                )
         return self
 
 
@@ -150,7 +223,9 @@ def _opt(name: str) -> str:
 FIELDS = {f.name: f for f in fields(DistillConfig)}
 
 #: What may differ when resuming: none of these change the optimisation.
-RESUME_MUTABLE = frozenset({"device", "workers", "log_every", "tensorboard", "epochs", "max_steps", "output", "warp_on"})
+RESUME_MUTABLE = frozenset(
+    {"device", "workers", "log_every", "tensorboard", "epochs", "max_steps", "output", "warp_on"}
+)
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -214,7 +289,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         try:
             import yaml
         except ImportError:
-            raise InputFormatError(f"{path}: YAML configs need PyYAML", hint="pip install pyyaml, or use TOML") from None
+            raise InputFormatError(
+                f"{path}: YAML configs need PyYAML", hint="pip install pyyaml, or use TOML"
+            ) from None
         try:
             raw = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
@@ -251,10 +328,14 @@ def _check_key(key: str, path: Path, section: str | None = None) -> None:
     if key not in FIELDS:
         raise InputFormatError(f"{path}: unknown option {key!r}{close_matches(key, FIELDS)}")
     if section and FIELDS[key].metadata["section"] != section:
-        raise InputFormatError(f"{path}: option {key!r} belongs in [{FIELDS[key].metadata['section']}], not [{section}]")
+        raise InputFormatError(
+            f"{path}: option {key!r} belongs in [{FIELDS[key].metadata['section']}], not [{section}]"
+        )
 
 
-def resolve_config(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> DistillConfig:
+def resolve_config(
+    config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> DistillConfig:
     """Defaults, then the file, then ``overrides`` (options typed on the command line)."""
     values: dict[str, Any] = {}
     if config_file is not None:

@@ -31,7 +31,9 @@ TRAIN_STREAM, VAL_STREAM = 0, 1
 
 def noise_generator(seed: int, stream: int, epoch: int, index: int) -> torch.Generator:
     """A generator unique to one draw of one face (a hash of its coordinates, not a counter)."""
-    state = np.random.SeedSequence([seed & 0xFFFFFFFF, stream, epoch, index]).generate_state(2, dtype=np.uint32)
+    state = np.random.SeedSequence([seed & 0xFFFFFFFF, stream, epoch, index]).generate_state(
+        2, dtype=np.uint32
+    )
     return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
 
 
@@ -44,7 +46,9 @@ def view_matrices(
     return estimate_similarity(torch.stack([clean, noisy]), template(size)), noisy
 
 
-def crop_region(image: np.ndarray, matrices: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+def crop_region(
+    image: np.ndarray, matrices: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The part of ``image`` (HxWx3) that crops warped with ``matrices`` can touch, as a CHW tensor,
     and the matrices shifted to it. ``None`` when the crops lie wholly outside the image."""
     height, width = image.shape[:2]
@@ -151,8 +155,12 @@ class EpochSampler(DistributedSampler):
     with batch ``B``. ``start`` skips the samples of the steps already done (resume).
     """
 
-    def __init__(self, size: int, *, num_replicas: int = 1, rank: int = 0, seed: int = 0, shuffle: bool = True) -> None:
-        super().__init__(range(size), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
+    def __init__(
+        self, size: int, *, num_replicas: int = 1, rank: int = 0, seed: int = 0, shuffle: bool = True
+    ) -> None:
+        super().__init__(
+            range(size), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True
+        )
         self.start = 0
 
     def set_position(self, epoch: int, start: int) -> None:
@@ -167,7 +175,9 @@ class EpochSampler(DistributedSampler):
         return self.num_samples - self.start
 
 
-def split_validation(faces: list[FaceRecord], fraction: float, seed: int) -> tuple[list[FaceRecord], list[FaceRecord]]:
+def split_validation(
+    faces: list[FaceRecord], fraction: float, seed: int
+) -> tuple[list[FaceRecord], list[FaceRecord]]:
     """A seeded random ``fraction`` of the faces for validation (at least one when fraction > 0).
 
     Faces of one image stay on the same side of the split.

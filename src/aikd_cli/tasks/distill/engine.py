@@ -303,11 +303,15 @@ class Distiller:
         if dist_.active:
             ids = [device.index] if device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(self.student, device_ids=ids)
-        self.scaler = torch.amp.GradScaler(device.type, init_scale=128.0) if self.dtype == torch.float16 else None
+        self.scaler = (
+            torch.amp.GradScaler(device.type, init_scale=128.0) if self.dtype == torch.float16 else None
+        )
         self.ema = WeightEMA(self.student, config.ema_decay) if config.ema_decay > 0 and dist_.main else None
 
         warp_in_workers = config.warp_on == "workers" or (config.warp_on == "auto" and device.type != "cuda")
-        self.sampler = EpochSampler(len(train_faces), num_replicas=dist_.world, rank=dist_.rank, seed=config.seed)
+        self.sampler = EpochSampler(
+            len(train_faces), num_replicas=dist_.world, rank=dist_.rank, seed=config.seed
+        )
         common = {
             "perturb": config.perturb,
             "unit": config.perturb_unit,
@@ -363,7 +367,9 @@ class Distiller:
         missing = [j for j, k in enumerate(keys) if k not in self.teacher_cache]
         if missing:
             emb, q = self.teacher(clean[missing], self.dtype)
-            for j, e, qq in zip(missing, emb.cpu(), q.cpu() if q is not None else [None] * len(missing), strict=True):
+            for j, e, qq in zip(
+                missing, emb.cpu(), q.cpu() if q is not None else [None] * len(missing), strict=True
+            ):
                 self.teacher_cache[keys[j]] = (e, qq)
         emb = torch.stack([self.teacher_cache[k][0] for k in keys]).to(self.device)
         if self.teacher_cache[keys[0]][1] is None:
@@ -394,7 +400,9 @@ class Distiller:
         clean, noisy = batch_views(batch, self.device, self.size)
         labels = batch["label"]
         teacher_emb, teacher_q = (
-            self._teacher_outputs(TRAIN_STREAM, batch["index"], clean) if self._needs_teacher(labels) else (None, None)
+            self._teacher_outputs(TRAIN_STREAM, batch["index"], clean)
+            if self._needs_teacher(labels)
+            else (None, None)
         )
         emb, q = self._forward(self.model, noisy)
         terms = self.loss(emb, q, teacher_emb, self._targets(labels, teacher_q))
@@ -488,7 +496,11 @@ class Distiller:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "ema": self.ema.state_dict() if self.ema is not None else {},
-            "best": {"value": self.best_value, "step": -1 if self.best_step is None else self.best_step, "metrics": json.dumps(_finite(self.best_metrics))},
+            "best": {
+                "value": self.best_value,
+                "step": -1 if self.best_step is None else self.best_step,
+                "metrics": json.dumps(_finite(self.best_metrics)),
+            },
             "rng": rng,
         }
 
@@ -498,7 +510,10 @@ class Distiller:
         info = self._info(metrics)
         if is_best:
             save_checkpoint(self.files.best, evaluated, self.student_config, info)
-            _atomic_write(self.files.model_json, json.dumps({"config": self.student_config.to_dict(), **info}, indent=2, sort_keys=True))
+            _atomic_write(
+                self.files.model_json,
+                json.dumps({"config": self.student_config.to_dict(), **info}, indent=2, sort_keys=True),
+            )
         fd, tmp = tempfile.mkstemp(dir=self.files.root, prefix=".last.state.", suffix=".tmp")
         os.close(fd)
         torch.save(self._training_state(), tmp)
@@ -514,7 +529,9 @@ class Distiller:
         except Exception as exc:
             raise AikdError(f"{self.files.state}: unreadable training state ({exc})") from None
         if state.get("format") != STATE_FORMAT:
-            raise AikdError(f"{self.files.state}: written by another version of aikd (format {state.get('format')})")
+            raise AikdError(
+                f"{self.files.state}: written by another version of aikd (format {state.get('format')})"
+            )
         if state["teacher_sha256"] != self.teacher.digest:
             raise AikdError(f"{self.files.state}: the teacher weights differ from those the run started with")
         self.student.load_state_dict(state["student"])
@@ -532,7 +549,11 @@ class Distiller:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.step = int(state["step"])
         if self.dist.main and self.files.metrics.exists():  # drop log lines of steps after the checkpoint
-            kept = [line for line in self.files.metrics.read_text().splitlines() if line and json.loads(line).get("step", 0) <= self.step]
+            kept = [
+                line
+                for line in self.files.metrics.read_text().splitlines()
+                if line and json.loads(line).get("step", 0) <= self.step
+            ]
             _atomic_write(self.files.metrics, "".join(line + "\n" for line in kept))
 
     # -------------------------------------------------------------- the loop
@@ -568,7 +589,9 @@ class Distiller:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                raise AikdError("--tensorboard needs the tensorboard package", hint="pip install tensorboard") from None
+                raise AikdError(
+                    "--tensorboard needs the tensorboard package", hint="pip install tensorboard"
+                ) from None
             self.tb = SummaryWriter(str(self.files.root / "tensorboard"))
         set_train_mode(self.student, self.config.freeze_bn)
         window = _Window()
@@ -586,7 +609,11 @@ class Distiller:
                         window.add(*out)
                     if self.step % self.config.log_every == 0 and window.count:
                         progress.update(task, info=self._log_window(window))
-                    if self.ema is not None and self.config.ema_every and self.step % self.config.ema_every == 0:
+                    if (
+                        self.ema is not None
+                        and self.config.ema_every
+                        and self.step % self.config.ema_every == 0
+                    ):
                         self.ema.update(self.student)
                     if self.step % self.val_interval == 0 or self.step == self.total_steps:
                         if self.dist.main:
@@ -686,7 +713,13 @@ def _progress(console: Console, enabled: bool):
 
 
 def prepare_faces(
-    config: DistillConfig, files: RunFiles, dist_: Dist, console: Console, *, need_labels: bool, progress: bool = True
+    config: DistillConfig,
+    files: RunFiles,
+    dist_: Dist,
+    console: Console,
+    *,
+    need_labels: bool,
+    progress: bool = True,
 ) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
     """Training and validation faces with landmarks (detected once and cached) and labels."""
     train, skips = collect_faces(config.data)
@@ -711,23 +744,47 @@ def prepare_faces(
     return train, val, skips
 
 
-def _detect(records, files: RunFiles, dist_: Dist, config: DistillConfig, console: Console, missing: int, progress: bool) -> None:
+def _detect(
+    records,
+    files: RunFiles,
+    dist_: Dist,
+    config: DistillConfig,
+    console: Console,
+    missing: int,
+    progress: bool,
+) -> None:
     from aikd_cli.faces.detector import FaceDetector, load_detector
 
     def make_detector() -> FaceDetector:
-        return load_detector(config.detector, device=resolve_device(config.device) if not dist_.active else device)
+        return load_detector(
+            config.detector, device=resolve_device(config.device) if not dist_.active else device
+        )
 
-    device = torch.device("cuda", dist_.local_rank) if dist_.active and torch.cuda.is_available() and config.device != "cpu" else torch.device("cpu")
+    device = (
+        torch.device("cuda", dist_.local_rank)
+        if dist_.active and torch.cuda.is_available() and config.device != "cpu"
+        else torch.device("cpu")
+    )
 
     bar = _progress(console, progress and dist_.main)
     task = bar.add_task("detecting landmarks", total=missing // dist_.world, info=str(files.landmarks))
     with bar:
         if not dist_.active:
-            detect_missing(records, files.landmarks, make_detector, workers=config.workers, progress=lambda n: bar.advance(task, n))
+            detect_missing(
+                records,
+                files.landmarks,
+                make_detector,
+                workers=config.workers,
+                progress=lambda n: bar.advance(task, n),
+            )
             return
         part = files.root / f"landmarks.rank{dist_.rank}.csv"
         detect_missing(
-            records, part, make_detector, workers=config.workers, shard=(dist_.rank, dist_.world),
+            records,
+            part,
+            make_detector,
+            workers=config.workers,
+            shard=(dist_.rank, dist_.world),
             progress=lambda n: bar.advance(task, n),
         )
     dist_.barrier()
@@ -757,7 +814,8 @@ def prepare_run(
     if dist_.main:
         if not resume and files.state.exists():
             raise InputFormatError(
-                f"{files.root} already holds a run", hint="pass --resume to continue it, or choose another --output"
+                f"{files.root} already holds a run",
+                hint="pass --resume to continue it, or choose another --output",
             )
         files.root.mkdir(parents=True, exist_ok=True)
         _atomic_write(files.config, to_toml(config))
@@ -765,14 +823,20 @@ def prepare_run(
             files.metrics.unlink(missing_ok=True)
     dist_.barrier()
     teacher = teacher or load_teacher(config.teacher or config.backbone)
-    student, student_config, student_info = build_student(teacher, config.student, config.head_hidden, config.seed)
+    student, student_config, student_info = build_student(
+        teacher, config.student, config.head_hidden, config.seed
+    )
     need_labels = not teacher.has_quality
-    train, val, skips = prepare_faces(config, files, dist_, console, need_labels=need_labels, progress=progress)
+    train, val, skips = prepare_faces(
+        config, files, dist_, console, need_labels=need_labels, progress=progress
+    )
     if not train:
         reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
         hint = f"see {files.skipped}" if skips else None
         if need_labels and any(s.status == "no_label" for s in skips):
-            hint = f"{teacher.loaded.source} has no quality output: pass --labels, or a FIQA model as --teacher"
+            hint = (
+                f"{teacher.loaded.source} has no quality output: pass --labels, or a FIQA model as --teacher"
+            )
         if dist_.main and skips:
             write_skips(skips, files.skipped)
         raise InputFormatError(f"no usable training faces ({reasons})", hint=hint)
@@ -817,6 +881,3 @@ def distill(
     finally:
         if dist.is_available() and dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             dist.destroy_process_group()
-
-
-

@@ -35,7 +35,17 @@ from aikd_cli.tasks.distill.samples import FaceRecord
 
 SCHEMES = ("cr", "sdd")
 #: ``genuine`` / ``impostor`` are CCS / NNCCS for ``cr`` and the mean genuine / impostor cosine for ``sdd``.
-LABEL_COLUMNS = ("path", "face", "identity", "quality", "genuine", "impostor", *LANDMARK_COLUMNS, "status", "message")
+LABEL_COLUMNS = (
+    "path",
+    "face",
+    "identity",
+    "quality",
+    "genuine",
+    "impostor",
+    *LANDMARK_COLUMNS,
+    "status",
+    "message",
+)
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +142,9 @@ def compute_labels(
     raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
 
 
-def write_labels(output: Path, faces: list[LabelledFace], values: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, int]:
+def write_labels(
+    output: Path, faces: list[LabelledFace], values: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> dict[str, int]:
     """The labels CSV (atomically): one row per input face, labelled or with the reason it is not.
 
     It carries the landmarks the faces were aligned with, so it is also a complete
@@ -147,7 +159,13 @@ def write_labels(output: Path, faces: list[LabelledFace], values: tuple[np.ndarr
         i = f.row
         ok = i is not None and math.isfinite(quality[i])
         status = "ok" if ok else f.status if i is None else "single_image"
-        message = f.message if i is None else "" if ok else "the only usable face of its identity: no genuine comparison"
+        message = (
+            f.message
+            if i is None
+            else ""
+            if ok
+            else "the only usable face of its identity: no genuine comparison"
+        )
         counts[status] = counts.get(status, 0) + 1
         rows.append(
             {
@@ -209,10 +227,25 @@ def embed_identities(
     given = {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}
     sources: list[tuple[list[str], FaceSource]] = []
     if given:
-        sources.append((sorted(given), FaceSource("landmarks", landmarks=given, landmarks_file="the identities CSV", size=size, device=device)))
+        sources.append(
+            (
+                sorted(given),
+                FaceSource(
+                    "landmarks",
+                    landmarks=given,
+                    landmarks_file="the identities CSV",
+                    size=size,
+                    device=device,
+                ),
+            )
+        )
     rest = sorted({f.path for f in faces} - set(given))
     if rest:
-        opts = FaceOptions(detector=detector or DEFAULT_DETECTOR, landmarks=Path(landmarks) if landmarks else None, device=str(device))
+        opts = FaceOptions(
+            detector=detector or DEFAULT_DETECTOR,
+            landmarks=Path(landmarks) if landmarks else None,
+            device=str(device),
+        )
         sources.append((rest, make_face_source(opts, size, device)))
     identity = {f.path: f.identity or "" for f in faces}
     out: list[LabelledFace] = []
@@ -228,9 +261,24 @@ def embed_identities(
             for img in batch:
                 if img.faces:
                     f = img.faces[0]
-                    out.append(LabelledFace(img.path, identity[os.path.normpath(os.path.abspath(img.path))], f.index, f.landmarks, rows[id(img)]))
+                    out.append(
+                        LabelledFace(
+                            img.path,
+                            identity[os.path.normpath(os.path.abspath(img.path))],
+                            f.index,
+                            f.landmarks,
+                            rows[id(img)],
+                        )
+                    )
                 else:
-                    out.append(LabelledFace(img.path, identity[os.path.normpath(os.path.abspath(img.path))], status=img.status, message=img.message))
+                    out.append(
+                        LabelledFace(
+                            img.path,
+                            identity[os.path.normpath(os.path.abspath(img.path))],
+                            status=img.status,
+                            message=img.message,
+                        )
+                    )
             if progress:
                 progress(len(batch))
     embeddings = torch.cat(chunks) if chunks else torch.zeros(0, model.config.embedding_size)
@@ -275,7 +323,9 @@ def label_faces(
     seen: dict[str, str] = {}
     for f in faces:
         if seen.setdefault(f.path, f.identity or "") != f.identity:
-            raise InputFormatError(f"{identities}: {f.path} is listed as both {seen[f.path]!r} and {f.identity!r}")
+            raise InputFormatError(
+                f"{identities}: {f.path} is listed as both {seen[f.path]!r} and {f.identity!r}"
+            )
     model = open_face_model(fr_model, device=device, precision=precision, expect="recognition")  # type: ignore[arg-type]
     total = len({f.path for f in faces})
     done = 0
@@ -287,7 +337,13 @@ def label_faces(
             progress(done, total)
 
     labelled, embeddings = embed_identities(
-        faces, model, landmarks=landmarks, detector=detector, batch_size=batch_size, workers=workers, progress=tick
+        faces,
+        model,
+        landmarks=landmarks,
+        detector=detector,
+        batch_size=batch_size,
+        workers=workers,
+        progress=tick,
     )
     names = [""] * len(embeddings)
     for f in labelled:

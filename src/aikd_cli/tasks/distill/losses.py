@@ -24,7 +24,9 @@ class DistillLoss(nn.Module):
     float32 whatever precision the networks ran in.
     """
 
-    def __init__(self, lambda_cos: float = 1.0, lambda_q: float = 1.0, kind: str = "smoothl1", beta: float = 0.5) -> None:
+    def __init__(
+        self, lambda_cos: float = 1.0, lambda_q: float = 1.0, kind: str = "smoothl1", beta: float = 0.5
+    ) -> None:
         super().__init__()
         if kind not in ("smoothl1", "l1"):
             raise ValueError(f"unknown quality loss {kind!r}")
@@ -37,7 +39,11 @@ class DistillLoss(nn.Module):
         return F.smooth_l1_loss(predicted, target, beta=self.beta)
 
     def forward(
-        self, student_emb: torch.Tensor, student_q: torch.Tensor, teacher_emb: torch.Tensor | None, target_q: torch.Tensor
+        self,
+        student_emb: torch.Tensor,
+        student_q: torch.Tensor,
+        teacher_emb: torch.Tensor | None,
+        target_q: torch.Tensor,
     ) -> LossTerms:
         """``teacher_emb=None`` (allowed when ``lambda_cos`` is 0) leaves out the embedding term."""
         if teacher_emb is None:

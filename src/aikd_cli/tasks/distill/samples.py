@@ -55,7 +55,12 @@ class Skip:
     face: int | None = None
 
     def row(self) -> dict[str, str]:
-        return {"path": self.path, "face": "" if self.face is None else str(self.face), "status": self.status, "message": self.message}
+        return {
+            "path": self.path,
+            "face": "" if self.face is None else str(self.face),
+            "status": self.status,
+            "message": self.message,
+        }
 
 
 def _float(cell: str | None) -> float:
@@ -80,7 +85,9 @@ def read_manifest(csv_file: str | Path) -> list[FaceRecord]:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
         if "path" not in columns:
-            raise InputFormatError(f"{csv_file}: a manifest needs a 'path' column (found: {', '.join(columns) or 'nothing'})")
+            raise InputFormatError(
+                f"{csv_file}: a manifest needs a 'path' column (found: {', '.join(columns) or 'nothing'})"
+            )
         has_lm = all(c in columns for c in LANDMARK_COLUMNS)
         label_col = "quality" if "quality" in columns else "label" if "label" in columns else None
         records = []
@@ -91,7 +98,9 @@ def read_manifest(csv_file: str | Path) -> list[FaceRecord]:
             try:
                 face = int(face_cell) if face_cell else 0
             except ValueError:
-                raise InputFormatError(f"{csv_file}:{line}: face index {face_cell!r} is not an integer") from None
+                raise InputFormatError(
+                    f"{csv_file}:{line}: face index {face_cell!r} is not an integer"
+                ) from None
             landmarks = None
             if has_lm:
                 values = [_float(row[c]) for c in LANDMARK_COLUMNS]
@@ -109,7 +118,9 @@ def read_manifest(csv_file: str | Path) -> list[FaceRecord]:
     return records
 
 
-def collect_faces(inputs: Iterable[str | Path], *, recursive: bool = True) -> tuple[list[FaceRecord], list[Skip]]:
+def collect_faces(
+    inputs: Iterable[str | Path], *, recursive: bool = True
+) -> tuple[list[FaceRecord], list[Skip]]:
     """Faces from folders, image files and CSV manifests, in a stable order, duplicates dropped."""
     records: list[FaceRecord] = []
     skips: list[Skip] = []
@@ -149,7 +160,9 @@ def read_labels(csv_file: str | Path) -> dict[tuple[str, int], float]:
         columns = reader.fieldnames or []
         column = "quality" if "quality" in columns else "label" if "label" in columns else None
         if "path" not in columns or column is None:
-            raise InputFormatError(f"{csv_file}: a labels CSV needs 'path' and 'quality' columns (found: {', '.join(columns)})")
+            raise InputFormatError(
+                f"{csv_file}: a labels CSV needs 'path' and 'quality' columns (found: {', '.join(columns)})"
+            )
         for line, row in enumerate(reader, start=2):
             value = (row.get(column) or "").strip()
             if not value:
@@ -161,7 +174,9 @@ def read_labels(csv_file: str | Path) -> dict[tuple[str, int], float]:
             if not math.isfinite(quality):
                 continue
             face_cell = (row.get("face") or "").strip()
-            labels[(resolve_csv_path(row["path"], csv_file.parent), int(face_cell) if face_cell else 0)] = quality
+            labels[(resolve_csv_path(row["path"], csv_file.parent), int(face_cell) if face_cell else 0)] = (
+                quality
+            )
     return labels
 
 
@@ -209,7 +224,9 @@ def read_detection_cache(cache: Path) -> dict[str, dict[str, str]]:
     if not cache.exists():
         return {}
     with open(cache, newline="", encoding="utf-8") as f:
-        return {resolve_csv_path(row["path"], cache.parent): row for row in csv.DictReader(f) if row.get("status")}
+        return {
+            resolve_csv_path(row["path"], cache.parent): row for row in csv.DictReader(f) if row.get("status")
+        }
 
 
 def detect_missing(
@@ -232,26 +249,44 @@ def detect_missing(
     from aikd_cli.images.dataset import ImageDataset, decode_loader
     from aikd_cli.utils.csvout import ResultsWriter
 
-    writer = ResultsWriter(cache, CACHE_COLUMNS, resume=True, key=lambda row: resolve_csv_path(row["path"], cache.parent))
+    writer = ResultsWriter(
+        cache, CACHE_COLUMNS, resume=True, key=lambda row: resolve_csv_path(row["path"], cache.parent)
+    )
     todo = sorted({r.path for r in records if r.landmarks is None} - set(writer.done))[shard[0] :: shard[1]]
     try:
         if not todo:
             return
         detector = make_detector()
-        prepare = functools.partial(prepare_for_detection, max_size=detector.max_size, mean_bgr=detector.model.cfg.mean_bgr)
+        prepare = functools.partial(
+            prepare_for_detection, max_size=detector.max_size, mean_bgr=detector.model.cfg.mean_bgr
+        )
         for batch in decode_loader(ImageDataset(todo, prepare), batch_size, workers):
             ok = [d for d in batch if not d.failed]
             found = iter(detector.detect([d.extra for d in ok]) if ok else [])
             rows = []
             for d in batch:
-                base = {"path": relative_to_csv(d.path, cache.parent), "face": "", "det_score": "", **landmark_fields(None)}
+                base = {
+                    "path": relative_to_csv(d.path, cache.parent),
+                    "face": "",
+                    "det_score": "",
+                    **landmark_fields(None),
+                }
                 best = None if d.failed else _largest(next(found))
                 if d.failed:
                     rows.append({**base, "status": d.status, "message": d.reason})
                 elif best is None:
                     rows.append({**base, "status": "no_face", "message": "no face detected"})
                 else:
-                    rows.append({**base, "face": "0", "det_score": f"{best.score:.4f}", **landmark_fields(best.landmarks), "status": "ok", "message": ""})
+                    rows.append(
+                        {
+                            **base,
+                            "face": "0",
+                            "det_score": f"{best.score:.4f}",
+                            **landmark_fields(best.landmarks),
+                            "status": "ok",
+                            "message": "",
+                        }
+                    )
             writer.write(rows)
             if progress:
                 progress(len(batch))
@@ -283,9 +318,18 @@ def apply_detections(records: list[FaceRecord], cache: Path) -> tuple[list[FaceR
         if r.landmarks is not None or row is None:
             out.append(r)
         elif row["status"] == "ok":
-            out.append(replace(r, landmarks=np.array([float(row[c]) for c in LANDMARK_COLUMNS], dtype=np.float64).reshape(5, 2)))
+            out.append(
+                replace(
+                    r,
+                    landmarks=np.array([float(row[c]) for c in LANDMARK_COLUMNS], dtype=np.float64).reshape(
+                        5, 2
+                    ),
+                )
+            )
         else:
-            skips.append(Skip(r.path, row["status"], row["message"] or row["status"].replace("_", " "), r.face))
+            skips.append(
+                Skip(r.path, row["status"], row["message"] or row["status"].replace("_", " "), r.face)
+            )
     return out, skips
 
 

@@ -16,7 +16,9 @@ from aikd_cli.tasks.distill.config import DistillConfig
 from aikd_cli.tasks.distill.teacher import Teacher, embedding_backbone
 
 
-def build_student(teacher: Teacher, init: str, head_hidden: int, seed: int) -> tuple[QualityRegressor, ModelConfig, dict]:
+def build_student(
+    teacher: Teacher, init: str, head_hidden: int, seed: int
+) -> tuple[QualityRegressor, ModelConfig, dict]:
     """``(student, its ModelConfig, provenance)``.
 
     ``init`` is ``"teacher"`` (copy of the teacher backbone + fresh head: the paper's setting),
@@ -29,7 +31,11 @@ def build_student(teacher: Teacher, init: str, head_hidden: int, seed: int) -> t
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if init == "teacher":
-            backbone, arch, info = embedding_backbone(teacher.loaded), teacher.config.arch, {"init": "teacher"}
+            backbone, arch, info = (
+                embedding_backbone(teacher.loaded),
+                teacher.config.arch,
+                {"init": "teacher"},
+            )
         elif init in BACKBONES:
             backbone, arch, info = build_backbone(init, emb), init, {"init": f"random {init}"}
         else:
@@ -64,7 +70,13 @@ def parameter_groups(student: QualityRegressor, config: DistillConfig) -> list[d
     for p in backbone:
         p.requires_grad_(id(p) in keep)
     groups = [
-        {"params": head, "lr": config.lr, "momentum": config.momentum, "weight_decay": config.weight_decay, "name": "quality_head"},
+        {
+            "params": head,
+            "lr": config.lr,
+            "momentum": config.momentum,
+            "weight_decay": config.weight_decay,
+            "name": "quality_head",
+        },
     ]
     if trained:
         groups.append(

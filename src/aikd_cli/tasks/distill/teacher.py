@@ -65,7 +65,9 @@ class Teacher:
         return self
 
     @torch.no_grad()
-    def __call__(self, crops: torch.Tensor, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(
+        self, crops: torch.Tensor, dtype: torch.dtype = torch.float32
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.net.training:  # nothing may switch the teacher to training mode (BatchNorm stats)
             raise RuntimeError("the teacher network was put in training mode")
         x = self.config.preprocess(crops).contiguous(memory_format=torch.channels_last)
