@@ -312,3 +312,74 @@ def test_cli_trains_a_real_mobilefacenet_student_that_score_can_use(
     )
     assert refused.returncode == 2 and "cannot change --lr when resuming" in refused.stderr
     shutil.rmtree(run)
+
+
+def test_fiqa_teacher_gives_quality_targets_and_a_clean_student(
+    lfw_labels, tiny_quality_checkpoint, tmp_path
+):
+    """An eDifFIQA-layout teacher: its quality output is the target of faces without a label."""
+    rows = list(csv.DictReader(open(lfw_labels, newline="")))[:6]
+    manifest = tmp_path / "landmarks_only.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(
+            f, fieldnames=["path", "face", *[c for c in rows[0] if c.startswith("lm")]], extrasaction="ignore"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+    config = _config(
+        manifest,
+        tmp_path / "run",
+        backbone=None,
+        teacher=str(tiny_quality_checkpoint),
+        labels=None,
+        batch_size=2,
+        max_steps=1,
+        val_fraction=0.0,
+        backbone_tensors=4,
+    )
+    run = prepare_run(config, progress=False)
+    assert run.teacher.has_quality and run.teacher.loaded.layout == "ediffiqa"
+    assert run.student.feature_extractor is not run.teacher.net.feature_extractor
+    assert torch.equal(
+        run.student.feature_extractor.fc.weight, run.teacher.net.feature_extractor.fc.weight
+    )  # a copy
+    run.sampler.set_position(0, 0)
+    batch = next(iter(run.train_loader))
+    assert torch.isnan(batch["label"]).all()
+    from aikd_cli.tasks.distill.data import batch_views
+
+    clean, _ = batch_views(batch, run.device, 112)
+    _, teacher_q = run.teacher(clean)
+    assert torch.equal(run._targets(batch["label"], teacher_q), teacher_q)
+    result = run.fit()
+    assert result.steps == 1 and result.best.exists()
+
+
+def test_teacher_cache_changes_nothing_but_speed(lfw_labels, tmp_path):
+    weights = []
+    for cache in (False, True):
+        distill(
+            _config(lfw_labels, tmp_path / f"c{cache}", max_steps=6, val_fraction=0.0, cache_teacher=cache),
+            progress=False,
+            teacher=tiny_teacher(),
+        )
+        weights.append(load_file(tmp_path / f"c{cache}" / "last.safetensors"))
+    # equal up to float summation order (the cache runs the teacher on sub-batches of new faces)
+    for k in weights[0]:
+        assert torch.allclose(weights[0][k], weights[1][k], atol=1e-6, rtol=1e-5), k
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(lfw_labels, tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+
+        pytest.skip("tensorboard is installed here")
+    except ImportError:
+        pass
+    run = prepare_run(
+        _config(lfw_labels, tmp_path / "tb", max_steps=1, tensorboard=True),
+        progress=False,
+        teacher=tiny_teacher(),
+    )
+    with pytest.raises(Exception, match="--tensorboard needs the tensorboard package"):
+        run.fit()

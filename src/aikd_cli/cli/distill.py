@@ -119,9 +119,10 @@ def distill(**options) -> None:
         config = resolve_config(config_file, overrides)
     result = run_distill(config, resume=resume, console=err)
 
-    table = Table(title=f"aikd distill: {escape(result.output)}", show_header=False)
+    table = Table(title="aikd distill", show_header=False)
     table.add_column(style="bold")
     table.add_column()
+    table.add_row("run", escape(result.output))
     table.add_row("steps", str(result.steps))
     table.add_row("faces", f"{result.train_faces} training, {result.val_faces} validation")
     table.add_row("skipped", ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items())) or "none")

@@ -88,12 +88,13 @@ def label(
             seed=seed,
             progress=progress,
         )
-    table = Table(title=f"aikd label ({scheme}): {escape(result.output)}")
+    table = Table(title=f"aikd label ({scheme})")
     for col in ("status", "faces"):
         table.add_column(col)
     for status, count in sorted(result.skipped.items()):
         table.add_row(status, str(count))
     out.print(table)
+    out.print(f"labels: {escape(result.output)}", highlight=False, soft_wrap=True)
     if result.labelled:
         q = result.quality
         out.print(
