@@ -112,6 +112,7 @@ def evaluate(model, faces, p_levels, workers, batch) -> dict:
     labels = np.array([f.label for f in faces])
     _, q0 = run_model(model, faces, 0.0, workers, batch)
     result = {
+        "q_std": float(np.std(q0)),
         "label_mae": float(np.mean(np.abs(q0 - labels))),
         "label_spearman": spearman(q0, labels),
         "stability": {},

@@ -91,8 +91,7 @@ def _parameters() -> list[inspect.Parameter]:
 def distill(**options) -> None:
     """Train an alignment-invariant quality student by knowledge distillation (AI-KD).
 
-    A frozen teacher sees each face aligned with its landmarks; the student sees the same face aligned
-    with landmarks moved by up to --perturb pixels and learns the teacher's embedding and quality.
+    A frozen teacher sees each face aligned with its landmarks; the student sees the same face aligned with landmarks moved by up to --perturb pixels and learns the teacher's embedding and quality. Options override --config; the run folder gets config.toml, best/last checkpoints and metrics.jsonl.
 
     [bold]Examples[/]
 

@@ -60,9 +60,7 @@ def label(
 ) -> None:
     """Make quality labels from identities when no FIQA model exists (for `aikd distill --labels`).
 
-    Every face is embedded, correctly aligned, by the FR model; its label says how clearly it belongs
-    to its own identity: the certainty ratio CCS / (NNCCS + 1) of CR-FIQA, or SDD-FIQA's Wasserstein
-    distance between its genuine and impostor similarities. Higher is better.
+    Every face is embedded, correctly aligned, by the FR model; its label says how clearly it belongs to its own identity: the certainty ratio CCS / (NNCCS + 1) of CR-FIQA, or SDD-FIQA's Wasserstein distance between its genuine and impostor similarities. Higher is better. The labels CSV also carries the landmarks, so it is a complete `aikd distill` manifest.
 
     [bold]Examples[/]
 
