@@ -8,9 +8,9 @@ import typer
 
 from aikd_cli._version import __version__
 from aikd_cli.cli import align as align_cmd
+from aikd_cli.cli import distill as distill_cmd
 from aikd_cli.cli import evaluate as evaluate_cmd
 from aikd_cli.cli import export as export_cmd
-from aikd_cli.cli import distill as distill_cmd
 from aikd_cli.cli import label as label_cmd
 from aikd_cli.cli import models as models_cmd
 from aikd_cli.cli import report as report_cmd

@@ -1,17 +1,27 @@
 """``aikd distill``: AI-KD knowledge distillation of alignment-invariant quality students.
 
-``from aikd_cli.tasks.distill import DistillConfig, distill`` does what the command does.
+``from aikd_cli.tasks.distill import DistillConfig, distill`` does what the command does. Names are
+imported on first use, so ``aikd --help`` never pays for importing torch.
 """
 
-from aikd_cli.tasks.distill.config import DistillConfig, read_config_file, resolve_config
-from aikd_cli.tasks.distill.engine import DistillResult, distill, load_run_config, prepare_run
+from __future__ import annotations
 
-__all__ = [
-    "DistillConfig",
-    "DistillResult",
-    "distill",
-    "load_run_config",
-    "prepare_run",
-    "read_config_file",
-    "resolve_config",
-]
+import importlib
+
+_EXPORTS = {
+    "DistillConfig": "config",
+    "read_config_file": "config",
+    "resolve_config": "config",
+    "DistillResult": "engine",
+    "distill": "engine",
+    "load_run_config": "engine",
+    "prepare_run": "engine",
+    "label_faces": "labels",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,8 @@ is written beside the checkpoints as ``config.toml`` (and inside every checkpoin
 run can be repeated or resumed from its folder alone. Defaults follow the AI-KD reference training
 configuration (SGD, two parameter groups, lr 0.05 with a sine warm-up, gradient clipping at 5,
 SmoothL1 with beta 0.5, EMA alpha 0.1, validation every 0.1 epoch, batch 64).
+
+Importing this module does not import torch (``aikd distill --help`` is built from it).
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from aikd_cli.defaults import DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
-from aikd_cli.models.config import BACKBONES, close_matches
-from aikd_cli.models.registry import DEFAULT_DETECTOR
 
 #: TOML tables, in the order they are written.
 SECTIONS = ("data", "teacher", "student", "misalignment", "loss", "optim", "run")
@@ -202,6 +203,8 @@ class DistillConfig:
             raise InputFormatError(
                 "give either --teacher or --backbone, not both (--backbone is the embedding teacher when labels come from --labels)"
             )
+        from aikd_cli.models.config import BACKBONES
+
         if (
             self.student not in ("teacher", *BACKBONES)
             and not Path(self.student).expanduser().exists()
@@ -214,6 +217,12 @@ class DistillConfig:
                     f"--student {self.student!r} is not 'teacher', an architecture or a weights file{near}"
                 )
         return self
+
+
+def close_matches(name: str, choices) -> str:
+    from aikd_cli.models.config import close_matches as _close_matches
+
+    return _close_matches(name, choices)
 
 
 def _opt(name: str) -> str:

@@ -13,7 +13,6 @@ import copy
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -55,6 +54,7 @@ from aikd_cli.tasks.distill.samples import (
 )
 from aikd_cli.tasks.distill.student import build_student, make_optimizer, parameter_groups, set_train_mode
 from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
+from aikd_cli.utils.atomic import atomic_open, atomic_write
 from aikd_cli.utils.device import autocast, resolve_device, resolve_precision
 
 STATE_FORMAT = 1
@@ -197,13 +197,6 @@ def _absolute(config: DistillConfig) -> DistillConfig:
     config.val_data = [path(p) or p for p in config.val_data]
     config.output = str(Path(config.output).expanduser().resolve())
     return config
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _finite(metrics: dict) -> dict:
@@ -510,14 +503,12 @@ class Distiller:
         info = self._info(metrics)
         if is_best:
             save_checkpoint(self.files.best, evaluated, self.student_config, info)
-            _atomic_write(
+            atomic_write(
                 self.files.model_json,
                 json.dumps({"config": self.student_config.to_dict(), **info}, indent=2, sort_keys=True),
             )
-        fd, tmp = tempfile.mkstemp(dir=self.files.root, prefix=".last.state.", suffix=".tmp")
-        os.close(fd)
-        torch.save(self._training_state(), tmp)
-        os.replace(tmp, self.files.state)
+        with atomic_open(self.files.state, "wb") as f:
+            torch.save(self._training_state(), f)
         save_checkpoint(self.files.last, self.student, self.student_config, info)
 
     def restore(self) -> None:
@@ -554,7 +545,7 @@ class Distiller:
                 for line in self.files.metrics.read_text().splitlines()
                 if line and json.loads(line).get("step", 0) <= self.step
             ]
-            _atomic_write(self.files.metrics, "".join(line + "\n" for line in kept))
+            atomic_write(self.files.metrics, "".join(line + "\n" for line in kept))
 
     # -------------------------------------------------------------- the loop
 
@@ -818,7 +809,7 @@ def prepare_run(
                 hint="pass --resume to continue it, or choose another --output",
             )
         files.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(files.config, to_toml(config))
+        atomic_write(files.config, to_toml(config))
         if not resume:
             files.metrics.unlink(missing_ok=True)
     dist_.barrier()
