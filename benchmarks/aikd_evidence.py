@@ -118,11 +118,25 @@ def evaluate(model, faces, p_levels, workers, batch) -> dict:
         "stability": {},
         "mean_abs_shift": {},
     }
+    result["q"] = {0.0: q0}
     for p in p_levels:
         _, qp = run_model(model, faces, p, workers, batch)
         result["stability"][p] = spearman(q0, qp)
         result["mean_abs_shift"][p] = float(np.mean(np.abs(qp - q0)))
+        result["q"][p] = qp
     return result
+
+
+def paired_bootstrap(a: dict, b: dict, p: float, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % interval of stability(a) - stability(b) at ``p``, resampling the held-out faces."""
+    rng = np.random.default_rng(seed)
+    n = len(a["q"][0.0])
+    diffs = []
+    for _ in range(draws):
+        i = rng.integers(0, n, n)
+        diffs.append(spearman(a["q"][0.0][i], a["q"][p][i]) - spearman(b["q"][0.0][i], b["q"][p][i]))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def main() -> None:
@@ -239,6 +253,18 @@ def main() -> None:
             json.loads(x) for x in (path.parent / "metrics.jsonl").read_text().splitlines()
         ][-1]
     timings["evaluate"] = time.perf_counter() - t
+    first, second = list(results["models"].values())
+    results["stability_difference_ci95"] = {p: paired_bootstrap(first, second, p) for p in args.p}
+    np.savez(
+        args.out / "qualities.npz",
+        **{
+            f"{'aikd' if i == 0 else 'plain'}_p{p:g}": q
+            for i, r in enumerate(results["models"].values())
+            for p, q in r["q"].items()
+        },
+    )
+    for r in results["models"].values():
+        del r["q"]
     results["timings_s"] = timings
     results["settings"] = vars(args) | {"assets": str(args.assets), "out": str(args.out)}
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
@@ -262,6 +288,15 @@ def main() -> None:
             f"{name}: " + ", ".join(f"p={p:g} {r['mean_abs_shift'][p]:.4f}" for p in ps)
             for name, r in results["models"].items()
         )
+    )
+    print(
+        "std of q(aligned): "
+        + "; ".join(f"{name}: {r['q_std']:.4f}" for name, r in results["models"].items())
+    )
+    ci = results["stability_difference_ci95"]
+    print(
+        "stability difference AI-KD - plain, 95% paired bootstrap interval over faces: "
+        + "; ".join(f"p={p:g} [{lo:+.3f}, {hi:+.3f}]" for p, (lo, hi) in ci.items())
     )
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
 

@@ -153,27 +153,44 @@ def main() -> None:
     wrk_ms = per_image_ms(FaceViews(faces, perturb=3.0, warp_in_workers=True), keys)
     batch = collate_views([FaceViews(faces, perturb=3.0)[k] for k in keys[: args.batch_size]])
     warp_ms = min(_timed(lambda: ours_step(batch)) for _ in range(5)) / args.batch_size * 1000
-    print("| per image, one CPU core | reference-style | aikd, warps on the device | aikd, warps in workers |")
+    print(
+        "| per image, one CPU core | reference-style | aikd, warps on the device | aikd, warps in workers |"
+    )
     print("|---|---|---|---|")
     print(f"| worker time (ms) | {ref_ms:.2f} | {dev_ms:.2f} | {wrk_ms:.2f} |")
     print(f"| images/s per worker | {1000 / ref_ms:.0f} | {1000 / dev_ms:.0f} | {1000 / wrk_ms:.0f} |")
     print(f"| ratio vs reference | 1.00 | {ref_ms / dev_ms:.2f} | {ref_ms / wrk_ms:.2f} |")
-    print(f"\n(the device-side batched warps + normalisation cost {warp_ms:.2f} ms per image on this CPU, "
-          f"{torch.get_num_threads()} threads; on a GPU this part leaves the CPU)\n")
+    print(
+        f"\n(the device-side batched warps + normalisation cost {warp_ms:.2f} ms per image on this CPU, "
+        f"{torch.get_num_threads()} threads; on a GPU this part leaves the CPU)\n"
+    )
 
     # 2. end to end through DataLoader workers on this machine (warps included wherever they run)
-    print("| workers | reference-style (img/s) | aikd, device warps on this CPU (img/s) | aikd, worker warps (img/s) |")
+    print(
+        "| workers | reference-style (img/s) | aikd, device warps on this CPU (img/s) | aikd, worker warps (img/s) |"
+    )
     print("|---|---|---|---|")
     for workers in args.workers:
-        common = {"batch_size": args.batch_size, "num_workers": workers, "worker_init_fn": _single_thread if workers else None}
+        common = {
+            "batch_size": args.batch_size,
+            "num_workers": workers,
+            "worker_init_fn": _single_thread if workers else None,
+        }
         rates = {}
         for name, warp_in_workers in (("device", False), ("workers", True)):
             views = FaceViews(faces, perturb=3.0, warp_in_workers=warp_in_workers)
             rates[name] = measure(
-                lambda v=views, c=common: DataLoader(v, sampler=keys, collate_fn=collate_views, **c), ours_step, batches
+                lambda v=views, c=common: DataLoader(v, sampler=keys, collate_fn=collate_views, **c),
+                ours_step,
+                batches,
             )
-        rates["reference"] = measure(lambda c=common: DataLoader(ReferenceStyle(faces), **c), ref_step, batches)
-        print(f"| {workers} | {rates['reference']:.0f} | {rates['device']:.0f} | {rates['workers']:.0f} |", flush=True)
+        rates["reference"] = measure(
+            lambda c=common: DataLoader(ReferenceStyle(faces), **c), ref_step, batches
+        )
+        print(
+            f"| {workers} | {rates['reference']:.0f} | {rates['device']:.0f} | {rates['workers']:.0f} |",
+            flush=True,
+        )
 
 
 def _timed(fn) -> float:

@@ -54,7 +54,9 @@ def view_matrices(
     return estimate_similarity(torch.stack([clean, noisy]), template(size)), noisy
 
 
-def crop_region(image: np.ndarray, matrices: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+def crop_region(
+    image: np.ndarray, matrices: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The part of ``image`` (HxWx3) that crops warped with ``matrices`` can touch, as a CHW tensor,
     and the matrices shifted to it. ``None`` when the crops lie wholly outside the image.
 

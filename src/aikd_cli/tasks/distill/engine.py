@@ -556,7 +556,12 @@ class Distiller:
             f.write(json.dumps(_finite(record)) + "\n")
         if self.tb is not None:
             for k, v in record.items():
-                if isinstance(v, int | float) and not isinstance(v, bool) and k not in ("step", "epoch") and math.isfinite(v):
+                if (
+                    isinstance(v, int | float)
+                    and not isinstance(v, bool)
+                    and k not in ("step", "epoch")
+                    and math.isfinite(v)
+                ):
                     self.tb.add_scalar(k, v, record["step"])
 
     def _validate_and_save(self) -> dict:
