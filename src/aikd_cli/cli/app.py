@@ -8,8 +8,10 @@ import typer
 
 from aikd_cli._version import __version__
 from aikd_cli.cli import align as align_cmd
+from aikd_cli.cli import distill as distill_cmd
 from aikd_cli.cli import evaluate as evaluate_cmd
 from aikd_cli.cli import export as export_cmd
+from aikd_cli.cli import label as label_cmd
 from aikd_cli.cli import models as models_cmd
 from aikd_cli.cli import report as report_cmd
 from aikd_cli.cli import score as score_cmd
@@ -46,6 +48,8 @@ app.command("align")(align_cmd.align)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("export")(export_cmd.export)
 app.command("models")(models_cmd.models)
+app.command("distill")(distill_cmd.distill)
+app.command("label")(label_cmd.label)
 
 
 def main() -> None:

@@ -70,6 +70,8 @@ class ResultsWriter:
                 self._rewrite_partial(rows)
             elif self.partial.exists():
                 self._rewrite_partial(list(_read_rows(self.partial, self.columns)))
+            else:  # nothing to resume from: start a fresh journal (with its header)
+                self._rewrite_partial([])
         else:
             self._rewrite_partial([])
         self._handle = open(self.partial, "a", newline="", encoding="utf-8")

@@ -1,0 +1,879 @@
+"""The distillation run: setup, training loop, EMA, validation, checkpoints, resume and DDP.
+
+One process or many (``torchrun --nproc-per-node N -m aikd_cli distill ...``): every process
+builds the same face list, takes every N-th face of each epoch's seeded order, and DDP averages the
+gradients; only rank 0 validates, writes checkpoints and logs. A step is the same function of
+``(seed, step)`` whatever the number of workers or restarts, so ``--resume`` continues a killed run
+to the same weights an uninterrupted run reaches.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from rich.console import Console
+from torch import nn
+from torch.utils.data import DataLoader
+
+from aikd_cli._version import __version__
+from aikd_cli.errors import AikdError, InputFormatError
+from aikd_cli.models.checkpoints import save_checkpoint
+from aikd_cli.models.config import ModelConfig
+from aikd_cli.tasks.distill.config import DistillConfig, differences, resolve_config, to_toml
+from aikd_cli.tasks.distill.data import (
+    TRAIN_STREAM,
+    VAL_STREAM,
+    EpochSampler,
+    FaceViews,
+    batch_views,
+    collate_views,
+    split_validation,
+)
+from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman
+from aikd_cli.tasks.distill.samples import (
+    FaceRecord,
+    Skip,
+    apply_detections,
+    attach_labels,
+    attach_landmarks,
+    collect_faces,
+    detect_missing,
+    merge_caches,
+    read_labels,
+    split_usable,
+    write_skips,
+)
+from aikd_cli.tasks.distill.student import build_student, make_optimizer, parameter_groups, set_train_mode
+from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
+from aikd_cli.utils.atomic import atomic_open, atomic_write
+from aikd_cli.utils.device import autocast, resolve_device, resolve_precision
+
+STATE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a run keeps its files."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "best.safetensors"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "last.safetensors"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "last.state.pt"
+
+    @property
+    def model_json(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def landmarks(self) -> Path:
+        return self.root / "landmarks.csv"
+
+    @property
+    def skipped(self) -> Path:
+        return self.root / "skipped.csv"
+
+
+@dataclass
+class DistillResult:
+    """What a finished run produced."""
+
+    output: Path
+    best: Path
+    last: Path
+    steps: int
+    best_step: int | None
+    best_metrics: dict = field(default_factory=dict)
+    train_faces: int = 0
+    val_faces: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # status -> count
+    teacher_unchanged: bool = True
+
+
+@dataclass
+class Dist:
+    """This process's place in a (possibly single-process) job."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+    def min(self, value: int) -> int:
+        if not self.active:
+            return value
+        t = torch.tensor([value], dtype=torch.long)
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return int(t.item())
+
+
+def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
+    """Join the torchrun job described by the environment (or run alone) and pick the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), resolve_device(device_name)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    wants_cpu = (device_name or "auto").lower() == "cpu"
+    use_cuda = torch.cuda.is_available() and not wants_cpu
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(minutes=60))
+    if use_cuda:
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    return Dist(dist.get_rank(), dist.get_world_size(), local), device
+
+
+def load_run_config(output: str | Path, overrides: dict | None = None) -> DistillConfig:
+    """The config of the run in ``output`` (for ``--resume``), with harmless overrides applied.
+
+    Options that change the optimisation cannot differ from the saved run: that would not be a
+    resumption of it.
+    """
+    files = RunFiles(Path(output))
+    if not files.config.is_file():
+        raise InputFormatError(f"{files.root}: no run to resume here (config.toml missing)")
+    saved = resolve_config(files.config)
+    current = resolve_config(files.config, {**(overrides or {}), "output": str(files.root)})
+    changed = differences(saved, current)
+    if changed:
+        raise InputFormatError(
+            f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming {files.root}",
+            hint="start a new run with another --output",
+        )
+    return current
+
+
+def _absolute(config: DistillConfig) -> DistillConfig:
+    """Paths made absolute, so the saved config works from any working directory."""
+
+    def path(p: str | None) -> str | None:
+        if p is None or p.startswith("hf://") or not Path(p).expanduser().exists():
+            return p
+        return str(Path(p).expanduser().resolve())
+
+    for name in ("teacher", "backbone", "landmarks", "labels", "student", "detector"):
+        setattr(config, name, path(getattr(config, name)))
+    config.data = [path(p) or p for p in config.data]
+    config.val_data = [path(p) or p for p in config.val_data]
+    config.output = str(Path(config.output).expanduser().resolve())
+    return config
+
+
+def _finite(metrics: dict) -> dict:
+    """JSON-safe metrics (NaN and inf become null)."""
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in metrics.items()}
+
+
+class WeightEMA:
+    """Exponential moving average of a model's weights and floating-point buffers.
+
+    ``avg = decay * avg + (1 - decay) * current``; the first update copies the model (as
+    ``torch.optim.swa_utils.AveragedModel`` does). Integer buffers are copied.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        current = model.state_dict()
+        for name, avg in self.module.state_dict().items():
+            new = current[name].detach()
+            if self.updates == 0 or not avg.dtype.is_floating_point:
+                avg.copy_(new)
+            else:
+                avg.mul_(self.decay).add_(new.to(avg.dtype), alpha=1.0 - self.decay)
+        self.updates += 1
+
+    def state_dict(self) -> dict:
+        return {"updates": self.updates, "weights": self.module.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.updates = int(state["updates"])
+        self.module.load_state_dict(state["weights"])
+
+
+def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
+    """Sine warm-up from 0 to 1 over ``warmup_steps`` (the reference's), then constant or cosine to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return math.sin(step / warmup_steps * math.pi / 2.0)
+        if schedule == "cosine" and total_steps > warmup_steps:
+            progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0
+
+    return factor
+
+
+class Distiller:
+    """Everything a run holds; :meth:`fit` trains it. Build with :func:`prepare_run`."""
+
+    def __init__(
+        self,
+        config: DistillConfig,
+        *,
+        teacher: Teacher,
+        student: nn.Module,
+        student_config: ModelConfig,
+        student_info: dict,
+        train_faces: list[FaceRecord],
+        val_faces: list[FaceRecord],
+        skips: list[Skip],
+        dist_: Dist,
+        device: torch.device,
+        console: Console,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.files = RunFiles(Path(config.output))
+        self.dist = dist_
+        self.device = device
+        self.console = console
+        self.show_progress = progress and dist_.main
+        self.teacher = teacher.to(device)
+        self.student = student.to(device).to(memory_format=torch.channels_last)
+        self.student_config = student_config
+        self.student_info = student_info
+        self.train_faces, self.val_faces = train_faces, val_faces
+        self.skips = list(skips)
+        self.size = teacher.config.preprocess.size
+        self.dtype = resolve_precision(config.precision, device)  # type: ignore[arg-type]
+        self.loss = DistillLoss(config.lambda_cos, config.lambda_q, config.quality_loss, config.beta)
+        self.teacher_cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
+
+        if config.sync_bn:
+            if not (dist_.active and device.type == "cuda"):
+                raise AikdError("--sync-bn needs a multi-GPU torchrun job")
+            self.student = nn.SyncBatchNorm.convert_sync_batchnorm(self.student)
+        groups = parameter_groups(self.student, config)
+        self.trainable = [p for g in groups for p in g["params"]]
+        self.optimizer = make_optimizer(groups, config.optimizer)
+        self.model: nn.Module = self.student
+        if dist_.active:
+            ids = [device.index] if device.type == "cuda" else None
+            self.model = nn.parallel.DistributedDataParallel(self.student, device_ids=ids)
+        self.scaler = (
+            torch.amp.GradScaler(device.type, init_scale=128.0) if self.dtype == torch.float16 else None
+        )
+        self.ema = WeightEMA(self.student, config.ema_decay) if config.ema_decay > 0 and dist_.main else None
+
+        warp_in_workers = config.warp_on == "workers" or (config.warp_on == "auto" and device.type != "cuda")
+        self.sampler = EpochSampler(
+            len(train_faces), num_replicas=dist_.world, rank=dist_.rank, seed=config.seed
+        )
+        common = {
+            "perturb": config.perturb,
+            "unit": config.perturb_unit,
+            "size": self.size,
+            "seed": config.seed,
+            "warp_in_workers": warp_in_workers,
+        }
+        loader_args = {
+            "num_workers": config.workers,
+            "collate_fn": collate_views,
+            "pin_memory": device.type == "cuda",
+            "generator": torch.Generator().manual_seed(config.seed),
+        }
+        self.train_loader = DataLoader(
+            FaceViews(train_faces, stream=TRAIN_STREAM, **common),
+            batch_size=config.batch_size,
+            sampler=self.sampler,
+            drop_last=True,
+            **loader_args,
+        )
+        self.val_loader = DataLoader(
+            FaceViews(val_faces, stream=VAL_STREAM, **common),
+            batch_size=config.batch_size,
+            sampler=[(0, i) for i in range(len(val_faces))],
+            **loader_args,
+        )
+        self.steps_per_epoch = len(self.sampler) // config.batch_size
+        if self.steps_per_epoch == 0:
+            raise InputFormatError(
+                f"only {len(train_faces)} usable training faces: fewer than one batch of {config.batch_size} per process",
+                hint="lower --batch-size or add data",
+            )
+        self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
+        warmup_steps = round(config.warmup * self.steps_per_epoch)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(warmup_steps, self.total_steps, config.schedule)
+        )
+        self.val_interval = max(1, round(config.val_every * self.steps_per_epoch))
+        self.step = 0
+        self.best_value = math.inf
+        self.best_step: int | None = None
+        self.best_metrics: dict = {}
+        self.bad_seen: set[tuple[int, int]] = set()
+        self.tb = None
+
+    # ------------------------------------------------------------------ steps
+
+    def _teacher_outputs(self, stream: int, indices: torch.Tensor, clean: torch.Tensor):
+        """Teacher embedding and quality for the aligned crops, from the cache when allowed."""
+        if not self.config.cache_teacher:
+            return self.teacher(clean, self.dtype)
+        keys = [(stream, int(i)) for i in indices]
+        missing = [j for j, k in enumerate(keys) if k not in self.teacher_cache]
+        if missing:
+            emb, q = self.teacher(clean[missing], self.dtype)
+            for j, e, qq in zip(
+                missing, emb.cpu(), q.cpu() if q is not None else [None] * len(missing), strict=True
+            ):
+                self.teacher_cache[keys[j]] = (e, qq)
+        emb = torch.stack([self.teacher_cache[k][0] for k in keys]).to(self.device)
+        if self.teacher_cache[keys[0]][1] is None:
+            return emb, None
+        return emb, torch.stack([self.teacher_cache[k][1] for k in keys]).to(self.device)
+
+    def _targets(self, labels: torch.Tensor, teacher_q: torch.Tensor | None) -> torch.Tensor:
+        """A face's own label when it has one, else the teacher's quality."""
+        labels = labels.to(self.device)
+        if teacher_q is None:
+            return labels
+        return torch.where(torch.isnan(labels), teacher_q, labels)
+
+    def _needs_teacher(self, labels: torch.Tensor) -> bool:
+        return self.config.lambda_cos > 0 or bool(torch.isnan(labels).any())
+
+    def _forward(self, model: nn.Module, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.student_config.preprocess(crops).contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.dtype):
+            emb, q = model(x)
+        return emb, q
+
+    def train_step(self, batch: dict):
+        """One optimiser step on a batch; ``None`` when some process has no usable face in it."""
+        self._record_bad(batch["bad"], TRAIN_STREAM)
+        if self.dist.min(len(batch["index"])) == 0:
+            return None
+        clean, noisy = batch_views(batch, self.device, self.size)
+        labels = batch["label"]
+        teacher_emb, teacher_q = (
+            self._teacher_outputs(TRAIN_STREAM, batch["index"], clean)
+            if self._needs_teacher(labels)
+            else (None, None)
+        )
+        emb, q = self._forward(self.model, noisy)
+        terms = self.loss(emb, q, teacher_emb, self._targets(labels, teacher_q))
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(terms.total).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            terms.total.backward()
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return terms, len(batch["index"])
+
+    def _record_bad(self, bad: list[tuple[int, str, str]], stream: int) -> None:
+        """Log and keep (once per face) the faces a worker could not use; training goes on."""
+        for index, status, reason in bad:
+            if (stream, index) in self.bad_seen:
+                continue
+            self.bad_seen.add((stream, index))
+            face = (self.train_faces if stream == TRAIN_STREAM else self.val_faces)[index]
+            self.skips.append(Skip(face.path, status, reason, face.face))
+            self.console.print(f"[yellow]skipped[/] {face.path}: {reason}", markup=True, highlight=False)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict:
+        """Validation: quality loss on the misaligned view (fixed noise), on the aligned view, the
+        embedding term, and how well quality ranks survive the misalignment."""
+        model.eval()
+        sums = {"q": 0.0, "q_clean": 0.0, "cos": 0.0}
+        count = 0
+        q_clean_all, q_noisy_all, targets_all = [], [], []
+        for batch in self.val_loader:
+            self._record_bad(batch["bad"], VAL_STREAM)
+            if not len(batch["index"]):
+                continue
+            clean, noisy = batch_views(batch, self.device, self.size)
+            teacher_emb, teacher_q = self._teacher_outputs(VAL_STREAM, batch["index"], clean)
+            target = self._targets(batch["label"], teacher_q)
+            _, q_clean = self._forward(model, clean)
+            emb, q_noisy = self._forward(model, noisy)
+            n = len(batch["index"])
+            terms = self.loss(emb, q_noisy, teacher_emb, target)
+            sums["q"] += float(terms.quality) * n
+            sums["cos"] += float(terms.cos) * n
+            sums["q_clean"] += float(self.loss.quality_term(q_clean, target)) * n
+            count += n
+            q_clean_all.append(q_clean.float().cpu())
+            q_noisy_all.append(q_noisy.float().cpu())
+            targets_all.append(target.float().cpu())
+        if count == 0:
+            return {}
+        q_clean, q_noisy, targets = (torch.cat(v).numpy() for v in (q_clean_all, q_noisy_all, targets_all))
+        return {
+            "val_q_loss": sums["q"] / count,
+            "val_q_loss_clean": sums["q_clean"] / count,
+            "val_cos": sums["cos"] / count,
+            "val_stability": spearman(q_clean, q_noisy),
+            "val_label_spearman": spearman(q_clean, targets),
+            "val_faces": count,
+        }
+
+    # ------------------------------------------------------------ checkpoints
+
+    def _info(self, metrics: dict) -> dict:
+        return {
+            "teacher": self.teacher.info(),
+            "student": self.student_info,
+            "training": self.config.to_dict(),
+            "step": self.step,
+            "epoch": self.step / self.steps_per_epoch,
+            "metrics": _finite(metrics),
+            "aikd_version": __version__,
+        }
+
+    def _training_state(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": STATE_FORMAT,
+            "step": self.step,
+            "config": self.config.to_json(),
+            "teacher_sha256": self.teacher.digest,
+            "student": self.student.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "ema": self.ema.state_dict() if self.ema is not None else {},
+            "best": {
+                "value": self.best_value,
+                "step": -1 if self.best_step is None else self.best_step,
+                "metrics": json.dumps(_finite(self.best_metrics)),
+            },
+            "rng": rng,
+        }
+
+    def save(self, metrics: dict, is_best: bool) -> None:
+        """Write ``best`` (when it improved), the resume state, then ``last`` (rank 0 only)."""
+        evaluated = self.ema.module if self.ema is not None else self.student
+        info = self._info(metrics)
+        if is_best:
+            save_checkpoint(self.files.best, evaluated, self.student_config, info)
+            atomic_write(
+                self.files.model_json,
+                json.dumps({"config": self.student_config.to_dict(), **info}, indent=2, sort_keys=True),
+            )
+        with atomic_open(self.files.state, "wb") as f:
+            torch.save(self._training_state(), f)
+        save_checkpoint(self.files.last, self.student, self.student_config, info)
+
+    def restore(self) -> None:
+        """Continue from ``last.state.pt``: weights, optimiser, schedule, scaler, EMA, best, RNG."""
+        try:
+            state = torch.load(self.files.state, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise InputFormatError(f"{self.files.root}: nothing to resume (no last.state.pt yet)") from None
+        except Exception as exc:
+            raise AikdError(f"{self.files.state}: unreadable training state ({exc})") from None
+        if state.get("format") != STATE_FORMAT:
+            raise AikdError(
+                f"{self.files.state}: written by another version of aikd (format {state.get('format')})"
+            )
+        if state["teacher_sha256"] != self.teacher.digest:
+            raise AikdError(f"{self.files.state}: the teacher weights differ from those the run started with")
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state["ema"]:
+            self.ema.load_state_dict(state["ema"])
+        self.best_value = float(state["best"]["value"])
+        self.best_step = None if state["best"]["step"] < 0 else int(state["best"]["step"])
+        self.best_metrics = json.loads(state["best"]["metrics"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.step = int(state["step"])
+        if self.dist.main and self.files.metrics.exists():  # drop log lines of steps after the checkpoint
+            kept = [
+                line
+                for line in self.files.metrics.read_text().splitlines()
+                if line and json.loads(line).get("step", 0) <= self.step
+            ]
+            atomic_write(self.files.metrics, "".join(line + "\n" for line in kept))
+
+    # -------------------------------------------------------------- the loop
+
+    def _log(self, record: dict) -> None:
+        if not self.dist.main:
+            return
+        with open(self.files.metrics, "a", encoding="utf-8") as f:
+            f.write(json.dumps(_finite(record)) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if (
+                    isinstance(v, int | float)
+                    and not isinstance(v, bool)
+                    and k not in ("step", "epoch")
+                    and math.isfinite(v)
+                ):
+                    self.tb.add_scalar(k, v, record["step"])
+
+    def _validate_and_save(self) -> dict:
+        if self.ema is not None and self.config.ema_every == 0:
+            self.ema.update(self.student)
+        evaluated = self.ema.module if self.ema is not None else self.student
+        metrics = self.evaluate(evaluated) if self.val_faces else {}
+        set_train_mode(self.student, self.config.freeze_bn)
+        value = metrics.get("val_q_loss", math.nan)
+        is_best = not self.val_faces or (math.isfinite(value) and value < self.best_value)
+        if is_best:
+            self.best_value = value if self.val_faces else self.best_value
+            self.best_step, self.best_metrics = self.step, metrics
+        self._log({"step": self.step, "epoch": self.step / self.steps_per_epoch, **metrics, "best": is_best})
+        self.save(metrics, is_best)
+        return metrics
+
+    def fit(self) -> DistillResult:
+        """Train to ``total_steps`` (from wherever :meth:`restore` left off)."""
+        if self.config.tensorboard and self.dist.main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise AikdError(
+                    "--tensorboard needs the tensorboard package", hint="pip install tensorboard"
+                ) from None
+            self.tb = SummaryWriter(str(self.files.root / "tensorboard"))
+        set_train_mode(self.student, self.config.freeze_bn)
+        window = _Window()
+        progress = _progress(self.console, self.show_progress)
+        task = progress.add_task("distill", total=self.total_steps, completed=self.step, info="")
+        with progress:
+            while self.step < self.total_steps:
+                epoch, offset = divmod(self.step, self.steps_per_epoch)
+                self.sampler.set_position(epoch, offset * self.config.batch_size)
+                for batch in self.train_loader:
+                    out = self.train_step(batch)
+                    self.scheduler.step()
+                    self.step += 1
+                    if out is not None:
+                        window.add(*out)
+                    if self.step % self.config.log_every == 0 and window.count:
+                        progress.update(task, info=self._log_window(window))
+                    if (
+                        self.ema is not None
+                        and self.config.ema_every
+                        and self.step % self.config.ema_every == 0
+                    ):
+                        self.ema.update(self.student)
+                    if self.step % self.val_interval == 0 or self.step == self.total_steps:
+                        if self.dist.main:
+                            self._validate_and_save()
+                        self.dist.barrier()
+                    progress.update(task, completed=self.step)
+                    if self.step >= self.total_steps:
+                        break
+        if self.tb is not None:
+            self.tb.close()
+        self.teacher.check_unchanged()
+        if self.dist.main:
+            write_skips(self.skips, self.files.skipped)
+        elif self.skips:
+            write_skips(self.skips, self.files.root / f"skipped.rank{self.dist.rank}.csv")
+        counts: dict[str, int] = {}
+        for s in self.skips:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        return DistillResult(
+            output=self.files.root,
+            best=self.files.best,
+            last=self.files.last,
+            steps=self.step,
+            best_step=self.best_step,
+            best_metrics=self.best_metrics,
+            train_faces=len(self.train_faces),
+            val_faces=len(self.val_faces),
+            skipped=counts,
+        )
+
+    def _log_window(self, window: _Window) -> str:
+        """Write the averages since the last log line; return them for the progress bar."""
+        loss, cos, quality = window.means()
+        if not math.isfinite(loss) and self.scaler is None:
+            raise AikdError(
+                f"the loss became {loss} by step {self.step}",
+                hint="lower --lr / --lr-backbone, or check the quality labels for extreme values",
+            )
+        elapsed = time.perf_counter() - window.start
+        rate = window.count * self.dist.world / elapsed if elapsed > 0 else math.nan
+        self._log(
+            {
+                "step": self.step,
+                "epoch": round(self.step / self.steps_per_epoch, 4),
+                "lr": self.scheduler.get_last_lr()[0],
+                "loss": loss,
+                "loss_cos": cos,
+                "loss_q": quality,
+                "samples_per_s": rate,
+            }
+        )
+        window.reset()
+        return f"loss {loss:.4f} (cos {cos:.4f}, q {quality:.4f})  {rate:.1f} img/s"
+
+
+class _Window:
+    """Loss sums since the last log line, kept on the device (no per-step synchronisation)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: torch.Tensor | None = None
+        self.count = 0
+        self.start = time.perf_counter()
+
+    def add(self, terms: LossTerms, n: int) -> None:
+        values = torch.stack([terms.total.detach().float(), terms.cos.float(), terms.quality.float()]) * n
+        self.sums = values if self.sums is None else self.sums + values
+        self.count += n
+
+    def means(self) -> tuple[float, float, float]:
+        loss, cos, quality = (self.sums / self.count).tolist()
+        return loss, cos, quality
+
+
+def _progress(console: Console, enabled: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        disable=not enabled,
+    )
+
+
+def prepare_faces(
+    config: DistillConfig,
+    files: RunFiles,
+    dist_: Dist,
+    console: Console,
+    *,
+    need_labels: bool,
+    progress: bool = True,
+) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
+    """Training and validation faces with landmarks (detected once and cached) and labels."""
+    train, skips = collect_faces(config.data)
+    val, val_skips = collect_faces(config.val_data) if config.val_data else ([], [])
+    skips += val_skips
+    if config.landmarks:
+        train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
+    if config.labels:
+        labels = read_labels(config.labels)
+        train, val = attach_labels(train, labels), attach_labels(val, labels)
+    missing = sum(r.landmarks is None for r in train + val)
+    if missing:
+        _detect(train + val, files, dist_, config, console, missing, progress)
+        train, s1 = apply_detections(train, files.landmarks)
+        val, s2 = apply_detections(val, files.landmarks)
+        skips += s1 + s2
+    train, s1 = split_usable(train, need_labels=need_labels)
+    val, s2 = split_usable(val, need_labels=need_labels)
+    skips += s1 + s2
+    if not config.val_data:
+        train, val = split_validation(train, config.val_fraction, config.seed)
+    return train, val, skips
+
+
+def _detect(
+    records,
+    files: RunFiles,
+    dist_: Dist,
+    config: DistillConfig,
+    console: Console,
+    missing: int,
+    progress: bool,
+) -> None:
+    from aikd_cli.faces.detector import FaceDetector, load_detector
+
+    def make_detector() -> FaceDetector:
+        return load_detector(
+            config.detector, device=resolve_device(config.device) if not dist_.active else device
+        )
+
+    device = (
+        torch.device("cuda", dist_.local_rank)
+        if dist_.active and torch.cuda.is_available() and config.device != "cpu"
+        else torch.device("cpu")
+    )
+
+    bar = _progress(console, progress and dist_.main)
+    task = bar.add_task("detecting landmarks", total=missing // dist_.world, info=str(files.landmarks))
+    with bar:
+        if not dist_.active:
+            detect_missing(
+                records,
+                files.landmarks,
+                make_detector,
+                workers=config.workers,
+                progress=lambda n: bar.advance(task, n),
+            )
+            return
+        part = files.root / f"landmarks.rank{dist_.rank}.csv"
+        detect_missing(
+            records,
+            part,
+            make_detector,
+            workers=config.workers,
+            shard=(dist_.rank, dist_.world),
+            progress=lambda n: bar.advance(task, n),
+        )
+    dist_.barrier()
+    if dist_.main:
+        merge_caches([files.root / f"landmarks.rank{r}.csv" for r in range(dist_.world)], files.landmarks)
+    dist_.barrier()
+
+
+def prepare_run(
+    config: DistillConfig,
+    *,
+    resume: bool = False,
+    console: Console | None = None,
+    progress: bool = True,
+    teacher: Teacher | None = None,
+) -> Distiller:
+    """Validate the config, set up the process group, load the teacher, build the student and the
+    data, and (with ``resume``) restore the last checkpoint.
+
+    ``teacher`` replaces loading ``config.teacher`` / ``config.backbone`` with a :class:`Teacher`
+    built in Python (any FR network wrapped in a :class:`~aikd_cli.models.loading.LoadedModel`).
+    """
+    console = console or Console(stderr=True)
+    config = _absolute(config.validate())
+    dist_, device = setup_distributed(config.device)
+    files = RunFiles(Path(config.output))
+    if dist_.main:
+        if not resume and files.state.exists():
+            raise InputFormatError(
+                f"{files.root} already holds a run",
+                hint="pass --resume to continue it, or choose another --output",
+            )
+        files.root.mkdir(parents=True, exist_ok=True)
+        atomic_write(files.config, to_toml(config))
+        if not resume:
+            files.metrics.unlink(missing_ok=True)
+    dist_.barrier()
+    teacher = teacher or load_teacher(config.teacher or config.backbone)
+    student, student_config, student_info = build_student(
+        teacher, config.student, config.head_hidden, config.seed
+    )
+    need_labels = not teacher.has_quality
+    train, val, skips = prepare_faces(
+        config, files, dist_, console, need_labels=need_labels, progress=progress
+    )
+    if not train:
+        reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
+        hint = f"see {files.skipped}" if skips else None
+        if need_labels and any(s.status == "no_label" for s in skips):
+            hint = (
+                f"{teacher.loaded.source} has no quality output: pass --labels, or a FIQA model as --teacher"
+            )
+        if dist_.main and skips:
+            write_skips(skips, files.skipped)
+        raise InputFormatError(f"no usable training faces ({reasons})", hint=hint)
+    if dist_.main:
+        write_skips(skips, files.skipped)
+        console.print(
+            f"teacher {teacher.loaded.source} ({teacher.config.arch}, {teacher.loaded.layout}); student {student_info['init']}; "
+            f"{len(train)} training / {len(val)} validation faces; {len(skips)} skipped; device {device}"
+            + (f" x {dist_.world} processes" if dist_.active else ""),
+            highlight=False,
+        )
+    run = Distiller(
+        config,
+        teacher=teacher,
+        student=student,
+        student_config=student_config,
+        student_info=student_info,
+        train_faces=train,
+        val_faces=val,
+        skips=skips,
+        dist_=dist_,
+        device=device,
+        console=console,
+        progress=progress,
+    )
+    if resume:
+        run.restore()
+    return run
+
+
+def distill(
+    config: DistillConfig,
+    *,
+    resume: bool = False,
+    console: Console | None = None,
+    progress: bool = True,
+    teacher: Teacher | None = None,
+) -> DistillResult:
+    """Train an AI-KD student as ``config`` says; the Python equivalent of ``aikd distill``."""
+    try:
+        return prepare_run(config, resume=resume, console=console, progress=progress, teacher=teacher).fit()
+    finally:
+        if dist.is_available() and dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            dist.destroy_process_group()

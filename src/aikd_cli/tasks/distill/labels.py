@@ -1,0 +1,355 @@
+"""Pseudo quality labels from identities, for when no FIQA model exists: ``aikd label``.
+
+Two published unsupervised schemes, both computed from the embeddings of an FR model on correctly
+aligned faces and the identity of each face:
+
+* ``cr`` -- CR-FIQA's certainty ratio (Boutros et al., CVPR 2023): ``CCS`` is the cosine between a
+  face and its own identity centre, ``NNCCS`` the largest cosine to any other identity centre, and
+  ``CR = CCS / (NNCCS + 1 + eps)``. The ``+ 1`` is the paper's: ``NNCCS`` lies in [-1, 1], so the
+  denominator stays positive. Centres here are the normalised means of each identity's normalised
+  embeddings (CR-FIQA uses its classifier's class proxies, which play the same role).
+* ``sdd`` -- SDD-FIQA (Ou et al., CVPR 2021): the Wasserstein-1 distance between a face's genuine
+  similarities (to the other faces of its identity) and its impostor similarities (to faces of
+  other identities, a seeded random subset of at most ``max_impostors``). It is signed here (negative
+  when the impostor similarities are the higher ones), so a face that looks more like others than
+  like itself never scores high.
+
+Identities with one face have no genuine comparison and get no label (status ``single_image``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aikd_cli.errors import InputFormatError
+from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
+from aikd_cli.models.inference import FaceModel
+from aikd_cli.tasks.distill.samples import FaceRecord
+
+SCHEMES = ("cr", "sdd")
+#: ``genuine`` / ``impostor`` are CCS / NNCCS for ``cr`` and the mean genuine / impostor cosine for ``sdd``.
+LABEL_COLUMNS = (
+    "path",
+    "face",
+    "identity",
+    "quality",
+    "genuine",
+    "impostor",
+    *LANDMARK_COLUMNS,
+    "status",
+    "message",
+)
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x.double(), dim=1)
+
+
+def _identity_ids(identities: list[str]) -> tuple[torch.Tensor, int]:
+    names = {name: i for i, name in enumerate(sorted(set(identities)))}
+    return torch.tensor([names[n] for n in identities], dtype=torch.long), len(names)
+
+
+def certainty_ratio(embeddings: torch.Tensor, identities: list[str], eps: float = 1e-9, chunk: int = 4096):
+    """``(cr, ccs, nnccs)`` per face (NaN for identities with a single face or when only one identity exists)."""
+    emb = _normalise(embeddings)
+    ids, count = _identity_ids(identities)
+    sizes = torch.bincount(ids, minlength=count)
+    centres = torch.zeros(count, emb.shape[1], dtype=emb.dtype).index_add_(0, ids, emb)
+    centres = _normalise(centres)
+    ccs = torch.empty(len(emb), dtype=emb.dtype)
+    nnccs = torch.empty(len(emb), dtype=emb.dtype)
+    for start in range(0, len(emb), chunk):
+        sims = emb[start : start + chunk] @ centres.T
+        own = ids[start : start + chunk]
+        rows = torch.arange(len(own))
+        ccs[start : start + chunk] = sims[rows, own]
+        sims[rows, own] = -math.inf
+        nnccs[start : start + chunk] = sims.max(dim=1).values if count > 1 else math.nan
+    cr = ccs / (nnccs + 1.0 + eps)
+    single = sizes[ids] < 2
+    for t in (cr, ccs, nnccs):
+        t[single] = math.nan
+    return cr, ccs, nnccs
+
+
+def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
+    """W1 distance between the empirical distributions of samples ``a`` and ``b``:
+    the area between their CDFs."""
+    a, b = np.sort(np.asarray(a, dtype=np.float64)), np.sort(np.asarray(b, dtype=np.float64))
+    values = np.sort(np.concatenate([a, b]))
+    deltas = np.diff(values)
+    cdf_a = np.searchsorted(a, values[:-1], side="right") / a.size
+    cdf_b = np.searchsorted(b, values[:-1], side="right") / b.size
+    return float(np.sum(np.abs(cdf_a - cdf_b) * deltas))
+
+
+def sdd_quality(embeddings: torch.Tensor, identities: list[str], max_impostors: int = 1000, seed: int = 0):
+    """``(quality, genuine mean, impostor mean)`` per face under the (signed) SDD-FIQA scheme."""
+    emb = _normalise(embeddings)
+    ids, _ = _identity_ids(identities)
+    n = len(emb)
+    generator = torch.Generator().manual_seed(seed)
+    by_id: dict[int, torch.Tensor] = {}
+    for i, k in enumerate(ids.tolist()):
+        by_id.setdefault(k, []).append(i)  # type: ignore[arg-type]
+    by_id = {k: torch.tensor(v) for k, v in by_id.items()}
+    quality = np.full(n, np.nan)
+    genuine_mean = np.full(n, np.nan)
+    impostor_mean = np.full(n, np.nan)
+    for i in range(n):
+        mates = by_id[int(ids[i])]
+        mates = mates[mates != i]
+        others = n - len(mates) - 1
+        if len(mates) == 0 or others == 0:
+            continue
+        # draw impostors by rejection: indices uniformly over all faces, drop same-identity ones
+        draw = torch.randint(0, n, (min(max_impostors, others) * 2 + 16,), generator=generator)
+        draw = draw[ids[draw] != ids[i]][:max_impostors]
+        if len(draw) == 0:
+            draw = torch.nonzero(ids != ids[i]).reshape(-1)[:max_impostors]
+        genuine = (emb[mates] @ emb[i]).numpy()
+        impostor = (emb[draw] @ emb[i]).numpy()
+        sign = 1.0 if genuine.mean() >= impostor.mean() else -1.0
+        quality[i] = sign * wasserstein_1d(genuine, impostor)
+        genuine_mean[i], impostor_mean[i] = genuine.mean(), impostor.mean()
+    return quality, genuine_mean, impostor_mean
+
+
+@dataclass
+class LabelResult:
+    output: Path
+    labelled: int
+    skipped: dict[str, int]
+    quality: np.ndarray  # the finite labels written
+
+
+def compute_labels(
+    embeddings: torch.Tensor, identities: list[str], scheme: str, *, max_impostors: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(quality, genuine, impostor)`` arrays for ``scheme`` (see the module docstring)."""
+    if scheme == "cr":
+        return tuple(t.numpy() for t in certainty_ratio(embeddings, identities))  # type: ignore[return-value]
+    if scheme == "sdd":
+        return sdd_quality(embeddings, identities, max_impostors=max_impostors, seed=seed)
+    raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
+
+
+def write_labels(
+    output: Path, faces: list[LabelledFace], values: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> dict[str, int]:
+    """The labels CSV (atomically): one row per input face, labelled or with the reason it is not.
+
+    It carries the landmarks the faces were aligned with, so it is also a complete
+    ``aikd distill`` manifest (path, face, landmarks, quality).
+    """
+    from aikd_cli.utils.csvout import ResultsWriter
+
+    quality, genuine, impostor = values
+    counts: dict[str, int] = {}
+    rows = []
+    for f in faces:
+        i = f.row
+        ok = i is not None and math.isfinite(quality[i])
+        status = "ok" if ok else f.status if i is None else "single_image"
+        message = (
+            f.message
+            if i is None
+            else ""
+            if ok
+            else "the only usable face of its identity: no genuine comparison"
+        )
+        counts[status] = counts.get(status, 0) + 1
+        rows.append(
+            {
+                "path": relative_to_csv(f.path, output.parent),
+                "face": "" if f.face is None else str(f.face),
+                "identity": f.identity,
+                "quality": _cell(quality, i) if ok else "",
+                "genuine": _cell(genuine, i),
+                "impostor": _cell(impostor, i),
+                **landmark_fields(f.landmarks),
+                "status": status,
+                "message": message,
+            }
+        )
+    writer = ResultsWriter(output, LABEL_COLUMNS)
+    writer.write(rows)
+    writer.close()
+    return counts
+
+
+def _cell(values: np.ndarray, i: int | None) -> str:
+    return f"{values[i]:.6f}" if i is not None and math.isfinite(values[i]) else ""
+
+
+@dataclass
+class LabelledFace:
+    """One input row of ``aikd label`` and what became of it (``row`` indexes the embeddings)."""
+
+    path: str
+    identity: str
+    face: int | None = None
+    landmarks: np.ndarray | None = None
+    row: int | None = None
+    status: str = "ok"
+    message: str = ""
+
+
+def embed_identities(
+    faces: list[FaceRecord],
+    model: FaceModel,
+    *,
+    landmarks: str | Path | None = None,
+    detector: str | None = None,
+    batch_size: int = 64,
+    workers: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[LabelledFace], torch.Tensor]:
+    """Embed the correctly aligned face of every listed image with the shared face pipeline.
+
+    Landmarks come from the manifest's own columns, else ``landmarks`` (a landmark CSV), else the
+    detector (largest face). Returns one :class:`LabelledFace` per input and the embeddings of those
+    that have ``row`` set.
+    """
+    from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, make_face_source
+    from aikd_cli.models.registry import DEFAULT_DETECTOR
+
+    size = model.config.preprocess.size
+    device = getattr(model, "device", torch.device("cpu"))
+    given = {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}
+    sources: list[tuple[list[str], FaceSource]] = []
+    if given:
+        sources.append(
+            (
+                sorted(given),
+                FaceSource(
+                    "landmarks",
+                    landmarks=given,
+                    landmarks_file="the identities CSV",
+                    size=size,
+                    device=device,
+                ),
+            )
+        )
+    rest = sorted({f.path for f in faces} - set(given))
+    if rest:
+        opts = FaceOptions(
+            detector=detector or DEFAULT_DETECTOR,
+            landmarks=Path(landmarks) if landmarks else None,
+            device=str(device),
+        )
+        sources.append((rest, make_face_source(opts, size, device)))
+    identity = {f.path: f.identity or "" for f in faces}
+    out: list[LabelledFace] = []
+    chunks: list[torch.Tensor] = []
+    count = 0
+    for paths, source in sources:
+        for batch in iter_faces(paths, source, batch_size, workers):
+            found = [(img, img.faces[0]) for img in batch if img.faces]
+            if found:
+                chunks.append(model(torch.stack([f.crop for _, f in found])).embedding)
+            rows = {id(img): count + j for j, (img, _) in enumerate(found)}
+            count += len(found)
+            for img in batch:
+                if img.faces:
+                    f = img.faces[0]
+                    out.append(
+                        LabelledFace(
+                            img.path,
+                            identity[os.path.normpath(os.path.abspath(img.path))],
+                            f.index,
+                            f.landmarks,
+                            rows[id(img)],
+                        )
+                    )
+                else:
+                    out.append(
+                        LabelledFace(
+                            img.path,
+                            identity[os.path.normpath(os.path.abspath(img.path))],
+                            status=img.status,
+                            message=img.message,
+                        )
+                    )
+            if progress:
+                progress(len(batch))
+    embeddings = torch.cat(chunks) if chunks else torch.zeros(0, model.config.embedding_size)
+    return out, embeddings
+
+
+def label_faces(
+    identities: str | Path,
+    fr_model: str,
+    output: str | Path,
+    *,
+    scheme: str = "cr",
+    landmarks: str | Path | None = None,
+    detector: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    workers: int = 0,
+    batch_size: int = 64,
+    max_impostors: int = 1000,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> LabelResult:
+    """Label every image of an identities CSV (``path, identity`` [, face, lm0_x..lm4_y]) and write
+    ``output``; the Python equivalent of ``aikd label``. ``progress(done, total)`` is called as
+    images are embedded."""
+    from aikd_cli.models.inference import open_face_model
+    from aikd_cli.tasks.distill.samples import read_manifest
+
+    if scheme not in SCHEMES:
+        raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    faces = read_manifest(identities)
+    if not faces:
+        raise InputFormatError(f"{identities}: lists no images")
+    unnamed = [f.path for f in faces if not f.identity]
+    if unnamed:
+        raise InputFormatError(
+            f"{identities}: {len(unnamed)} rows have no identity (first: {unnamed[0]})",
+            hint="the identities CSV needs 'path' and 'identity' columns",
+        )
+    seen: dict[str, str] = {}
+    for f in faces:
+        if seen.setdefault(f.path, f.identity or "") != f.identity:
+            raise InputFormatError(
+                f"{identities}: {f.path} is listed as both {seen[f.path]!r} and {f.identity!r}"
+            )
+    model = open_face_model(fr_model, device=device, precision=precision, expect="recognition")  # type: ignore[arg-type]
+    total = len({f.path for f in faces})
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    labelled, embeddings = embed_identities(
+        faces,
+        model,
+        landmarks=landmarks,
+        detector=detector,
+        batch_size=batch_size,
+        workers=workers,
+        progress=tick,
+    )
+    names = [""] * len(embeddings)
+    for f in labelled:
+        if f.row is not None:
+            names[f.row] = f.identity
+    values = compute_labels(embeddings, names, scheme, max_impostors=max_impostors, seed=seed)
+    counts = write_labels(output, labelled, values)
+    quality = values[0][np.isfinite(values[0])]
+    return LabelResult(output, int(quality.size), counts, quality)

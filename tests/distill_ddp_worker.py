@@ -1,0 +1,50 @@
+"""Run by the DDP test, once alone and once under ``torchrun --nproc-per-node 2`` (gloo, CPU).
+
+Trains the tiny teacher's student for a few steps through the real engine and saves, per process,
+the final weights and the gradients of the last step, for the test to compare.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from distill_helpers import tiny_teacher  # noqa: E402
+
+from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
+from aikd_cli.tasks.distill.engine import prepare_run  # noqa: E402
+
+
+def main(manifest: str, output: str, batch_size: int, steps: int) -> None:
+    config = resolve_config(
+        None,
+        {
+            "data": [manifest],
+            "backbone": "tiny-teacher",
+            "labels": manifest,
+            "output": output,
+            "batch_size": batch_size,
+            "max_steps": steps,
+            "val_fraction": 0.0,
+            "freeze_bn": True,  # batch statistics would differ between 1 x 2B and 2 x B
+            "warmup": 0.0,
+            "workers": 0,
+            "device": "cpu",
+            "ema_decay": 0.0,
+        },
+    )
+    run = prepare_run(config, progress=False, teacher=tiny_teacher())
+    run.fit()
+    rank = run.dist.rank
+    grads = {n: p.grad.clone() for n, p in run.student.named_parameters() if p.grad is not None}
+    torch.save({"weights": run.student.state_dict(), "grads": grads}, Path(output) / f"result.rank{rank}.pt")
+    if run.dist.active:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

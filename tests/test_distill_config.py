@@ -1,0 +1,87 @@
+"""The run configuration: defaults < file < command line, round trips, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from aikd_cli.errors import InputFormatError
+from aikd_cli.tasks.distill.config import (
+    DistillConfig,
+    differences,
+    read_config_file,
+    resolve_config,
+    to_toml,
+)
+
+
+def test_reference_defaults():
+    c = DistillConfig()
+    assert (c.optimizer, c.lr, c.lr_backbone, c.momentum, c.momentum_backbone) == (
+        "sgd",
+        0.05,
+        0.05,
+        0.9,
+        0.1,
+    )
+    assert (c.weight_decay, c.backbone_tensors, c.grad_clip, c.quality_loss, c.beta) == (
+        5e-4,
+        100,
+        5.0,
+        "smoothl1",
+        0.5,
+    )
+    assert (c.perturb, c.perturb_unit, c.batch_size, c.val_every, c.ema_decay) == (3.0, "px", 64, 0.1, 0.1)
+
+
+def test_file_then_command_line_precedence_and_toml_round_trip(tmp_path):
+    run = tmp_path / "run.toml"
+    run.write_text('[data]\ndata = ["imgs"]\n[optim]\nlr = 0.01\n[run]\nepochs = 3\nseed = 7\n')
+    config = resolve_config(run, {"seed": 9, "perturb": 0.05, "perturb_unit": "iod"})
+    assert config.lr == 0.01 and config.epochs == 3  # from the file
+    assert config.seed == 9 and config.perturb == 0.05 and config.perturb_unit == "iod"  # typed options win
+    assert config.data == [str(tmp_path / "imgs")]  # relative to the run file
+    saved = tmp_path / "saved.toml"
+    saved.write_text(to_toml(config))
+    assert resolve_config(saved) == config
+    assert differences(config, resolve_config(saved, {"workers": 7, "device": "cpu"})) == []
+    assert differences(config, resolve_config(saved, {"lr": 0.5})) == ["lr"]
+
+
+def test_yaml_config(tmp_path):
+    pytest.importorskip("yaml")
+    run = tmp_path / "run.yaml"
+    run.write_text("loss:\n  lambda_cos: 0.5\n  quality_loss: l1\nbatch_size: 8\n")
+    config = resolve_config(run)
+    assert (config.lambda_cos, config.quality_loss, config.batch_size) == (0.5, "l1", 8)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[optim]\nlearning_rate = 0.1\n", "unknown option 'learning_rate'"),
+        ("[run]\nlr = 0.1\n", "belongs in [optim]"),
+        ("[run]\nepochs = 'three'\n", "epochs = 'three' is not a valid int"),
+        ("[run\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_files_name_the_problem(tmp_path, text, message):
+    run = tmp_path / "run.toml"
+    run.write_text(text)
+    with pytest.raises(InputFormatError, match=message.replace("[", r"\[")):
+        read_config_file(run)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({}, "no training data"),
+        ({"data": ["x"]}, "no teacher"),
+        ({"data": ["x"], "teacher": "t", "backbone": "b"}, "either --teacher or --backbone"),
+        ({"data": ["x"], "teacher": "t", "perturb_unit": "mm"}, "--perturb-unit must be one of px, iod"),
+        ({"data": ["x"], "teacher": "t", "perturb": -1.0}, "--perturb must be >= 0"),
+        ({"data": ["x"], "teacher": "t", "student": "iresnet05"}, "did you mean"),
+    ],
+)
+def test_invalid_runs_are_refused_before_anything_loads(overrides, message):
+    with pytest.raises(InputFormatError, match=message):
+        resolve_config(None, overrides).validate()

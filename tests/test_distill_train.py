@@ -1,0 +1,385 @@
+"""Training: the loss goes down, the teacher never moves, resume = uninterrupted, DDP = one process,
+bad inputs are counted, and the student is a model `aikd score` can use."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from distill_helpers import lfw_identities, tiny_teacher
+from safetensors.torch import load_file
+
+from aikd_cli.models.config import ModelConfig
+from aikd_cli.tasks.distill.config import resolve_config
+from aikd_cli.tasks.distill.engine import Distiller, distill, prepare_run
+from aikd_cli.tasks.distill.labels import label_faces
+
+TESTS = Path(__file__).resolve().parent
+SRC = TESTS.parent / "src"
+ENV = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny batches run fastest on one thread (and do not fight other processes for the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def lfw_labels(tmp_path_factory, assets, mobilefacenet_weights, retinaface_weights) -> Path:
+    """32 real LFW photos of 8 people with detected landmarks and CR labels: a complete manifest."""
+    root = tmp_path_factory.mktemp("lfw")
+    ids = lfw_identities(assets, root / "ids.csv", people=8)
+    out = root / "labels.csv"
+    result = label_faces(
+        ids, str(mobilefacenet_weights), out, detector=str(retinaface_weights), device="cpu", precision="fp32"
+    )
+    assert result.labelled == 32
+    return out
+
+
+def _config(manifest: Path, output: Path, **overrides):
+    values = {
+        "data": [str(manifest)],
+        "backbone": "tiny-teacher",
+        "labels": str(manifest),
+        "output": str(output),
+        "batch_size": 8,
+        "warmup": 0.0,
+        "workers": 0,
+        "device": "cpu",
+        "log_every": 1,
+        "val_fraction": 0.25,
+        "seed": 1,
+    }
+    return resolve_config(None, {**values, **overrides})
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tiny_student_learns_and_teacher_stays_bit_identical(lfw_labels, tmp_path):
+    teacher = tiny_teacher()
+    before = {k: v.clone() for k, v in teacher.net.state_dict().items()}
+    run = prepare_run(
+        _config(lfw_labels, tmp_path / "run", max_steps=24, val_every=1.0, lr=0.02),
+        progress=False,
+        teacher=teacher,
+    )
+    # the teacher is its own frozen copy: no parameter shared with the student, none trainable
+    student_ptrs = {p.data_ptr() for p in run.student.parameters()}
+    assert not student_ptrs & {p.data_ptr() for p in teacher.net.parameters()}
+    assert not any(p.requires_grad for p in teacher.net.parameters()) and not teacher.net.training
+    result = run.fit()
+    after = teacher.net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # bit-identical, BN buffers included
+    train = [m for m in _metrics(tmp_path / "run") if "loss" in m]
+    val = [m for m in _metrics(tmp_path / "run") if "val_q_loss" in m]
+    assert len(train) == 24 and np.isfinite([m["loss"] for m in train]).all()
+    first, last = np.mean([m["loss"] for m in train[:4]]), np.mean([m["loss"] for m in train[-4:]])
+    assert last < 0.5 * first, (first, last)
+    assert val[-1]["val_q_loss"] < val[0]["val_q_loss"]
+    assert result.best_step is not None and result.val_faces == 8 and result.train_faces == 24
+    # a changed teacher would be caught
+    with torch.no_grad():
+        next(teacher.net.parameters()).add_(1e-3)
+    with pytest.raises(RuntimeError, match="teacher weights changed"):
+        teacher.check_unchanged()
+
+
+def test_killed_run_resumes_to_the_same_weights(lfw_labels, tmp_path, monkeypatch):
+    common = {"max_steps": 8, "val_every": 0.67, "ema_decay": 0.5}  # 3 steps/epoch: checkpoints every 2 steps
+    whole = distill(
+        _config(lfw_labels, tmp_path / "whole", workers=2, **common), progress=False, teacher=tiny_teacher()
+    )
+    assert whole.steps == 8
+
+    calls = {"n": 0}
+    original = Distiller.train_step
+
+    def dies_at_step_6(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt  # killed between checkpoints (the last one was at step 4)
+        return original(self, batch)
+
+    monkeypatch.setattr(Distiller, "train_step", dies_at_step_6)
+    config = _config(lfw_labels, tmp_path / "killed", **common)
+    with pytest.raises(KeyboardInterrupt):
+        distill(config, progress=False, teacher=tiny_teacher())
+    monkeypatch.setattr(Distiller, "train_step", original)
+    assert json.loads(load_file_meta(tmp_path / "killed" / "last.safetensors"))["step"] == 4
+    resumed = distill(config, resume=True, progress=False, teacher=tiny_teacher())
+    assert resumed.steps == 8 and resumed.best_step == whole.best_step
+    for name in ("last.safetensors", "best.safetensors"):  # raw student and EMA weights
+        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "killed" / name)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=1e-5), (name, k)
+    steps = [m["step"] for m in _metrics(tmp_path / "killed") if "loss" in m]
+    assert steps == list(range(1, 9))  # no duplicated or missing log lines after the restart
+    with pytest.raises(Exception, match="already holds a run"):
+        prepare_run(config, progress=False, teacher=tiny_teacher())
+
+
+def load_file_meta(path: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata()["aikd"]
+
+
+def test_ddp_with_two_gloo_processes_matches_one_process(lfw_labels, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed next to this Python")
+    worker = str(TESTS / "distill_ddp_worker.py")
+    single = subprocess.run(
+        [sys.executable, worker, str(lfw_labels), str(tmp_path / "one"), "8", "3"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            worker,
+            str(lfw_labels),
+            str(tmp_path / "two"),
+            "4",
+            "3",
+        ],
+        env={**ENV, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = torch.load(tmp_path / "one" / "result.rank0.pt", weights_only=True)
+    for rank in (0, 1):
+        two = torch.load(tmp_path / "two" / f"result.rank{rank}.pt", weights_only=True)
+        assert one["grads"].keys() == two["grads"].keys() and one["grads"]
+        for k, g in one["grads"].items():  # gradients of the last step's global batch
+            assert torch.allclose(g, two["grads"][k], atol=1e-6, rtol=1e-4), k
+        for k, w in one["weights"].items():  # and the weights after 3 steps
+            assert torch.allclose(w.float(), two["weights"][k].float(), atol=1e-6, rtol=1e-4), k
+    assert (tmp_path / "two" / "best.safetensors").exists()
+
+
+def test_bad_inputs_are_skipped_counted_and_training_goes_on(lfw_labels, tmp_path, retinaface_weights):
+    rows = list(csv.DictReader(open(lfw_labels, newline="")))[:12]
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff not a jpeg")
+    bad = [
+        {**rows[0], "path": str(corrupt)},  # landmarks given: fails when a worker decodes it
+        {**rows[1], "path": str(tmp_path / "vanished.jpg")},
+        {
+            **rows[2],
+            "face": "1",
+            "lm0_x": "9000",
+            "lm1_x": "9100",
+            "lm2_x": "9050",
+            "lm3_x": "9010",
+            "lm4_x": "9090",
+        },
+        {**{k: "" for k in rows[0]}, "path": str(tmp_path / "no_landmarks_corrupt.png"), "quality": "0.5"},
+    ]
+    (tmp_path / "no_landmarks_corrupt.png").write_bytes(b"\x89PNG\r\n garbage")
+    manifest = tmp_path / "manifest.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows + bad)
+    config = _config(
+        manifest,
+        tmp_path / "run",
+        labels=None,
+        batch_size=5,
+        max_steps=3,
+        val_fraction=0.0,
+        detector=str(retinaface_weights),
+    )
+    result = distill(config, progress=False, teacher=tiny_teacher())
+    assert result.steps == 3 and result.train_faces == 15  # one epoch: every face was drawn once
+    assert result.skipped == {"unreadable": 3, "bad_landmarks": 1}
+    skipped = list(csv.DictReader(open(tmp_path / "run" / "skipped.csv", newline="")))
+    assert sorted(r["status"] for r in skipped) == ["bad_landmarks", "unreadable", "unreadable", "unreadable"]
+    assert any("no such file" in r["message"] for r in skipped)
+    assert np.isfinite([m["loss"] for m in _metrics(tmp_path / "run") if "loss" in m]).all()
+
+
+def test_cli_trains_a_real_mobilefacenet_student_that_score_can_use(
+    lfw_labels, mobilefacenet_weights, tmp_path
+):
+    from aikd_cli.models.inference import open_face_model
+    from aikd_cli.models.loading import load_network
+
+    run = tmp_path / "run"
+    args = [
+        sys.executable,
+        "-m",
+        "aikd_cli",
+        "distill",
+        str(lfw_labels),
+        "--backbone",
+        str(mobilefacenet_weights),
+        "--labels",
+        str(lfw_labels),
+        "-o",
+        str(run),
+        "-b",
+        "4",
+        "--max-steps",
+        "2",
+        "--val-fraction",
+        "0.125",
+        "-j",
+        "0",
+        "--device",
+        "cpu",
+        "--backbone-tensors",
+        "10",
+    ]
+    proc = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "best.safetensors" in proc.stdout
+    loaded = load_network(run / "best.safetensors", expect="quality")
+    assert (loaded.config.arch, loaded.config.head, loaded.config.embedding_size) == (
+        "mobilefacenet",
+        "mlp",
+        128,
+    )
+    assert loaded.config.preprocess.mean == (0.485, 0.456, 0.406)  # the teacher's normalisation, carried over
+    assert loaded.info["teacher"]["source"] == str(mobilefacenet_weights) and loaded.info["step"] in (1, 2)
+    assert load_network(run / "last.safetensors").info["step"] == 2
+    assert ModelConfig.from_dict(json.loads((run / "config.json").read_text())["config"]) == loaded.config
+    model = open_face_model(str(run), device="cpu", precision="fp32")  # the run folder works too
+    crops = torch.randint(0, 255, (2, 3, 112, 112), dtype=torch.uint8)
+    assert model(crops).quality.shape == (2,)
+    # aikd score runs the student on photos
+    photos = [r["path"] for r in csv.DictReader(open(lfw_labels, newline=""))][:2]
+    scores = tmp_path / "scores.csv"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aikd_cli",
+            "score",
+            *photos,
+            "--model",
+            str(run / "best.safetensors"),
+            "--landmarks",
+            str(lfw_labels),
+            "-o",
+            str(scores),
+            "--device",
+            "cpu",
+            "-j",
+            "0",
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader(open(scores, newline="")))
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(np.isfinite(float(r["quality"])) for r in rows)
+    # resuming may extend the run but not change how it optimises
+    refused = subprocess.run(
+        [sys.executable, "-m", "aikd_cli", "distill", "--resume", "-o", str(run), "--lr", "0.5"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and "cannot change --lr when resuming" in refused.stderr
+    shutil.rmtree(run)
+
+
+def test_fiqa_teacher_gives_quality_targets_and_a_clean_student(
+    lfw_labels, tiny_quality_checkpoint, tmp_path
+):
+    """An eDifFIQA-layout teacher: its quality output is the target of faces without a label."""
+    rows = list(csv.DictReader(open(lfw_labels, newline="")))[:6]
+    manifest = tmp_path / "landmarks_only.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(
+            f, fieldnames=["path", "face", *[c for c in rows[0] if c.startswith("lm")]], extrasaction="ignore"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+    config = _config(
+        manifest,
+        tmp_path / "run",
+        backbone=None,
+        teacher=str(tiny_quality_checkpoint),
+        labels=None,
+        batch_size=2,
+        max_steps=1,
+        val_fraction=0.0,
+        backbone_tensors=4,
+    )
+    run = prepare_run(config, progress=False)
+    assert run.teacher.has_quality and run.teacher.loaded.layout == "ediffiqa"
+    assert run.student.feature_extractor is not run.teacher.net.feature_extractor
+    assert torch.equal(
+        run.student.feature_extractor.fc.weight, run.teacher.net.feature_extractor.fc.weight
+    )  # a copy
+    run.sampler.set_position(0, 0)
+    batch = next(iter(run.train_loader))
+    assert torch.isnan(batch["label"]).all()
+    from aikd_cli.tasks.distill.data import batch_views
+
+    clean, _ = batch_views(batch, run.device, 112)
+    _, teacher_q = run.teacher(clean)
+    assert torch.equal(run._targets(batch["label"], teacher_q), teacher_q)
+    result = run.fit()
+    assert result.steps == 1 and result.best.exists()
+
+
+def test_teacher_cache_changes_nothing_but_speed(lfw_labels, tmp_path):
+    weights = []
+    for cache in (False, True):
+        distill(
+            _config(lfw_labels, tmp_path / f"c{cache}", max_steps=6, val_fraction=0.0, cache_teacher=cache),
+            progress=False,
+            teacher=tiny_teacher(),
+        )
+        weights.append(load_file(tmp_path / f"c{cache}" / "last.safetensors"))
+    # equal up to float summation order (the cache runs the teacher on sub-batches of new faces)
+    for k in weights[0]:
+        assert torch.allclose(weights[0][k], weights[1][k], atol=1e-6, rtol=1e-5), k
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(lfw_labels, tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+
+        pytest.skip("tensorboard is installed here")
+    except ImportError:
+        pass
+    run = prepare_run(
+        _config(lfw_labels, tmp_path / "tb", max_steps=1, tensorboard=True),
+        progress=False,
+        teacher=tiny_teacher(),
+    )
+    with pytest.raises(Exception, match="--tensorboard needs the tensorboard package"):
+        run.fit()
