@@ -183,7 +183,8 @@ def test_aligned_crops_and_align_command_round_trip(assets, kit_model, retinafac
     assert np.allclose(m @ eye, [38.2946, 51.6963], atol=3.0)  # the left eye lands near the template's
 
 
-def test_user_errors_are_one_line(tmp_path, retinaface_weights):
+def test_user_errors_are_one_line(tmp_path, retinaface_weights, kit_model, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default output (scores.csv) must not appear on a failed run
     result = runner.invoke(app, ["score", str(tmp_path), "--model", "ediffiqa-xl", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
     assert "error:" in result.stderr and "Traceback" not in result.output
@@ -194,6 +195,12 @@ def test_user_errors_are_one_line(tmp_path, retinaface_weights):
     assert result.exit_code == 2 and "is a detection model" in result.stderr
     result = runner.invoke(app, ["score", str(tmp_path / "a.jpg"), "--model", "ediffiqa-s", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 2 and "HF_HUB_OFFLINE" in result.stderr and len(result.stderr.strip().splitlines()) <= 4
+    result = runner.invoke(app, ["score", str(tmp_path / "a.jpg"), "--model", "ediffiqa-s"])
+    assert result.exit_code == 2 and not (tmp_path / "scores.csv").exists()
+    assert not list(tmp_path.glob("scores.csv*"))
+    result = runner.invoke(app, ["score", str(tmp_path / "a.jpg"), "--model", kit_model, "--detector", "nope.pth"])
+    assert result.exit_code == 2 and "nope.pth: no such file" in result.stderr
+    assert not list(tmp_path.glob("scores.csv*"))
 
 
 def test_help_version_and_module_entry_point():

@@ -26,6 +26,7 @@ from aikd_cli.faces.pipeline import (
     OK,
     UNREADABLE,
     FaceOptions,
+    FaceSource,
     ImageFaces,
     iter_faces,
     make_face_source,
@@ -122,14 +123,16 @@ def score_images(
     items = list(iter_inputs(inputs, recursive=opts.recursive))
     if not items:
         raise AikdError("no input images found", hint="give image files or folders that contain images")
+    # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
+    model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
+    source = make_face_source(opts, model.config.preprocess.size, getattr(model, "device", torch.device("cpu")), detector)
     writer = ResultsWriter(output, SCORE_COLUMNS, resume=opts.resume,
                            key=lambda row: os.path.normpath(os.path.join(csv_dir, row["path"])))
     todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
     summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
     try:
         if todo:
-            model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
-            _run(todo, writer, csv_dir, opts, model, detector, progress)
+            _run(todo, writer, csv_dir, opts, model, source, progress)
     finally:
         writer.close()  # also on Ctrl-C: everything finished so far is published
         write_meta(output, opts, model)
@@ -139,9 +142,7 @@ def score_images(
 
 
 def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: ScoreOptions, model: FaceModel,
-         detector: FaceDetector | None, progress) -> None:
-    device = getattr(model, "device", torch.device("cpu"))
-    source = make_face_source(opts, model.config.preprocess.size, device, detector)
+         source: FaceSource, progress) -> None:
     paths = [it.path for it in todo if not it.duplicate_of]
     done = 0
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
