@@ -42,14 +42,15 @@ def _root(
     """Alignment-invariant face image quality assessment."""
 
 
+# in the order a user meets them: score and look, prepare data, train, measure, ship
 app.command("score")(score_cmd.score)
 app.command("report")(report_cmd.report)
 app.command("align")(align_cmd.align)
+app.command("label")(label_cmd.label)
+app.command("distill")(distill_cmd.distill)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("export")(export_cmd.export)
 app.command("models")(models_cmd.models)
-app.command("distill")(distill_cmd.distill)
-app.command("label")(label_cmd.label)
 
 
 def main() -> None:
