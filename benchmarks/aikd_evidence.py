@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from aikd_cli.models.inference import open_face_model  # noqa: E402
 from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
 from aikd_cli.tasks.distill.data import FaceViews, collate_views  # noqa: E402
-from aikd_cli.tasks.distill.engine import distill  # noqa: E402
 from aikd_cli.tasks.distill.labels import certainty_ratio, label_faces  # noqa: E402
 from aikd_cli.tasks.distill.losses import spearman  # noqa: E402
+from aikd_cli.tasks.distill.run import distill  # noqa: E402
 from aikd_cli.tasks.distill.samples import read_manifest  # noqa: E402
 
 EVAL_SEED = 1234

@@ -34,7 +34,7 @@ from aikd_cli.faces.landmarks import LANDMARK_COLUMNS  # noqa: E402
 from aikd_cli.models.checkpoints import save_checkpoint  # noqa: E402
 from aikd_cli.models.config import ModelConfig, build_model  # noqa: E402
 from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
-from aikd_cli.tasks.distill.engine import prepare_run  # noqa: E402
+from aikd_cli.tasks.distill.run import prepare_run  # noqa: E402
 
 
 def synthetic_photos(folder: Path, count: int, seed: int = 0) -> Path:

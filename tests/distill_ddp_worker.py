@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from distill_helpers import tiny_teacher  # noqa: E402
 
 from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
-from aikd_cli.tasks.distill.engine import prepare_run  # noqa: E402
+from aikd_cli.tasks.distill.run import prepare_run  # noqa: E402
 
 
 def main(manifest: str, output: str, batch_size: int, steps: int) -> None:

@@ -19,8 +19,9 @@ from safetensors.torch import load_file
 
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.tasks.distill.config import resolve_config
-from aikd_cli.tasks.distill.engine import Distiller, distill, prepare_run
+from aikd_cli.tasks.distill.engine import Distiller
 from aikd_cli.tasks.distill.labels import label_faces
+from aikd_cli.tasks.distill.run import distill, prepare_run
 
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"

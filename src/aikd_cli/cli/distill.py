@@ -103,8 +103,8 @@ def distill(**options) -> None:
       aikd score photos/ --model runs/aikd-s/best.safetensors
     """
     from aikd_cli.tasks.distill.config import resolve_config
-    from aikd_cli.tasks.distill.engine import distill as run_distill
-    from aikd_cli.tasks.distill.engine import load_run_config
+    from aikd_cli.tasks.distill.run import distill as run_distill
+    from aikd_cli.tasks.distill.runs import load_run_config
 
     config_file = options.pop("config_file")
     resume = options.pop("resume")

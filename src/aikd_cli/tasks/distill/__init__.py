@@ -12,10 +12,10 @@ _EXPORTS = {
     "DistillConfig": "config",
     "read_config_file": "config",
     "resolve_config": "config",
-    "DistillResult": "engine",
-    "distill": "engine",
-    "load_run_config": "engine",
-    "prepare_run": "engine",
+    "DistillResult": "runs",
+    "distill": "run",
+    "load_run_config": "runs",
+    "prepare_run": "run",
     "label_faces": "labels",
 }
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,6 @@
-"""The distillation run: setup, training loop, EMA, validation, checkpoints, resume and DDP.
+"""The training loop (:class:`Distiller`): steps, EMA, validation, checkpoints, resume, DDP.
+
+Setting a run up lives in ``run.py``; the run folder in ``runs.py``.
 
 One process or many (``torchrun --nproc-per-node N -m aikd_cli distill ...``): every process
 builds the same face list, takes every N-th face of each epoch's seeded order, and DDP averages the
@@ -9,17 +11,12 @@ to the same weights an uninterrupted run reaches.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import os
 import time
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from rich.console import Console
 from torch import nn
 from torch.utils.data import DataLoader
@@ -28,7 +25,7 @@ from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError, InputFormatError
 from aikd_cli.models.checkpoints import save_checkpoint
 from aikd_cli.models.config import ModelConfig
-from aikd_cli.tasks.distill.config import DistillConfig, differences, resolve_config, to_toml
+from aikd_cli.tasks.distill.config import DistillConfig
 from aikd_cli.tasks.distill.data import (
     TRAIN_STREAM,
     VAL_STREAM,
@@ -36,217 +33,27 @@ from aikd_cli.tasks.distill.data import (
     FaceViews,
     batch_views,
     collate_views,
-    split_validation,
 )
+from aikd_cli.tasks.distill.distributed import Dist
 from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman
+from aikd_cli.tasks.distill.runs import DistillResult, RunFiles
 from aikd_cli.tasks.distill.samples import (
     FaceRecord,
     Skip,
-    apply_detections,
-    attach_labels,
-    attach_landmarks,
-    collect_faces,
-    detect_missing,
-    merge_caches,
-    read_labels,
-    split_usable,
     write_skips,
 )
-from aikd_cli.tasks.distill.student import build_student, make_optimizer, parameter_groups, set_train_mode
-from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
+from aikd_cli.tasks.distill.schedules import WeightEMA, lr_lambda
+from aikd_cli.tasks.distill.student import make_optimizer, parameter_groups, set_train_mode
+from aikd_cli.tasks.distill.teacher import Teacher
 from aikd_cli.utils.atomic import atomic_open, atomic_write
-from aikd_cli.utils.device import autocast, resolve_device, resolve_precision
+from aikd_cli.utils.device import autocast, resolve_precision
 
 STATE_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """Where a run keeps its files."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.toml"
-
-    @property
-    def best(self) -> Path:
-        return self.root / "best.safetensors"
-
-    @property
-    def last(self) -> Path:
-        return self.root / "last.safetensors"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "last.state.pt"
-
-    @property
-    def model_json(self) -> Path:
-        return self.root / "config.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def landmarks(self) -> Path:
-        return self.root / "landmarks.csv"
-
-    @property
-    def skipped(self) -> Path:
-        return self.root / "skipped.csv"
-
-
-@dataclass
-class DistillResult:
-    """What a finished run produced."""
-
-    output: Path
-    best: Path
-    last: Path
-    steps: int
-    best_step: int | None
-    best_metrics: dict = field(default_factory=dict)
-    train_faces: int = 0
-    val_faces: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)  # status -> count
-    teacher_unchanged: bool = True
-
-
-@dataclass
-class Dist:
-    """This process's place in a (possibly single-process) job."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-    def barrier(self) -> None:
-        if self.active:
-            dist.barrier()
-
-    def min(self, value: int) -> int:
-        if not self.active:
-            return value
-        t = torch.tensor([value], dtype=torch.long)
-        if dist.get_backend() == "nccl":
-            t = t.cuda()
-        dist.all_reduce(t, op=dist.ReduceOp.MIN)
-        return int(t.item())
-
-
-def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
-    """Join the torchrun job described by the environment (or run alone) and pick the device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist(), resolve_device(device_name)
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    wants_cpu = (device_name or "auto").lower() == "cpu"
-    use_cuda = torch.cuda.is_available() and not wants_cpu
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(minutes=60))
-    if use_cuda:
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    else:
-        device = torch.device("cpu")
-    return Dist(dist.get_rank(), dist.get_world_size(), local), device
-
-
-def load_run_config(output: str | Path, overrides: dict | None = None) -> DistillConfig:
-    """The config of the run in ``output`` (for ``--resume``), with harmless overrides applied.
-
-    Options that change the optimisation cannot differ from the saved run: that would not be a
-    resumption of it.
-    """
-    files = RunFiles(Path(output))
-    if not files.config.is_file():
-        raise InputFormatError(f"{files.root}: no run to resume here (config.toml missing)")
-    saved = resolve_config(files.config)
-    current = resolve_config(files.config, {**(overrides or {}), "output": str(files.root)})
-    changed = differences(saved, current)
-    if changed:
-        raise InputFormatError(
-            f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming {files.root}",
-            hint="start a new run with another --output",
-        )
-    return current
-
-
-def _absolute(config: DistillConfig) -> DistillConfig:
-    """Paths made absolute, so the saved config works from any working directory."""
-
-    def path(p: str | None) -> str | None:
-        if p is None or p.startswith("hf://") or not Path(p).expanduser().exists():
-            return p
-        return str(Path(p).expanduser().resolve())
-
-    for name in ("teacher", "backbone", "landmarks", "labels", "student", "detector"):
-        setattr(config, name, path(getattr(config, name)))
-    config.data = [path(p) or p for p in config.data]
-    config.val_data = [path(p) or p for p in config.val_data]
-    config.output = str(Path(config.output).expanduser().resolve())
-    return config
 
 
 def _finite(metrics: dict) -> dict:
     """JSON-safe metrics (NaN and inf become null)."""
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in metrics.items()}
-
-
-class WeightEMA:
-    """Exponential moving average of a model's weights and floating-point buffers.
-
-    ``avg = decay * avg + (1 - decay) * current``; the first update copies the model (as
-    ``torch.optim.swa_utils.AveragedModel`` does). Integer buffers are copied.
-    """
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.module = copy.deepcopy(model).eval().requires_grad_(False)
-        self.updates = 0
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        current = model.state_dict()
-        for name, avg in self.module.state_dict().items():
-            new = current[name].detach()
-            if self.updates == 0 or not avg.dtype.is_floating_point:
-                avg.copy_(new)
-            else:
-                avg.mul_(self.decay).add_(new.to(avg.dtype), alpha=1.0 - self.decay)
-        self.updates += 1
-
-    def state_dict(self) -> dict:
-        return {"updates": self.updates, "weights": self.module.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.updates = int(state["updates"])
-        self.module.load_state_dict(state["weights"])
-
-
-def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
-    """Sine warm-up from 0 to 1 over ``warmup_steps`` (the reference's), then constant or cosine to 0."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return math.sin(step / warmup_steps * math.pi / 2.0)
-        if schedule == "cosine" and total_steps > warmup_steps:
-            progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
-            return 0.5 * (1.0 + math.cos(math.pi * progress))
-        return 1.0
-
-    return factor
 
 
 class Distiller:
@@ -591,7 +398,7 @@ class Distiller:
             self.tb = SummaryWriter(str(self.files.root / "tensorboard"))
         set_train_mode(self.student, self.config.freeze_bn)
         window = _Window()
-        progress = _progress(self.console, self.show_progress)
+        progress = progress_bar(self.console, self.show_progress)
         task = progress.add_task("distill", total=self.total_steps, completed=self.step, info="")
         with progress:
             while self.step < self.total_steps:
@@ -686,7 +493,7 @@ class _Window:
         return loss, cos, quality
 
 
-def _progress(console: Console, enabled: bool):
+def progress_bar(console: Console, enabled: bool):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -706,174 +513,3 @@ def _progress(console: Console, enabled: bool):
         console=console,
         disable=not enabled,
     )
-
-
-def prepare_faces(
-    config: DistillConfig,
-    files: RunFiles,
-    dist_: Dist,
-    console: Console,
-    *,
-    need_labels: bool,
-    progress: bool = True,
-) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
-    """Training and validation faces with landmarks (detected once and cached) and labels."""
-    train, skips = collect_faces(config.data)
-    val, val_skips = collect_faces(config.val_data) if config.val_data else ([], [])
-    skips += val_skips
-    if config.landmarks:
-        train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
-    if config.labels:
-        labels = read_labels(config.labels)
-        train, val = attach_labels(train, labels), attach_labels(val, labels)
-    missing = sum(r.landmarks is None for r in train + val)
-    if missing:
-        _detect(train + val, files, dist_, config, console, missing, progress)
-        train, s1 = apply_detections(train, files.landmarks)
-        val, s2 = apply_detections(val, files.landmarks)
-        skips += s1 + s2
-    train, s1 = split_usable(train, need_labels=need_labels)
-    val, s2 = split_usable(val, need_labels=need_labels)
-    skips += s1 + s2
-    if not config.val_data:
-        train, val = split_validation(train, config.val_fraction, config.seed)
-    return train, val, skips
-
-
-def _detect(
-    records,
-    files: RunFiles,
-    dist_: Dist,
-    config: DistillConfig,
-    console: Console,
-    missing: int,
-    progress: bool,
-) -> None:
-    from aikd_cli.faces.detector import FaceDetector, load_detector
-
-    def make_detector() -> FaceDetector:
-        return load_detector(
-            config.detector, device=resolve_device(config.device) if not dist_.active else device
-        )
-
-    device = (
-        torch.device("cuda", dist_.local_rank)
-        if dist_.active and torch.cuda.is_available() and config.device != "cpu"
-        else torch.device("cpu")
-    )
-
-    bar = _progress(console, progress and dist_.main)
-    task = bar.add_task("detecting landmarks", total=missing // dist_.world, info=str(files.landmarks))
-    with bar:
-        if not dist_.active:
-            detect_missing(
-                records,
-                files.landmarks,
-                make_detector,
-                workers=config.workers,
-                progress=lambda n: bar.advance(task, n),
-            )
-            return
-        part = files.root / f"landmarks.rank{dist_.rank}.csv"
-        detect_missing(
-            records,
-            part,
-            make_detector,
-            workers=config.workers,
-            shard=(dist_.rank, dist_.world),
-            progress=lambda n: bar.advance(task, n),
-        )
-    dist_.barrier()
-    if dist_.main:
-        merge_caches([files.root / f"landmarks.rank{r}.csv" for r in range(dist_.world)], files.landmarks)
-    dist_.barrier()
-
-
-def prepare_run(
-    config: DistillConfig,
-    *,
-    resume: bool = False,
-    console: Console | None = None,
-    progress: bool = True,
-    teacher: Teacher | None = None,
-) -> Distiller:
-    """Validate the config, set up the process group, load the teacher, build the student and the
-    data, and (with ``resume``) restore the last checkpoint.
-
-    ``teacher`` replaces loading ``config.teacher`` / ``config.backbone`` with a :class:`Teacher`
-    built in Python (any FR network wrapped in a :class:`~aikd_cli.models.loading.LoadedModel`).
-    """
-    console = console or Console(stderr=True)
-    config = _absolute(config.validate())
-    dist_, device = setup_distributed(config.device)
-    files = RunFiles(Path(config.output))
-    if dist_.main:
-        if not resume and files.state.exists():
-            raise InputFormatError(
-                f"{files.root} already holds a run",
-                hint="pass --resume to continue it, or choose another --output",
-            )
-        files.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(files.config, to_toml(config))
-        if not resume:
-            files.metrics.unlink(missing_ok=True)
-    dist_.barrier()
-    teacher = teacher or load_teacher(config.teacher or config.backbone)
-    student, student_config, student_info = build_student(
-        teacher, config.student, config.head_hidden, config.seed
-    )
-    need_labels = not teacher.has_quality
-    train, val, skips = prepare_faces(
-        config, files, dist_, console, need_labels=need_labels, progress=progress
-    )
-    if not train:
-        reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
-        hint = f"see {files.skipped}" if skips else None
-        if need_labels and any(s.status == "no_label" for s in skips):
-            hint = (
-                f"{teacher.loaded.source} has no quality output: pass --labels, or a FIQA model as --teacher"
-            )
-        if dist_.main and skips:
-            write_skips(skips, files.skipped)
-        raise InputFormatError(f"no usable training faces ({reasons})", hint=hint)
-    if dist_.main:
-        write_skips(skips, files.skipped)
-        console.print(
-            f"teacher {teacher.loaded.source} ({teacher.config.arch}, {teacher.loaded.layout}); student {student_info['init']}; "
-            f"{len(train)} training / {len(val)} validation faces; {len(skips)} skipped; device {device}"
-            + (f" x {dist_.world} processes" if dist_.active else ""),
-            highlight=False,
-        )
-    run = Distiller(
-        config,
-        teacher=teacher,
-        student=student,
-        student_config=student_config,
-        student_info=student_info,
-        train_faces=train,
-        val_faces=val,
-        skips=skips,
-        dist_=dist_,
-        device=device,
-        console=console,
-        progress=progress,
-    )
-    if resume:
-        run.restore()
-    return run
-
-
-def distill(
-    config: DistillConfig,
-    *,
-    resume: bool = False,
-    console: Console | None = None,
-    progress: bool = True,
-    teacher: Teacher | None = None,
-) -> DistillResult:
-    """Train an AI-KD student as ``config`` says; the Python equivalent of ``aikd distill``."""
-    try:
-        return prepare_run(config, resume=resume, console=console, progress=progress, teacher=teacher).fit()
-    finally:
-        if dist.is_available() and dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            dist.destroy_process_group()

@@ -1,0 +1,207 @@
+"""Setting a run up (faces, landmarks, labels, teacher, student, data) and running it: what ``aikd distill`` calls."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from rich.console import Console
+
+from aikd_cli.errors import InputFormatError
+from aikd_cli.tasks.distill.config import DistillConfig, to_toml
+from aikd_cli.tasks.distill.data import (
+    split_validation,
+)
+from aikd_cli.tasks.distill.distributed import Dist, setup_distributed
+from aikd_cli.tasks.distill.engine import Distiller, progress_bar
+from aikd_cli.tasks.distill.runs import DistillResult, RunFiles, absolute_paths
+from aikd_cli.tasks.distill.samples import (
+    FaceRecord,
+    Skip,
+    apply_detections,
+    attach_labels,
+    attach_landmarks,
+    collect_faces,
+    detect_missing,
+    merge_caches,
+    read_labels,
+    split_usable,
+    write_skips,
+)
+from aikd_cli.tasks.distill.student import build_student
+from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
+from aikd_cli.utils.atomic import atomic_write
+from aikd_cli.utils.device import resolve_device
+
+
+def prepare_faces(
+    config: DistillConfig,
+    files: RunFiles,
+    dist_: Dist,
+    console: Console,
+    *,
+    need_labels: bool,
+    progress: bool = True,
+) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
+    """Training and validation faces with landmarks (detected once and cached) and labels."""
+    train, skips = collect_faces(config.data)
+    val, val_skips = collect_faces(config.val_data) if config.val_data else ([], [])
+    skips += val_skips
+    if config.landmarks:
+        train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
+    if config.labels:
+        labels = read_labels(config.labels)
+        train, val = attach_labels(train, labels), attach_labels(val, labels)
+    missing = sum(r.landmarks is None for r in train + val)
+    if missing:
+        _detect(train + val, files, dist_, config, console, missing, progress)
+        train, s1 = apply_detections(train, files.landmarks)
+        val, s2 = apply_detections(val, files.landmarks)
+        skips += s1 + s2
+    train, s1 = split_usable(train, need_labels=need_labels)
+    val, s2 = split_usable(val, need_labels=need_labels)
+    skips += s1 + s2
+    if not config.val_data:
+        train, val = split_validation(train, config.val_fraction, config.seed)
+    return train, val, skips
+
+
+def _detect(
+    records,
+    files: RunFiles,
+    dist_: Dist,
+    config: DistillConfig,
+    console: Console,
+    missing: int,
+    progress: bool,
+) -> None:
+    from aikd_cli.faces.detector import FaceDetector, load_detector
+
+    def make_detector() -> FaceDetector:
+        return load_detector(
+            config.detector, device=resolve_device(config.device) if not dist_.active else device
+        )
+
+    device = (
+        torch.device("cuda", dist_.local_rank)
+        if dist_.active and torch.cuda.is_available() and config.device != "cpu"
+        else torch.device("cpu")
+    )
+
+    bar = progress_bar(console, progress and dist_.main)
+    task = bar.add_task("detecting landmarks", total=missing // dist_.world, info=str(files.landmarks))
+    with bar:
+        if not dist_.active:
+            detect_missing(
+                records,
+                files.landmarks,
+                make_detector,
+                workers=config.workers,
+                progress=lambda n: bar.advance(task, n),
+            )
+            return
+        part = files.root / f"landmarks.rank{dist_.rank}.csv"
+        detect_missing(
+            records,
+            part,
+            make_detector,
+            workers=config.workers,
+            shard=(dist_.rank, dist_.world),
+            progress=lambda n: bar.advance(task, n),
+        )
+    dist_.barrier()
+    if dist_.main:
+        merge_caches([files.root / f"landmarks.rank{r}.csv" for r in range(dist_.world)], files.landmarks)
+    dist_.barrier()
+
+
+def prepare_run(
+    config: DistillConfig,
+    *,
+    resume: bool = False,
+    console: Console | None = None,
+    progress: bool = True,
+    teacher: Teacher | None = None,
+) -> Distiller:
+    """Validate the config, set up the process group, load the teacher, build the student and the
+    data, and (with ``resume``) restore the last checkpoint.
+
+    ``teacher`` replaces loading ``config.teacher`` / ``config.backbone`` with a :class:`Teacher`
+    built in Python (any FR network wrapped in a :class:`~aikd_cli.models.loading.LoadedModel`).
+    """
+    console = console or Console(stderr=True)
+    config = absolute_paths(config.validate())
+    dist_, device = setup_distributed(config.device)
+    files = RunFiles(Path(config.output))
+    if dist_.main:
+        if not resume and files.state.exists():
+            raise InputFormatError(
+                f"{files.root} already holds a run",
+                hint="pass --resume to continue it, or choose another --output",
+            )
+        files.root.mkdir(parents=True, exist_ok=True)
+        atomic_write(files.config, to_toml(config))
+        if not resume:
+            files.metrics.unlink(missing_ok=True)
+    dist_.barrier()
+    teacher = teacher or load_teacher(config.teacher or config.backbone)
+    student, student_config, student_info = build_student(
+        teacher, config.student, config.head_hidden, config.seed
+    )
+    need_labels = not teacher.has_quality
+    train, val, skips = prepare_faces(
+        config, files, dist_, console, need_labels=need_labels, progress=progress
+    )
+    if not train:
+        reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
+        hint = f"see {files.skipped}" if skips else None
+        if need_labels and any(s.status == "no_label" for s in skips):
+            hint = (
+                f"{teacher.loaded.source} has no quality output: pass --labels, or a FIQA model as --teacher"
+            )
+        if dist_.main and skips:
+            write_skips(skips, files.skipped)
+        raise InputFormatError(f"no usable training faces ({reasons})", hint=hint)
+    if dist_.main:
+        write_skips(skips, files.skipped)
+        console.print(
+            f"teacher {teacher.loaded.source} ({teacher.config.arch}, {teacher.loaded.layout}); student {student_info['init']}; "
+            f"{len(train)} training / {len(val)} validation faces; {len(skips)} skipped; device {device}"
+            + (f" x {dist_.world} processes" if dist_.active else ""),
+            highlight=False,
+        )
+    run = Distiller(
+        config,
+        teacher=teacher,
+        student=student,
+        student_config=student_config,
+        student_info=student_info,
+        train_faces=train,
+        val_faces=val,
+        skips=skips,
+        dist_=dist_,
+        device=device,
+        console=console,
+        progress=progress,
+    )
+    if resume:
+        run.restore()
+    return run
+
+
+def distill(
+    config: DistillConfig,
+    *,
+    resume: bool = False,
+    console: Console | None = None,
+    progress: bool = True,
+    teacher: Teacher | None = None,
+) -> DistillResult:
+    """Train an AI-KD student as ``config`` says; the Python equivalent of ``aikd distill``."""
+    try:
+        return prepare_run(config, resume=resume, console=console, progress=progress, teacher=teacher).fit()
+    finally:
+        if dist.is_available() and dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            dist.destroy_process_group()
