@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from aikd_cli.errors import AikdError
+from aikd_cli.utils.progress import task_progress
 
 #: Progress, logs and errors go to stderr; results (tables, paths) to stdout.
 err = Console(stderr=True, highlight=False)
@@ -55,14 +55,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     The bar appears on the first update, so errors raised while models load are not drawn under
     an empty bar.
     """
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-    )
-    bar = Progress(*columns, console=err, transient=False)
+    bar = task_progress(err, field="rate")
     task = bar.add_task(description, total=None, rate="", start=False)
 
     def update(done: int, total: int) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.progress import Progress
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -47,6 +48,7 @@ from aikd_cli.tasks.distill.student import make_optimizer, parameter_groups, set
 from aikd_cli.tasks.distill.teacher import Teacher
 from aikd_cli.utils.atomic import atomic_open, atomic_write
 from aikd_cli.utils.device import autocast, resolve_precision
+from aikd_cli.utils.progress import task_progress
 
 STATE_FORMAT = 1
 
@@ -493,23 +495,5 @@ class _Window:
         return loss, cos, quality
 
 
-def progress_bar(console: Console, enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=console,
-        disable=not enabled,
-    )
+def progress_bar(console: Console, enabled: bool) -> Progress:
+    return task_progress(console, enabled=enabled, field="info")

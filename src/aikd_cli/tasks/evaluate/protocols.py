@@ -502,6 +502,10 @@ def open_protocol(
     path = Path(path)
     if not path.exists():
         raise InputFormatError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if not (path.is_dir() or identities) and suffix == ".csv":
+        columns, _ = _open_csv(path)
+        identities = _column(columns, PAIR_COLUMNS["a"]) is None and _column(columns, ("identity",)) is not None
     if path.is_dir() or identities:
         protocol = read_identities(
             path,
@@ -511,22 +515,11 @@ def open_protocol(
             seed=seed,
             aligned=aligned,
         )
-    elif path.suffix.lower() == ".bin":
+    elif suffix == ".bin":
         protocol = read_bin(path)
-    elif path.suffix.lower() == ".csv":
-        columns, _ = _open_csv(path)
-        if _column(columns, PAIR_COLUMNS["a"]) is None and _column(columns, ("identity",)):
-            protocol = read_identities(
-                path,
-                image_root=image_root,
-                group_column=group_column,
-                max_nonmated=max_nonmated,
-                seed=seed,
-                aligned=aligned,
-            )
-        else:
-            protocol = read_pairs_csv(path, score_column=score_column, image_root=image_root, aligned=aligned)
-    elif path.suffix.lower() == ".txt":
+    elif suffix == ".csv":
+        protocol = read_pairs_csv(path, score_column=score_column, image_root=image_root, aligned=aligned)
+    elif suffix == ".txt":
         protocol = read_pairs_txt(path, image_root)
     else:
         raise InputFormatError(

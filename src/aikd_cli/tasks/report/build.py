@@ -22,12 +22,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from aikd_cli.errors import AikdError
@@ -39,6 +34,7 @@ from aikd_cli.tasks.report.stats import group_stats, quality_stats, status_count
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.tasks.score import OK, UNREADABLE
 from aikd_cli.utils.atomic import atomic_open, replace_dir
+from aikd_cli.utils.progress import task_progress
 
 DEFAULT_PER_PAGE = 240
 MARKER = ".aikd-report"  # marks a files folder as ours, so a rebuild may replace it
@@ -133,14 +129,6 @@ def _publish(build: Path, files_dir: Path) -> bool:
     return True
 
 
-_COLUMNS = (
-    TextColumn("{task.description}"),
-    BarColumn(),
-    MofNCompleteColumn(),
-    TextColumn("{task.fields[faces]}"),
-    TimeElapsedColumn(),
-    TimeRemainingColumn(),
-)
 
 
 def _plan(
@@ -266,7 +254,7 @@ def build_report(
             jobs,
             build,
             workers,
-            Progress(*_COLUMNS, console=console or Console(stderr=True), disable=not progress),
+            task_progress(console or Console(stderr=True), enabled=progress, field="faces"),
         )
         has_files = _publish(build, files_dir)
     finally:
