@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,26 +21,20 @@ from pathlib import Path
 import torch
 
 from aikd_cli.models.checkpoints import save_checkpoint
-from aikd_cli.models.config import ModelConfig, build_model
+from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.inference import TorchFaceModel
 from aikd_cli.models.loading import load_network
 from aikd_cli.models.onnx_model import OnnxFaceModel
 from aikd_cli.tasks.export import export_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from factories import calibrated_net  # noqa: E402
+
 
 def random_iresnet50(folder: Path) -> Path:
     """iResNet-50 + MLP head (eDifFIQA(M)'s architecture) with random weights and calibrated BatchNorm."""
     config = ModelConfig("iresnet50", "mlp")
-    torch.manual_seed(0)
-    net = build_model(config)
-    for m in net.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None
-    net.train()
-    with torch.no_grad():
-        net(torch.nn.functional.interpolate(torch.rand(8, 3, 7, 7) * 2 - 1, size=(112, 112), mode="bicubic"))
-    return save_checkpoint(folder / "iresnet50.safetensors", net.eval(), config)
+    return save_checkpoint(folder / "iresnet50.safetensors", calibrated_net(config), config)
 
 
 def throughput(model, crops: torch.Tensor, batch: int) -> float:

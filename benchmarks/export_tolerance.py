@@ -11,33 +11,25 @@ For each model, exporter and precision: export with aikd's own ONNX path, then r
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from aikd_cli.images.decode import load_image
-from aikd_cli.models.config import ModelConfig, build_model
+from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.loading import LoadedModel, load_network
 from aikd_cli.tasks.export.job import ExportJob
 from aikd_cli.tasks.export.onnx_export import export_onnx
 from aikd_cli.tasks.export.verify import make_samples, onnx_runner, verify
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from factories import calibrated_net  # noqa: E402
+
 
 def calibrated(config: ModelConfig) -> LoadedModel:
     """Random weights with BatchNorm statistics of smooth random images (trained-network scale)."""
-    torch.manual_seed(0)
-    net = build_model(config)
-    for m in net.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None
-    x = torch.nn.functional.interpolate(torch.rand(8, 3, 7, 7) * 2 - 1, size=(112, 112), mode="bicubic")
-    net.train()
-    with torch.no_grad():
-        net(x)
-    return LoadedModel(net.eval(), config, f"random {config.arch}", "aikd")
+    return LoadedModel(calibrated_net(config), config, f"random {config.arch}", "aikd")
 
 
 def main() -> None:

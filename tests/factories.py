@@ -29,3 +29,22 @@ def save_ediffiqa_layout(net, path: Path) -> Path:
     torch.save({k.replace("feature_extractor.", "base_model.").replace("quality_head.", "mlp."): v
                 for k, v in net.state_dict().items()}, path)
     return path
+
+
+def calibrated_net(config):
+    """A random network of ``config`` whose BatchNorm statistics come from smooth random images, so
+    activations sit at a trained network's scale (for export-drift and speed measurements)."""
+    import torch
+
+    from aikd_cli.models.config import build_model
+
+    torch.manual_seed(0)
+    net = build_model(config)
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    net.train()
+    with torch.no_grad():
+        net(torch.nn.functional.interpolate(torch.rand(8, 3, 7, 7) * 2 - 1, size=(112, 112), mode="bicubic"))
+    return net.eval()
