@@ -200,7 +200,7 @@ class OnnxRetinaFace:
     def __init__(
         self, path: str | Path, *, device: str | torch.device = "auto", source: str | None = None
     ) -> None:
-        from aikd_cli.faces.retinaface import BODIES, CONFIGS
+        from aikd_cli.models.retinaface import BODIES, CONFIGS
 
         self.path = Path(path)
         self.source = source or str(path)

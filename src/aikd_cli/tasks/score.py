@@ -19,8 +19,15 @@ import torch
 from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import Face, FaceDetector
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
+from aikd_cli.faces.landmarks import (
+    DIGEST_COLUMN,
+    LANDMARK_COLUMNS,
+    landmark_fields,
+    relative_to_csv,
+    resolve_csv_path,
+)
 from aikd_cli.faces.pipeline import (
+    BAD_LANDMARKS,
     ERROR,
     NO_FACE,
     OK,
@@ -37,11 +44,13 @@ from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
 from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.csvout import ResultsWriter
 
-__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "ScoreOptions", "ScoreSummary", "score_images"]
+__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "BAD_LANDMARKS", "ScoreOptions", "ScoreSummary",
+           "score_images"]
 
 #: Columns of a score CSV. ``face`` is the face index within the image (empty when there is no
-#: face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original image; ``path`` is
-#: relative to the CSV's folder when the image lies inside it, absolute otherwise.
+#: face; 0 is the largest face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original
+#: image; ``image_sha256`` identifies the file the landmarks belong to; ``path`` is relative to the
+#: CSV's folder when the image lies inside it, absolute otherwise.
 SCORE_COLUMNS = (
     "path",
     "face",
@@ -52,6 +61,7 @@ SCORE_COLUMNS = (
     "box_x2",
     "box_y2",
     *LANDMARK_COLUMNS,
+    DIGEST_COLUMN,
     "status",
     "message",
 )
@@ -83,13 +93,14 @@ class ScoreSummary:
 
 def face_row(path: str, csv_dir: Path, *, status: str, message: str = "", face: int | None = None,
              quality: float | None = None, detection: Face | None = None,
-             landmarks: np.ndarray | None = None) -> dict[str, str]:
+             landmarks: np.ndarray | None = None, sha256: str | None = None) -> dict[str, str]:
     """One CSV row (all cells as text)."""
     row = {
         "path": relative_to_csv(path, csv_dir),
         "face": "" if face is None else str(face),
         "quality": "" if quality is None else format(quality, ".9g"),
         "det_score": "" if detection is None else f"{detection.score:.4f}",
+        DIGEST_COLUMN: sha256 or "",
         "status": status,
         "message": message,
     }
@@ -127,7 +138,7 @@ def score_images(
     model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
     source = make_face_source(opts, model.config.preprocess.size, getattr(model, "device", torch.device("cpu")), detector)
     writer = ResultsWriter(output, SCORE_COLUMNS, resume=opts.resume,
-                           key=lambda row: os.path.normpath(os.path.join(csv_dir, row["path"])))
+                           key=lambda row: resolve_csv_path(row["path"], csv_dir))
     todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
     summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
     try:
@@ -158,24 +169,25 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
 
 
 def score_faces(batch: list[ImageFaces], model: FaceModel, csv_dir: Path, batch_size: int) -> list[dict[str, str]]:
-    """Run the model on every face of ``batch`` and return its rows, in order."""
-    faces = [(img, f) for img in batch for f in img.faces]
+    """Run the model on every usable face of ``batch`` and return its rows, in order."""
+    faces = [f for img in batch for f in img.usable]
     qualities: list[float] = []
     for start in range(0, len(faces), batch_size):
-        crops = torch.stack([f.crop for _, f in faces[start : start + batch_size]])
+        crops = torch.stack([f.crop for f in faces[start : start + batch_size]])
         qualities += model(crops).quality.tolist()
-    scored = dict(zip(((id(img), f.index) for img, f in faces), qualities))
+    scored = dict(zip(map(id, faces), qualities))
     rows = []
     for img in batch:
         if not img.faces:
-            rows.append(face_row(img.path, csv_dir, status=img.status, message=img.message))
+            rows.append(face_row(img.path, csv_dir, status=img.status, message=img.message, sha256=img.sha256))
         for f in img.faces:
-            q = scored[(id(img), f.index)]
-            finite = math.isfinite(q)
+            q = scored.get(id(f), math.nan)
+            ok = f.problem is None and math.isfinite(q)
+            status = OK if ok else BAD_LANDMARKS if f.problem else ERROR
+            message = "" if ok else f.problem or f"model returned a non-finite quality ({q})"
             rows.append(face_row(
-                img.path, csv_dir, status=OK if finite else ERROR, face=f.index, quality=q if finite else None,
-                detection=f.detection, landmarks=f.landmarks,
-                message="" if finite else f"model returned a non-finite quality ({q})",
+                img.path, csv_dir, status=status, face=f.index, quality=q if ok else None, message=message,
+                detection=f.detection, landmarks=f.written_landmarks, sha256=img.sha256,
             ))
     return rows
 
