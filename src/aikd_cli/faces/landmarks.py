@@ -13,7 +13,6 @@ of an image that has changed since.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -111,7 +110,9 @@ def read_landmarks(csv_file: str | Path) -> LandmarkTable:
     """The landmarks of a landmark CSV (any CSV aikd writes, or your own).
 
     Rows whose landmark cells are empty (e.g. ``no_face`` rows of a score CSV) are skipped; a
-    missing column or a non-numeric cell is an error naming the file, line and column.
+    missing column or a non-numeric cell is an error naming the file, line and column. Values that
+    are numbers but unusable (``nan``, collapsed or far-off points) are kept: the face pipeline
+    gives such a face status ``bad_landmarks`` and the run goes on.
     """
     csv_file = Path(csv_file)
     try:
@@ -135,8 +136,6 @@ def read_landmarks(csv_file: str | Path) -> LandmarkTable:
                 values = np.array([float(c) for c in cells], dtype=np.float64).reshape(5, 2)
             except (TypeError, ValueError):
                 raise InputFormatError(f"{csv_file}:{line}: landmark cells must be numbers") from None
-            if not all(math.isfinite(v) for v in values.flat):
-                raise InputFormatError(f"{csv_file}:{line}: landmark cells must be finite")
             if not (row.get("path") or "").strip():
                 raise InputFormatError(f"{csv_file}:{line}: empty path cell")
             path = resolve_csv_path(row["path"], folder)
