@@ -11,6 +11,8 @@ from rich.table import Table
 from aikd_cli.cli.common import (
     BatchOpt,
     DetectorOpt,
+    DetSizeOpt,
+    DetThresholdOpt,
     DeviceOpt,
     FacesOpt,
     LandmarksOpt,
@@ -24,7 +26,7 @@ from aikd_cli.cli.common import (
     out,
     progress_bar,
 )
-from aikd_cli.defaults import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
 
 
 @handle_errors
@@ -40,8 +42,8 @@ def score(
     ] = False,
     landmarks: LandmarksOpt = None,
     faces: FacesOpt = "largest",
-    det_size: Annotated[int, typer.Option("--det-size", min=64, help="Detect on images shrunk to this longer side.", rich_help_panel="Faces")] = 640,
-    det_threshold: Annotated[float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")] = 0.5,
+    det_size: DetSizeOpt = DEFAULT_DET_SIZE,
+    det_threshold: DetThresholdOpt = 0.5,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     batch_size: BatchOpt = 64,

@@ -18,7 +18,7 @@ import torch
 from aikd_cli.errors import AikdError, WeightsError
 from aikd_cli.models.checkpoints import METADATA_KEY
 from aikd_cli.models.config import ModelConfig
-from aikd_cli.models.inference import ModelOutput
+from aikd_cli.models.face_model import ModelOutput
 
 #: The graph's one input; outputs are named by task.
 INPUT_NAME = "image"
@@ -106,6 +106,17 @@ def providers_for(device: str | torch.device) -> list:
     )
 
 
+def onnx_device(session, device: str | torch.device) -> torch.device:
+    """The torch device that matches a session's provider: faces for a model run by CUDA are
+    detected and aligned on that GPU, so only the finished crops cross to onnxruntime."""
+    from aikd_cli.utils.device import resolve_device
+
+    if "CUDAExecutionProvider" not in session.get_providers():
+        return torch.device("cpu")
+    wanted = resolve_device(str(device))
+    return wanted if wanted.type == "cuda" else torch.device("cpu")
+
+
 def open_session(path: str | Path, device: str | torch.device = "auto"):
     """An ``InferenceSession`` on ``path``; an unreadable file is a :class:`WeightsError`."""
     ort = import_onnxruntime()
@@ -176,6 +187,7 @@ class OnnxFaceModel:
             )
         self.config, self.graph, self.info = record.config, record.graph, record.info
         self.outputs = output_names(self.config)
+        self.device = onnx_device(self.session, device)
 
     @property
     def providers(self) -> list[str]:

@@ -136,7 +136,7 @@ def score_images(
         raise AikdError("no input images found", hint="give image files or folders that contain images")
     # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
     model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
-    source = make_face_source(opts, model.config.preprocess.size, getattr(model, "device", torch.device("cpu")), detector)
+    source = make_face_source(opts, model.config.preprocess.size, model.device, detector)
     writer = ResultsWriter(output, SCORE_COLUMNS, resume=opts.resume,
                            key=lambda row: resolve_csv_path(row["path"], csv_dir))
     todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]

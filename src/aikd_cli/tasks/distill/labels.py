@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aikd_cli.defaults import DEFAULT_DET_SIZE
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
 from aikd_cli.models.inference import FaceModel
@@ -209,6 +210,8 @@ def embed_identities(
     *,
     landmarks: str | Path | None = None,
     detector: str | None = None,
+    det_size: int = DEFAULT_DET_SIZE,
+    det_threshold: float = 0.5,
     batch_size: int = 64,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
@@ -224,10 +227,11 @@ def embed_identities(
     from aikd_cli.models.registry import DEFAULT_DETECTOR
 
     size = model.config.preprocess.size
-    device = getattr(model, "device", torch.device("cpu"))
+    device = model.device
     given = LandmarkTable("the identities CSV", {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}, {})
     table = given.with_fallback(read_landmarks(landmarks) if landmarks else None)
-    opts = FaceOptions(detector=detector or DEFAULT_DETECTOR, device=str(device))
+    opts = FaceOptions(detector=detector or DEFAULT_DETECTOR, det_size=det_size, det_threshold=det_threshold,
+                       device=str(device))
     source = FaceSource(open_finder(opts, size, device, table=table, detect_missing=True), size=size, device=device)
     identity = {f.path: f.identity or "" for f in faces}
     out: list[LabelledFace] = []
@@ -260,6 +264,8 @@ def label_faces(
     scheme: str = "cr",
     landmarks: str | Path | None = None,
     detector: str | None = None,
+    det_size: int = DEFAULT_DET_SIZE,
+    det_threshold: float = 0.5,
     device: str = "auto",
     precision: str = "auto",
     workers: int = 0,
@@ -308,6 +314,8 @@ def label_faces(
         model,
         landmarks=landmarks,
         detector=detector,
+        det_size=det_size,
+        det_threshold=det_threshold,
         batch_size=batch_size,
         workers=workers,
         progress=tick,

@@ -60,7 +60,7 @@ def model_fingerprint(ref: str, model: FaceModel) -> str:
 
     weights = resolve_weights(ref).path
     dtype = getattr(model, "dtype", "")
-    device = getattr(getattr(model, "device", None), "type", "")
+    device = model.device.type
     return digest(file_identity(weights), json.dumps(model.config.to_dict(), sort_keys=True), dtype, device)
 
 
