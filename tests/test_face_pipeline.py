@@ -250,3 +250,22 @@ def test_landmarks_of_a_changed_image_are_never_trusted(assets, retinaface_weigh
     assert [img.faces[0].origin for img in both] == ["file", "detected"]
     old = table[os.path.normpath(paths[1])][0][1]
     assert abs((both[1].faces[0].landmarks - old)[:, 0].mean() - 20) < 1.5  # found where the face is now
+
+
+def test_onnx_models_tell_the_pipeline_where_to_align(monkeypatch):
+    """With the CUDA provider active, crops are made on that GPU (detection and alignment there);
+    otherwise on the CPU. (The GPU path itself is not run here: no GPU on the test machines.)"""
+    from aikd_cli.models import onnx_model
+    from aikd_cli.utils import device as device_mod
+
+    class Session:
+        def __init__(self, providers):
+            self.providers = providers
+
+        def get_providers(self):
+            return self.providers
+
+    monkeypatch.setattr(device_mod, "resolve_device", lambda name: torch.device("cuda:1" if name != "cpu" else "cpu"))
+    assert onnx_model.onnx_device(Session(["CUDAExecutionProvider", "CPUExecutionProvider"]), "cuda:1") == torch.device("cuda:1")
+    assert onnx_model.onnx_device(Session(["CPUExecutionProvider"]), "auto") == torch.device("cpu")
+    assert onnx_model.onnx_device(Session(["CUDAExecutionProvider"]), "cpu") == torch.device("cpu")

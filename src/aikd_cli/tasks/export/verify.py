@@ -248,3 +248,23 @@ def safetensors_runner(path: Path, job: ExportJob) -> Runner:
     if loaded.config != job.config:
         raise VerificationFailed(f"{path.name}: reads back as {loaded.config}, not {job.config}")
     return lambda x: as_arrays(loaded.net(x))
+
+
+@dataclass
+class FormatResult:
+    format: str
+    path: Path
+    size: int  # bytes
+    seconds: float  # export + verification
+    details: dict  # exporter, opset, precision, preprocessing, fallback_reason
+    verification: Verification
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.path.name,
+            "format": self.format,
+            "bytes": self.size,
+            "seconds": round(self.seconds, 2),
+            **self.details,
+            "verification": self.verification.to_dict(),
+        }
