@@ -269,3 +269,26 @@ def test_onnx_models_tell_the_pipeline_where_to_align(monkeypatch):
     assert onnx_model.onnx_device(Session(["CUDAExecutionProvider", "CPUExecutionProvider"]), "cuda:1") == torch.device("cuda:1")
     assert onnx_model.onnx_device(Session(["CPUExecutionProvider"]), "auto") == torch.device("cpu")
     assert onnx_model.onnx_device(Session(["CUDAExecutionProvider"]), "cpu") == torch.device("cpu")
+
+
+def test_perturb_samples_measure_alignment_sensitivity(assets, retinaface_weights, tiny_quality_checkpoint, tmp_path):
+    """Each face is also scored under K seeded misalignments: mean and spread are written, the
+    clean quality is unchanged, the spread grows with the perturbation and reruns reproduce it."""
+    from aikd_cli.tasks.score import ScoreOptions, score_images
+
+    photos = [str(p) for p in sorted((assets / "lfw").glob("*/*.jpg"))[:4]]
+    base = dict(model=str(tiny_quality_checkpoint), detector=str(retinaface_weights), device="cpu", workers=0)
+
+    def run(name, **extra):
+        score_images(photos, tmp_path / name, ScoreOptions(**base, **extra))
+        return list(csv.DictReader(open(tmp_path / name)))
+
+    plain, small, large = run("a.csv"), run("b.csv", perturb_samples=6, perturb=1.0), run("c.csv", perturb_samples=6, perturb=8.0)
+    again = run("d.csv", perturb_samples=6, perturb=8.0, batch_size=3)
+    assert "quality_perturbed_std" not in plain[0]
+    for p, s, big, a in zip(plain, small, large, again):
+        assert p["quality"] == s["quality"] == big["quality"]
+        assert float(big["quality_perturbed_mean"]) == pytest.approx(float(a["quality_perturbed_mean"]), abs=1e-5)
+        assert float(big["quality_perturbed_std"]) == pytest.approx(float(a["quality_perturbed_std"]), abs=1e-5)
+    spread = lambda rows: np.mean([float(r["quality_perturbed_std"]) for r in rows])  # noqa: E731
+    assert 0 < spread(small) < spread(large)

@@ -69,6 +69,7 @@ class AlignedFace:
     problem: str | None = None  # why this face cannot be aligned (status bad_landmarks)
     crop: torch.Tensor | None = None  # (3, S, S) uint8 RGB, on the pipeline's device
     matrix: np.ndarray | None = None  # (2, 3) forward transform original -> crop
+    samples: list[torch.Tensor | None] = field(default_factory=list)  # misaligned crops (FaceSource.samples)
 
     @property
     def written_landmarks(self) -> np.ndarray | None:
@@ -208,7 +209,7 @@ def crop_faces(
     (:func:`~aikd_cli.faces.perturb.perturb_face`); a face the noise pushes into bad geometry
     is returned with its ``problem`` set and no crop.
     """
-    out = [replace(f) for f in faces]
+    out = [replace(f, samples=list(f.samples)) for f in faces]
     good = [f for f in out if f.problem is None]
     if not good:
         return out
@@ -233,7 +234,8 @@ def crop_faces(
 class FaceSource:
     """A :class:`FaceFinder` plus how its faces are cropped: ``size``, ``device`` and an optional
     misalignment (``perturb`` in ``unit``, draw ``stream`` of ``seed``), as ``align --perturb``
-    and the AI-KD student see it."""
+    and the AI-KD student see it. ``samples`` > 0 also cuts that many extra crops per face, each
+    misaligned by ``sample_perturb`` with its own draw (``score --perturb-samples``)."""
 
     finder: FaceFinder
     size: int = 112
@@ -242,13 +244,21 @@ class FaceSource:
     unit: str = "px"
     seed: int = 0
     stream: str | int = 0
+    samples: int = 0
+    sample_perturb: float = 3.0
 
     def process(self, batch: Sequence[Decoded]) -> list[ImageFaces]:
         results = self.finder.find(batch)
         for img in results:
             if img.image is not None and img.usable:
-                img.faces = crop_faces(img.image.to(self.device), img.faces, self.size, path=img.path,
-                                       perturb=self.perturb, unit=self.unit, seed=self.seed, stream=self.stream)
+                image = img.image.to(self.device)
+                img.faces = crop_faces(image, img.faces, self.size, path=img.path, perturb=self.perturb,
+                                       unit=self.unit, seed=self.seed, stream=self.stream)
+                for k in range(1, self.samples + 1):
+                    moved = crop_faces(image, img.faces, self.size, path=img.path, perturb=self.sample_perturb,
+                                       unit=self.unit, seed=self.seed, stream=f"sample:{k}")
+                    for f, m in zip(img.faces, moved):
+                        f.samples.append(m.crop)
                 if not img.usable:
                     img.status, img.message = BAD_LANDMARKS, img.faces[0].problem
             img.image = None  # the decoded photo is not needed any more

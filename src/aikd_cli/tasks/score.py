@@ -67,12 +67,25 @@ SCORE_COLUMNS = (
 )
 
 
+#: Extra columns with ``perturb_samples`` > 0: the quality of each face under that many seeded
+#: landmark perturbations (mean and standard deviation): how much its score depends on alignment.
+PERTURB_COLUMNS = ("quality_perturbed_mean", "quality_perturbed_std")
+
+
 @dataclass
 class ScoreOptions(FaceOptions):
     """Everything ``aikd score`` can be told; the CLI maps its options onto this one-to-one."""
 
     model: str = DEFAULT_QUALITY_MODEL
     precision: str = "auto"
+    perturb_samples: int = 0
+    perturb: float = 3.0
+    perturb_unit: str = "px"
+    seed: int = 0
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return SCORE_COLUMNS + (PERTURB_COLUMNS if self.perturb_samples else ())
 
 
 @dataclass
@@ -136,8 +149,9 @@ def score_images(
         raise AikdError("no input images found", hint="give image files or folders that contain images")
     # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
     model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
-    source = make_face_source(opts, model.config.preprocess.size, model.device, detector)
-    writer = ResultsWriter(output, SCORE_COLUMNS, resume=opts.resume,
+    source = make_face_source(opts, model.config.preprocess.size, model.device, detector, unit=opts.perturb_unit,
+                              seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
+    writer = ResultsWriter(output, opts.columns, resume=opts.resume,
                            key=lambda row: resolve_csv_path(row["path"], csv_dir))
     todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
     summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
@@ -169,27 +183,38 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
 
 
 def score_faces(batch: list[ImageFaces], model: FaceModel, csv_dir: Path, batch_size: int) -> list[dict[str, str]]:
-    """Run the model on every usable face of ``batch`` and return its rows, in order."""
+    """Run the model on every usable face of ``batch`` (and on its misaligned samples, if any) and
+    return its rows, in order."""
     faces = [f for img in batch for f in img.usable]
-    qualities: list[float] = []
-    for start in range(0, len(faces), batch_size):
-        crops = torch.stack([f.crop for f in faces[start : start + batch_size]])
-        qualities += model(crops).quality.tolist()
-    scored = dict(zip(map(id, faces), qualities))
+    crops = [(id(f), k, c) for f in faces for k, c in enumerate([f.crop, *f.samples]) if c is not None]
+    qualities: dict[tuple[int, int], float] = {}
+    for start in range(0, len(crops), batch_size):
+        chunk = crops[start : start + batch_size]
+        values = model(torch.stack([c for _, _, c in chunk])).quality.tolist()
+        qualities.update(zip(((face, k) for face, k, _ in chunk), values))
     rows = []
     for img in batch:
         if not img.faces:
             rows.append(face_row(img.path, csv_dir, status=img.status, message=img.message, sha256=img.sha256))
         for f in img.faces:
-            q = scored.get(id(f), math.nan)
+            q = qualities.get((id(f), 0), math.nan)
             ok = f.problem is None and math.isfinite(q)
             status = OK if ok else BAD_LANDMARKS if f.problem else ERROR
             message = "" if ok else f.problem or f"model returned a non-finite quality ({q})"
-            rows.append(face_row(
-                img.path, csv_dir, status=status, face=f.index, quality=q if ok else None, message=message,
-                detection=f.detection, landmarks=f.written_landmarks, sha256=img.sha256,
-            ))
+            row = face_row(img.path, csv_dir, status=status, face=f.index, quality=q if ok else None, message=message,
+                           detection=f.detection, landmarks=f.written_landmarks, sha256=img.sha256)
+            if f.samples:
+                row.update(_spread([qualities.get((id(f), k), math.nan) for k in range(1, len(f.samples) + 1)]))
+            rows.append(row)
     return rows
+
+
+def _spread(values: list[float]) -> dict[str, str]:
+    """Mean and standard deviation of the finite qualities of a face's misaligned samples."""
+    finite = np.array([v for v in values if math.isfinite(v)])
+    if finite.size == 0:
+        return dict.fromkeys(PERTURB_COLUMNS, "")
+    return dict(zip(PERTURB_COLUMNS, (format(float(finite.mean()), ".9g"), format(float(finite.std()), ".9g"))))
 
 
 def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None) -> None:
