@@ -22,6 +22,7 @@ from aikd_cli.faces.pipeline import (
     BAD_LANDMARKS,
     ERROR,
     OK,
+    UNREADABLE,
     AlignedFace,
     FaceOptions,
     ImageFaces,
@@ -97,7 +98,7 @@ def align_images(
                               unit="iod" if opts.relative else "px", seed=opts.seed)
     summary = AlignSummary(out, csv_path, images=len(todo))
     try:
-        paths = [it.path for it in todo if not it.duplicate_of]
+        paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
         done = 0
         for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
             rows = []
@@ -118,6 +119,7 @@ def align_images(
                 progress(done, len(todo))
         writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
                      for it in todo if it.duplicate_of)
+        writer.write(_row(it.path, out, ImageFaces(it.path, UNREADABLE, it.problem)) for it in todo if it.problem)
     finally:
         writer.close()
         _, summary.status_counts, _ = summarize_scores(csv_path)

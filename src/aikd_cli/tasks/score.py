@@ -168,7 +168,7 @@ def score_images(
 
 def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: ScoreOptions, model: FaceModel,
          source: FaceSource, progress) -> None:
-    paths = [it.path for it in todo if not it.duplicate_of]
+    paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
     done = 0
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
         writer.write(score_faces(batch, model, csv_dir, opts.batch_size))
@@ -178,6 +178,7 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
     # after the originals, so that "same file as" always points at an earlier row
     writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"duplicate input: same file as {it.duplicate_of}")
                  for it in todo if it.duplicate_of)
+    writer.write(face_row(it.path, csv_dir, status=UNREADABLE, message=it.problem) for it in todo if it.problem)
     if progress:
         progress(len(todo), len(todo))
 

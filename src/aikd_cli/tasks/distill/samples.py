@@ -130,10 +130,10 @@ def collect_faces(
         if given.lower().endswith(".csv") and Path(given).is_file():
             records.extend(read_manifest(given))
             continue
-        if not Path(given).exists():
-            raise InputFormatError(f"{given}: no such file or folder")
         for item in iter_inputs([given], recursive=recursive):
-            if item.duplicate_of:
+            if item.problem:
+                skips.append(Skip(item.path, "unreadable", item.problem))
+            elif item.duplicate_of:
                 skips.append(Skip(item.path, "duplicate", f"same file as {item.duplicate_of}"))
             else:
                 records.append(FaceRecord(path=str(Path(item.path).absolute())))

@@ -95,7 +95,7 @@ def load_real_images(items: Sequence[str | os.PathLike | np.ndarray]) -> list[np
     for item in iter_inputs(paths):
         if len(arrays) >= MAX_REAL:
             break
-        if item.duplicate_of is None:
+        if item.duplicate_of is None and item.problem is None:
             arrays.append(load_image(item.path))
     if paths and not arrays:
         raise AikdError(f"--verify-images {', '.join(map(str, paths))}: no images found")
