@@ -142,7 +142,7 @@ def test_resume_and_interruption_keep_everything_finished(messy_folder, kit_mode
     assert result.exit_code == 0, result.output
     final = rows_of(out)
     assert [r["path"] for r in final[:3]] == [r["path"] for r in first]
-    assert len({r["path"] for r in final}) == len(final) == 10
+    assert len({r["path"] for r in final}) == len(final) == 11
     assert "3 rows kept" in result.stderr
 
 
