@@ -1,6 +1,9 @@
-"""Default model names, kept free of heavy imports so the CLI can show them in --help instantly."""
+"""Default model names and small constants, kept free of heavy imports so the CLI can show them in
+--help instantly."""
 
 #: The model ``aikd score`` uses unless told otherwise (docs/models.md says why).
 DEFAULT_QUALITY_MODEL = "ediffiqa-l"
 #: The face detector used unless told otherwise.
 DEFAULT_DETECTOR = "retinaface-mnet025"
+#: What a model is for (``aikd models --task``, ``expect=`` of the loaders).
+TASKS = ("quality", "recognition", "detection")
