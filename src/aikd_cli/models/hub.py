@@ -25,6 +25,7 @@ WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model.bin", "*.pth", "*.pt", "*.ckp
 #: Seconds to wait for the Hub's first answer (``AIKD_HUB_TIMEOUT`` overrides it).
 DEFAULT_TIMEOUT_S = 5.0
 
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 _DNS_FAILURES = ("name or service not known", "nodename nor servname", "getaddrinfo", "name resolution",
                  "no address associated")
 
@@ -118,24 +119,39 @@ def network_reason(exc: BaseException) -> str | None:
     return None
 
 
-def _how_to_fetch(repo_id: str, filename: str | None, revision: str | None) -> str:
-    rev = f" --revision {revision}" if revision and revision != "main" else ""
-    what = f" {filename}" if filename else ""
-    return (
-        f"check the network or proxy (HTTPS_PROXY), or on a machine with internet run "
-        f"`hf download {repo_id}{what}{rev}` and copy the Hugging Face cache (~/.cache/huggingface) here, "
-        f"or pass a local file with --model/--detector"
-    )
+def _describe(exc: BaseException) -> str:
+    """Why the Hub gave no file when the network is fine: the HTTP status, else the root cause."""
+    cur: BaseException = exc
+    for _ in range(16):
+        status = getattr(getattr(cur, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return f"it answered HTTP {status}"
+        nxt = cur.__cause__ or cur.__context__
+        if nxt is None:
+            break
+        cur = nxt
+    return _first_line(cur)
 
 
 def _unreachable(label: str, exc: BaseException | None, ref: HubRef) -> WeightsError:
+    """One line for "the file is not cached and the Hub did not give it", with the next step."""
+    rev = f" --revision {ref.revision}" if ref.revision and ref.revision != "main" else ""
+    what = f" {ref.filename}" if ref.filename else ""
+    fetch = (f"on a machine with internet run `hf download {ref.repo_id}{what}{rev}` and copy the Hugging Face "
+             f"cache (~/.cache/huggingface) here, or pass a local file")
     if _offline():
-        why = "offline mode is on (HF_HUB_OFFLINE=1)"
-    else:
-        reason = (network_reason(exc) if exc is not None else None) or "no answer"
-        why = f"the Hugging Face Hub ({_endpoint()}) cannot be reached: {reason}"
+        return WeightsError(f"{label}: not in the local Hugging Face cache and offline mode is on (HF_HUB_OFFLINE=1)",
+                            hint=f"unset HF_HUB_OFFLINE to download it; or {fetch}")
+    reason = network_reason(exc) if exc is not None else "no answer"
+    proxy = next((os.environ[v] for v in _PROXY_VARIABLES if os.environ.get(v)), None)
+    if reason is not None and proxy:
+        reason += f" (through the proxy {proxy})"
+    where = f"the Hugging Face Hub ({_endpoint()})"
+    why = f"{where} cannot be reached: {reason}" if reason is not None else f"{where} gave no file: {_describe(exc)}"
+    first = "wait a few minutes or log in with `hf auth login`" if reason and "429" in reason else \
+        "check the network and proxy settings (HTTPS_PROXY)"
     return WeightsError(f"{label}: not in the local Hugging Face cache and {why}",
-                        hint=_how_to_fetch(ref.repo_id, ref.filename, ref.revision))
+                        hint=f"{first}; or {fetch}; HF_HUB_OFFLINE=1 skips the Hub for cached files")
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -205,6 +221,8 @@ def download(
         verify_file(cached, sha256, label, size)
         return Fetched(cached, False)
     try:
+        if not _offline():
+            _probe(ref)
         path = Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=_endpoint(),
                                     etag_timeout=timeout_s()))
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
@@ -217,17 +235,26 @@ def download(
         raise WeightsError(f"{repo_id}: revision {revision!r} does not exist") from None
     except EntryNotFoundError:
         raise WeightsError(f"{label}: no such file in the repository (revision {revision or 'main'})") from None
-    except (HfHubHTTPError, OSError) as exc:
-        reason = network_reason(exc)
-        if reason is not None:
+    except Exception as exc:  # HfHubHTTPError, OSError, and the HTTP client's own errors
+        if network_reason(exc) is None and not isinstance(exc, (HfHubHTTPError, OSError)):
+            raise
+        if (stale := _cached(repo_id, filename, revision)) is not None:  # the Hub is down: use the cache
+            verify_file(stale, sha256, label, size)
+            return Fetched(stale, False)
+        if network_reason(exc) is not None or isinstance(exc, HfHubHTTPError):
             raise _unreachable(label, exc, ref) from None
         raise WeightsError(f"{label}: download failed ({_first_line(exc)})") from exc
-    except Exception as exc:  # the HTTP client's own errors (httpx, requests) are not OSErrors
-        if network_reason(exc) is None:
-            raise
-        raise _unreachable(label, exc, ref) from None
     verify_file(path, sha256, label, size)
     return Fetched(path, True)
+
+
+def _probe(ref: HubRef) -> None:
+    """Ask the Hub about one file, once, with the short timeout. huggingface_hub itself retries a
+    failed look-up for about half a minute when the file is not cached; this fails first."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    get_hf_file_metadata(hf_hub_url(ref.repo_id, ref.filename, revision=ref.revision, endpoint=_endpoint()),
+                         timeout=timeout_s())
 
 
 def _cached_listing(ref: HubRef) -> list[str] | None:

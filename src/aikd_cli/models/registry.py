@@ -103,7 +103,9 @@ _ALIASES: dict[str, str] = {}
 
 
 def register(spec: WeightsSpec) -> WeightsSpec:
-    """Add ``spec``; names are unique (a second registration under a taken name is an error)."""
+    """Add ``spec``; names are lower-case and unique (a second registration under a taken name is an error)."""
+    if spec.name != spec.name.lower():
+        raise ValueError(f"weights name {spec.name!r} must be lower-case")
     if spec.name in _REGISTRY or spec.name in _ALIASES:
         raise ValueError(f"weights name {spec.name!r} is already registered")
     _REGISTRY[spec.name] = spec
