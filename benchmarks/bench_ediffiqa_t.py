@@ -16,24 +16,26 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import torch
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download in a benchmark (set before huggingface_hub loads)
 
-from aikd_cli.errors import WeightsError
-from aikd_cli.models.checkpoints import save_checkpoint
-from aikd_cli.models.config import ModelConfig
-from aikd_cli.models.inference import open_face_model
-from aikd_cli.tasks.export import export_model
+import torch  # noqa: E402
+
+from aikd_cli.errors import WeightsError  # noqa: E402
+from aikd_cli.models.checkpoints import save_checkpoint  # noqa: E402
+from aikd_cli.models.config import ModelConfig  # noqa: E402
+from aikd_cli.models.inference import open_face_model  # noqa: E402
+from aikd_cli.tasks.export import export_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_onnx import throughput  # noqa: E402
 from factories import calibrated_net  # noqa: E402
 
 
 def model_or_stand_in(name: str, config: ModelConfig, folder: Path, onnx: bool):
     """The registered model if its file is cached here, else random weights of ``config``."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download in a benchmark
     try:
         return open_face_model(name, device="cpu", precision="fp32"), f"{name} (real file)"
     except WeightsError:
@@ -42,13 +44,6 @@ def model_or_stand_in(name: str, config: ModelConfig, folder: Path, onnx: bool):
             export_model(weights, folder / config.arch, "onnx", exporter="torchscript")
             weights = folder / config.arch / "model.onnx"
         return open_face_model(str(weights), device="cpu", precision="fp32"), f"{name} (stand-in: random {config.arch})"
-
-
-def throughput(model, crops: torch.Tensor, batch: int) -> float:
-    start = time.perf_counter()
-    for i in range(0, len(crops), batch):
-        model(crops[i : i + batch])
-    return len(crops) / (time.perf_counter() - start)
 
 
 def main() -> None:

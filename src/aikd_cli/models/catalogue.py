@@ -6,7 +6,13 @@ Looking at the Hugging Face cache and the user's registrations only; nothing is 
 from __future__ import annotations
 
 from aikd_cli.models import hub, user_models
-from aikd_cli.models.registry import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL, WeightsSpec, aliases_of, list_specs
+from aikd_cli.models.registry import (
+    DEFAULT_DETECTOR,
+    DEFAULT_QUALITY_MODEL,
+    WeightsSpec,
+    aliases_of,
+    list_specs,
+)
 
 
 def file_state(spec: WeightsSpec, local: dict[str, user_models.LocalWeights]) -> str:

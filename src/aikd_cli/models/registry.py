@@ -92,6 +92,7 @@ __all__ = [
     "unregister",
     "get_spec",
     "find_spec",
+    "aliases_of",
     "list_specs",
     "check_task_name",
     "DEFAULT_DETECTOR",
