@@ -44,12 +44,16 @@ def mobilefacenet_weights(assets) -> Path:
     return _need(assets / "models" / "fr" / "mobilefacenet_foamliu.pt")
 
 
-@pytest.fixture(scope="session")
-def hf_cache() -> Path:
-    """The private HF cache directory the tests run against (seed it with hubcache.seed_hub_cache)."""
+@pytest.fixture()
+def hf_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh, private HF cache for this test (seed it with hubcache.seed_hub_cache): what one test
+    seeds under a registered name never leaks into another."""
     from huggingface_hub import constants
 
-    return Path(constants.HF_HUB_CACHE)
+    cache = tmp_path / "hf-hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def online(monkeypatch):
-    """Let huggingface_hub use the network (the suite runs with HF_HUB_OFFLINE=1), with a 1 s
+def online(monkeypatch, hf_cache):
+    """Let huggingface_hub use the network (the suite runs with HF_HUB_OFFLINE=1) into a fresh cache, with a 1 s
     timeout; returns a function that points it at an endpoint. huggingface_hub's once-per-process
     look-up of agent names is answered in advance so that it sends nothing anywhere (it goes to the
     endpoint fixed at import, which HF_ENDPOINT set later does not change)."""
@@ -164,7 +164,7 @@ def test_failing_proxy_is_one_line(online, monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     online("http://hub.example.org")
-    with pytest.raises(WeightsError, match="cannot be reached: .* through the proxy http://127.0.0.1:"):
+    with pytest.raises(WeightsError, match="cannot be reached: .*through the proxy http://127.0.0.1:"):
         resolve_weights("ediffiqa-t")
 
 
