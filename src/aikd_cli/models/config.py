@@ -103,7 +103,7 @@ def build_backbone(arch: str, embedding_size: int = 512) -> nn.Module:
 def build_model(config: ModelConfig) -> nn.Module:
     """A randomly initialised network for ``config`` (load weights into it afterwards)."""
     if config.arch in DETECTORS:
-        from aikd_cli.faces.retinaface import BODIES, RetinaFace
+        from aikd_cli.models.retinaface import BODIES, RetinaFace
 
         return RetinaFace(BODIES[config.arch])
     if config.head == "qs":

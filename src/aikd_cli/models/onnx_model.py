@@ -24,7 +24,7 @@ import torch
 from aikd_cli.errors import AikdError, WeightsError
 from aikd_cli.models.checkpoints import METADATA_KEY
 from aikd_cli.models.config import ModelConfig
-from aikd_cli.models.inference import ModelOutput
+from aikd_cli.models.face_model import ModelOutput
 
 if TYPE_CHECKING:
     from aikd_cli.models.registry import WeightsSpec
@@ -116,6 +116,17 @@ def providers_for(device: str | torch.device) -> list:
     raise AikdError(
         f"device {name!r} is not supported for ONNX models", hint="use --device cpu, cuda or auto"
     )
+
+
+def onnx_device(session, device: str | torch.device) -> torch.device:
+    """The torch device that matches a session's provider: faces for a model run by CUDA are
+    detected and aligned on that GPU, so only the finished crops cross to onnxruntime."""
+    from aikd_cli.utils.device import resolve_device
+
+    if "CUDAExecutionProvider" not in session.get_providers():
+        return torch.device("cpu")
+    wanted = resolve_device(str(device))
+    return wanted if wanted.type == "cuda" else torch.device("cpu")
 
 
 def open_session(path: str | Path, device: str | torch.device = "auto"):
@@ -228,6 +239,7 @@ class OnnxFaceModel:
         self.outputs = [name for name in (record.embedding, record.quality) if name is not None]
         batch = self.session.get_inputs()[0].shape[0]
         self.one_at_a_time = isinstance(batch, int) and batch == 1  # graphs exported with a fixed batch of 1
+        self.device = onnx_device(self.session, device)
 
     @property
     def providers(self) -> list[str]:
@@ -261,7 +273,7 @@ class OnnxRetinaFace:
     def __init__(
         self, path: str | Path, *, device: str | torch.device = "auto", source: str | None = None
     ) -> None:
-        from aikd_cli.faces.retinaface import BODIES, CONFIGS
+        from aikd_cli.models.retinaface import BODIES, CONFIGS
 
         self.path = Path(path)
         self.source = source or str(path)

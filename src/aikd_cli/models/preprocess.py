@@ -11,6 +11,8 @@ from typing import Literal
 
 import torch
 
+from aikd_cli.defaults import DEFAULT_DET_SIZE
+
 ARCFACE_NORM = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 #: RetinaFace (biubug6 / insightface): BGR pixels minus the mean colour, no scaling.
@@ -72,6 +74,6 @@ class Preprocess:
         return f"{shape} {self.colour}, {formula}"
 
 
-def retinaface_preprocess(max_side: int = 640) -> Preprocess:
+def retinaface_preprocess(max_side: int = DEFAULT_DET_SIZE) -> Preprocess:
     """What RetinaFace was trained on: BGR pixel values minus the mean colour, images up to ``max_side``."""
     return Preprocess(colour="BGR", mean=RETINAFACE_MEAN_BGR, std=(1.0, 1.0, 1.0), scale=1.0, max_side=max_side)
