@@ -143,7 +143,7 @@ def test_exports_read_back_with_config_and_provenance(all_formats, mfn_checkpoin
     torch.jit.load(str(folder / "model.torchscript"), _extra_files=extra)
     assert json.loads(extra["aikd.json"])["config"] == record["config"]
     card = (folder / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: aikd\nlicense: other\nlicense_name: research-unstated\n")
+    assert card.startswith("---\nlibrary_name: aikd\nlicense: other\nlicense_name: unstated\n")
     assert (
         "Distilled from teacher `ediffiqa-l`" in card
         and "`edc_auc` | 0.0123" in card

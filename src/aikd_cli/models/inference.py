@@ -47,5 +47,7 @@ def open_face_model(
     if resolved.path.suffix == ".onnx":
         from aikd_cli.models.onnx_model import OnnxFaceModel
 
-        return OnnxFaceModel(resolved.path, device=device, precision=precision, source=str(ref), expect=expect)
+        return OnnxFaceModel(
+            resolved.path, device=device, precision=precision, source=str(ref), expect=expect, spec=resolved.spec
+        )
     return TorchFaceModel(load_network(ref, expect=expect, resolved=resolved), device, precision)
