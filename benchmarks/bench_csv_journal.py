@@ -53,10 +53,8 @@ def make_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
     rows = []
     for i in range(n):
         numbers = [f"{rng.uniform(0, 500):.2f}" for _ in range(14)]
-        rows.append(
-            dict(zip(COLUMNS, [f"person_{i // 50:05d}/img_{i:07d}.jpg", "0", f"{rng.random():.6f}",
-                               f"{rng.random():.4f}", *numbers, "ok", ""], strict=True))
-        )
+        values = [f"person_{i // 50:05d}/img_{i:07d}.jpg", "0", f"{rng.random():.6f}", f"{rng.random():.4f}"]
+        rows.append(dict(zip(COLUMNS, [*values, *numbers, "ok", ""], strict=True)))
     return rows
 
 
@@ -134,15 +132,21 @@ def main() -> None:
         print(f"{args.rows:,} rows of {len(COLUMNS)} columns, {size:.0f} MB")
         print(f"plain csv.DictWriter (baseline)   {args.rows / base:>10,.0f} rows/s")
         first, last = BLOCK / blocks[0], BLOCK / blocks[-1]
-        print(f"ResultsWriter first {BLOCK:,} rows  {first:>10,.0f} rows/s  ({first * base / args.rows:.2f}x baseline)")
-        print(f"ResultsWriter last {BLOCK:,} rows   {last:>10,.0f} rows/s  ({last * base / args.rows:.2f}x baseline)")
+        print(
+            f"ResultsWriter first {BLOCK:,} rows  {first:>10,.0f} rows/s  ({first * base / args.rows:.2f}x baseline)"
+        )
+        print(
+            f"ResultsWriter last {BLOCK:,} rows   {last:>10,.0f} rows/s  ({last * base / args.rows:.2f}x baseline)"
+        )
         print(f"last / first                      {last / first:10.2f}")
         print(f"close() (publish)                 {closing:10.2f} s")
         read = plain_read(out)
         seconds, kept, writer = resume_open(out)
         writer.close()
         print(f"csv.reader over the CSV (baseline) {read:9.2f} s")
-        print(f"--resume open of the finished CSV {seconds:10.2f} s  ({seconds / read:.2f}x baseline), {kept:,} rows kept")
+        print(
+            f"--resume open of the finished CSV {seconds:10.2f} s  ({seconds / read:.2f}x baseline), {kept:,} rows kept"
+        )
         crashed = folder / "crashed.csv"
         child = subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--child", str(crashed)])
         assert child.returncode == -signal.SIGKILL, child.returncode
@@ -150,8 +154,10 @@ def main() -> None:
         writer.close()
         with open(crashed, newline="", encoding="utf-8") as f:
             published = sum(1 for _ in csv.reader(f)) - 1
-        print(f"--resume open after SIGKILL       {seconds:10.2f} s  ({seconds / read:.2f}x baseline), "
-              f"{kept:,} rows kept, {published:,} published (torn row dropped: {published == args.rows})")
+        print(
+            f"--resume open after SIGKILL       {seconds:10.2f} s  ({seconds / read:.2f}x baseline), "
+            f"{kept:,} rows kept, {published:,} published (torn row dropped: {published == args.rows})"
+        )
 
 
 if __name__ == "__main__":
