@@ -22,7 +22,7 @@ from aikd_cli.errors import AikdError, InputFormatError
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
-from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_csv
+from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def _read_quality(options: EvaluateOptions) -> list[QualityTable]:
     """Quality CSVs; several files with the same label are one method (e.g. one file per dataset)."""
     merged: dict[str, QualityTable] = {}
     for item in options.quality:
-        table = read_quality_csv(
+        table = read_quality_file(
             Path(item.path),
             item.label,
             path_column=options.path_column,

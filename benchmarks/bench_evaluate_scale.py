@@ -1,0 +1,191 @@
+"""``aikd evaluate`` at IJB-C scale, end to end through the CLI, against pyarrow merely reading the CSV.
+
+    PYTHONPATH=src python benchmarks/bench_evaluate_scale.py                      # 1e7 pairs, 50,000 samples
+    PYTHONPATH=src python benchmarks/bench_evaluate_scale.py --pairs 1e6 --samples 20000
+
+In a temporary folder it writes
+
+* ``pairs.csv``: ``--pairs`` comparisons (``path_a, path_b, mated, score``, 10% mated) over
+  ``--samples`` images of 10 images per identity, paths relative to the CSV's folder, and the same
+  table as ``pairs.parquet``;
+* ``a.csv`` and ``b.csv``: two quality files in the layout of ``aikd score`` (one with relative, one
+  with absolute paths; 1% no-face rows; 2% images with a second, smaller face);
+* ``ids.csv`` and ``emb.npz``: the same samples as an identity list with 64-d embeddings.
+
+Then it times, in one run:
+
+* the baseline: ``pyarrow.csv.read_csv("pairs.csv")`` (all columns, default options, all cores);
+* start-up: ``aikd evaluate --help`` (Python, imports, CLI);
+* ``aikd evaluate -p pairs.csv --score-column score -q a.csv:A -q b.csv:B --fmr 1e-3`` and the same
+  with ``pairs.parquet`` (whose results must be identical), with wall time and peak resident memory
+  from ``/usr/bin/time -v``;
+* ``aikd evaluate --identities ids.csv --embeddings emb.npz -q a.csv:A`` (all mated pairs, 5,000,000
+  sampled non-mated pairs).
+
+The target is ``wall <= 5 x baseline + 15 s`` and under 4 GB resident for the score-column run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+PER_IDENTITY = 10
+LANDMARKS = [f"lm{k}_{axis}" for k in range(5) for axis in "xy"]
+
+
+def sample_paths(n: int) -> list[str]:
+    return [f"id{i // PER_IDENTITY:05d}/img{i:06d}.jpg" for i in range(n)]
+
+
+def write_pairs(folder: Path, n_pairs: int, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Pairs whose mated scores rise with the worse sample's true quality; returns that quality."""
+    truth = rng.random(n_samples)
+    mated = rng.random(n_pairs) < 0.1
+    a = rng.integers(0, n_samples, n_pairs)
+    same = (a // PER_IDENTITY) * PER_IDENTITY + rng.integers(0, PER_IDENTITY, n_pairs)
+    other = rng.integers(0, n_samples, n_pairs)
+    other = np.where(other // PER_IDENTITY == a // PER_IDENTITY, (other + PER_IDENTITY) % n_samples, other)
+    b = np.where(mated, same, other)
+    worse = np.minimum(truth[a], truth[b])
+    score = np.where(mated, rng.normal(0.2 + 0.5 * worse, 0.1), rng.normal(0.0, 0.1, n_pairs)).round(6)
+    names = pa.array(sample_paths(n_samples))
+    table = pa.table(
+        {
+            "path_a": pa.DictionaryArray.from_arrays(pa.array(a.astype(np.int32)), names).cast(pa.string()),
+            "path_b": pa.DictionaryArray.from_arrays(pa.array(b.astype(np.int32)), names).cast(pa.string()),
+            "mated": pa.array(mated.astype(np.int8)),
+            "score": pa.array(score),
+        }
+    )
+    pacsv.write_csv(table, folder / "pairs.csv", pacsv.WriteOptions(quoting_style="none"))
+    pq.write_table(table, folder / "pairs.parquet")
+    return truth
+
+
+def write_quality(path: Path, paths: list[str], quality: np.ndarray, rng: np.random.Generator) -> None:
+    """An ``aikd score``-style CSV: some images without a face, some with a second, smaller face."""
+    lines = [
+        "path,face,quality,det_score,box_x1,box_y1,box_x2,box_y2," + ",".join(LANDMARKS) + ",status,message"
+    ]
+    marks = ",".join(["50.0"] * len(LANDMARKS))
+    for p, q in zip(paths, quality, strict=True):
+        roll = rng.random()
+        if roll < 0.01:
+            lines.append(f"{p},,,,,,,,{',' * (len(LANDMARKS) - 1)},no_face,no face detected")
+            continue
+        lines.append(f"{p},0,{q:.6f},0.99,10,10,110,110,{marks},ok,")
+        if roll > 0.98:
+            lines.append(f"{p},1,{rng.random():.6f},0.9,0,0,20,20,{marks},ok,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_inputs(folder: Path, n_pairs: int, n_samples: int) -> None:
+    rng = np.random.default_rng(2024)  # not aikd's seed 0: the random baseline must not equal the truth
+    truth = write_pairs(folder, n_pairs, n_samples, rng)
+    paths = sample_paths(n_samples)
+    write_quality(folder / "a.csv", paths, np.clip(truth + rng.normal(0, 0.1, n_samples), 0, 1), rng)
+    write_quality(folder / "b.csv", [str(folder / p) for p in paths], rng.random(n_samples), rng)
+    ids = [p.split("/")[0] for p in paths]
+    (folder / "ids.csv").write_text(
+        "path,identity\n" + "".join(f"{p},{i}\n" for p, i in zip(paths, ids, strict=True)), encoding="utf-8"
+    )
+    centres = rng.normal(size=(n_samples // PER_IDENTITY + 1, 64))
+    emb = centres[np.arange(n_samples) // PER_IDENTITY] + rng.normal(scale=1.5, size=(n_samples, 64))
+    np.savez(folder / "emb.npz", paths=np.array(paths), embeddings=emb.astype(np.float32))
+
+
+def pyarrow_read(path: Path) -> float:
+    start = time.perf_counter()
+    pacsv.read_csv(path)
+    return time.perf_counter() - start
+
+
+def run_cli(folder: Path, *args: str) -> tuple[float, float, str]:
+    """Wall seconds, peak resident GB and stderr of ``python -m aikd_cli ARGS`` (cwd: ``folder``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "aikd_cli", *args]
+    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
+    h, m, s = (float(g or 0) for g in wall.groups())
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    return 3600 * h + 60 * m + s, rss / 1024**2, proc.stderr
+
+
+def outcome(out: Path) -> tuple[list[dict], list[dict]]:
+    """Dataset summaries (less the input file's name) and every pAUC of a run's results.json."""
+    result = json.loads((out / "results.json").read_text())
+    return [{k: v for k, v in d.items() if k != "source"} for d in result["datasets"]], result["results"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=float, default=1e7)
+    parser.add_argument("--samples", type=int, default=50_000)
+    parser.add_argument("--keep", type=Path, help="write the data here and keep it (default: a temp folder)")
+    args = parser.parse_args()
+    n_pairs = int(args.pairs)
+    with tempfile.TemporaryDirectory(prefix="aikd-bench-eval-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        write_inputs(folder, n_pairs, args.samples)
+        size = (folder / "pairs.csv").stat().st_size / 1e6
+        print(
+            f"{n_pairs:,} pairs over {args.samples:,} samples: pairs.csv {size:,.0f} MB "
+            f"(written in {time.perf_counter() - start:.0f} s)"
+        )
+        base = min(pyarrow_read(folder / "pairs.csv") for _ in range(3))
+        startup, _, _ = run_cli(folder, "evaluate", "--help")
+        print(f"{'baseline: pyarrow.csv.read_csv(pairs.csv)':<52} {base:8.2f} s")
+        print(f"{'start-up: aikd evaluate --help':<52} {startup:8.2f} s")
+        common = ["--score-column", "score", "-q", "a.csv:A", "-q", "b.csv:B", "--fmr", "1e-3"]
+        results = {}
+        for name in ("pairs.csv", "pairs.parquet"):
+            wall, rss, _ = run_cli(folder, "evaluate", "-p", f"{name}:pairs", *common, "-o", f"out-{name}")
+            results[name] = outcome(folder / f"out-{name}")
+            budget = 5 * base + 15
+            print(
+                f"{'aikd evaluate -p ' + name + ' --score-column ...':<52} {wall:8.2f} s  "
+                f"{(wall - startup) / base:5.1f}x baseline after start-up, target {budget:.1f} s "
+                f"({'met' if wall <= budget else 'MISSED'}), peak RSS {rss:.2f} GB"
+            )
+        print(f"CSV and Parquet give identical results: {results['pairs.csv'] == results['pairs.parquet']}")
+        wall, rss, log = run_cli(
+            folder,
+            "evaluate",
+            "--identities",
+            "ids.csv",
+            "--embeddings",
+            "emb.npz",
+            "-q",
+            "a.csv:A",
+            "--fmr",
+            "1e-3",
+            "-o",
+            "out-ids",
+        )
+        used = outcome(folder / "out-ids")[0][0]["pairs_used"]
+        print(
+            f"{'aikd evaluate --identities ids.csv --embeddings ...':<52} {wall:8.2f} s  "
+            f"{used:,} pairs used, peak RSS {rss:.2f} GB"
+        )
+
+
+if __name__ == "__main__":
+    main()
