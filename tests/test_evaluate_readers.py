@@ -393,3 +393,53 @@ def test_evaluation_is_the_same_for_csv_parquet_and_any_path_spelling(tmp_path, 
     monkeypatch.chdir(tmp_path)
     assert run(Path("data/pairs.csv"), Path("data/q.csv")) == reference
     assert run(_as_parquet(data / "pairs.csv"), Path("data/q.parquet")) == reference
+
+
+def test_identities_with_embeddings_are_the_same_for_any_path_spelling(tmp_path, monkeypatch):
+    """Protocol keys, quality keys and embedding keys all meet as absolute paths, whichever way
+    each file was named on the command line."""
+    rng = np.random.default_rng(7)
+    data = tmp_path / "data"
+    data.mkdir()
+    images = [f"id{i // 5}/img{i}.jpg" for i in range(150)]
+    (data / "ids.csv").write_text("path,identity\n" + "".join(f"{p},{p.split('/')[0]}\n" for p in images))
+    centres = rng.normal(size=(30, 16))
+    emb = centres[np.arange(150) // 5] + rng.normal(scale=1.0, size=(150, 16))
+    np.savez(data / "emb.npz", paths=np.array(images), embeddings=emb.astype(np.float32))
+    (data / "q.csv").write_text("path,quality\n" + "".join(f"{p},{rng.random()}\n" for p in images))
+
+    def run(ids: Path, emb_file: Path, quality: Path):
+        result = evaluate(
+            EvaluateOptions(
+                datasets=[DatasetInput(ids, "d", identities=True)],
+                quality=[QualityInput(quality, "q")],
+                embeddings=[emb_file],
+                threshold=ThresholdRule(fmr=1e-2),
+            )
+        )
+        (d,) = result.datasets
+        return (
+            d.pairs_used,
+            d.samples,
+            d.threshold,
+            dict(d.excluded),
+            [(m.label, m.areas) for m in d.methods],
+        )
+
+    reference = run(data / "ids.csv", data / "emb.npz", data / "q.csv")
+    assert reference[0] == 150 * 149 // 2 and not reference[3]  # every pair found its embeddings
+    monkeypatch.chdir(tmp_path)
+    assert run(Path("data/ids.csv"), Path("data/emb.npz"), Path("data/q.csv")) == reference
+    monkeypatch.chdir(data)
+    assert run(Path("ids.csv"), data / "emb.npz", Path("./q.csv")) == reference
+
+
+def test_a_landmarks_file_named_relatively_gives_absolute_keys(tmp_path, monkeypatch):
+    from aikd_cli.tasks.evaluate.pipeline import _landmark_map
+
+    (tmp_path / "lm.csv").write_text(
+        "path,face," + ",".join(LANDMARK_COLUMNS) + "\nimg/a.jpg,0," + ",".join(["1"] * 10) + "\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    options = EvaluateOptions(datasets=[DatasetInput(Path("p.csv"))], landmarks=Path("lm.csv"))
+    assert list(_landmark_map(options, [])) == [str(tmp_path / "img" / "a.jpg")]

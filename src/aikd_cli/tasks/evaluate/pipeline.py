@@ -10,6 +10,7 @@ are compared on the same comparisons) and counted by reason in :class:`DatasetRe
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -275,7 +276,7 @@ def _landmark_map(options: EvaluateOptions, tables: list[QualityTable]) -> dict[
         for key, lm in table.landmarks.items():
             found.setdefault(key, lm)
     if options.landmarks is not None:
-        for key, faces in read_landmarks(options.landmarks).items():
+        for key, faces in read_landmarks(os.path.abspath(options.landmarks)).items():  # absolute keys
             found[key] = min(faces, key=lambda f: f[0])[1]
     return found
 
