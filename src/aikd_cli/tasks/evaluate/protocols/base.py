@@ -137,9 +137,10 @@ def drop_bad_pairs(protocol: Protocol) -> tuple[Protocol, Counter]:
     n = len(protocol)
     if n == 0:
         return protocol, issues
-    ia, ib = protocol.ia.astype(np.int64), protocol.ib.astype(np.int64)
+    ia, ib = protocol.ia, protocol.ib
     self_pair = ia == ib
-    code = np.minimum(ia, ib) * len(protocol.keys) + np.maximum(ia, ib)
+    code = np.minimum(ia, ib).astype(np.int64) * len(protocol.keys)  # unordered pair -> one int64
+    code += np.maximum(ia, ib)
     duplicate, conflicting = np.zeros(n, bool), np.zeros(n, bool)
     rows = _repeated(code)  # only pairs listed more than once can be duplicates or conflicts
     _, first, group, counts = np.unique(
