@@ -346,6 +346,12 @@ def test_bad_pairs_are_dropped_as_a_pair_by_pair_reference_drops_them():
 # ---------------------------------------------------------------- the whole evaluation
 
 
+def _outcome(**options) -> tuple:
+    """Every number of a one-dataset evaluation at FMR 1e-2."""
+    (d,) = evaluate(EvaluateOptions(threshold=ThresholdRule(fmr=1e-2), **options)).datasets
+    return d.pairs_used, d.samples, d.threshold, dict(d.excluded), [(m.label, m.areas) for m in d.methods]
+
+
 def test_evaluation_is_the_same_for_csv_parquet_and_any_path_spelling(tmp_path, monkeypatch):
     rng = np.random.default_rng(5)
     data = tmp_path / "data"
@@ -371,21 +377,8 @@ def test_evaluation_is_the_same_for_csv_parquet_and_any_path_spelling(tmp_path, 
     _as_parquet(data / "q.csv")
 
     def run(pairs: Path, quality: Path):
-        result = evaluate(
-            EvaluateOptions(
-                datasets=[DatasetInput(pairs, "d")],
-                quality=[QualityInput(quality, "q")],
-                score_column="score",
-                threshold=ThresholdRule(fmr=1e-2),
-            )
-        )
-        (d,) = result.datasets
-        return (
-            d.pairs_used,
-            d.samples,
-            d.threshold,
-            dict(d.excluded),
-            [(m.label, m.areas) for m in d.methods],
+        return _outcome(
+            datasets=[DatasetInput(pairs, "d")], quality=[QualityInput(quality, "q")], score_column="score"
         )
 
     reference = run(data / "pairs.csv", data / "q.csv")
@@ -409,21 +402,10 @@ def test_identities_with_embeddings_are_the_same_for_any_path_spelling(tmp_path,
     (data / "q.csv").write_text("path,quality\n" + "".join(f"{p},{rng.random()}\n" for p in images))
 
     def run(ids: Path, emb_file: Path, quality: Path):
-        result = evaluate(
-            EvaluateOptions(
-                datasets=[DatasetInput(ids, "d", identities=True)],
-                quality=[QualityInput(quality, "q")],
-                embeddings=[emb_file],
-                threshold=ThresholdRule(fmr=1e-2),
-            )
-        )
-        (d,) = result.datasets
-        return (
-            d.pairs_used,
-            d.samples,
-            d.threshold,
-            dict(d.excluded),
-            [(m.label, m.areas) for m in d.methods],
+        return _outcome(
+            datasets=[DatasetInput(ids, "d", identities=True)],
+            quality=[QualityInput(quality, "q")],
+            embeddings=[emb_file],
         )
 
     reference = run(data / "ids.csv", data / "emb.npz", data / "q.csv")
