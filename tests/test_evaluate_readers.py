@@ -263,7 +263,9 @@ def test_path_cells_resolve_as_resolve_csv_path_does(tmp_path):
         "~/e.jpg",
         " f.jpg",
     ]
-    assert resolve_paths(cells, tmp_path) == [resolve_csv_path(c, tmp_path) for c in cells]
+    cells += ["../up.jpg", "~root/f.jpg", "/", "a/./b/../c.jpg"]
+    for base in (tmp_path, Path("/")):
+        assert resolve_paths(cells, base) == [resolve_csv_path(c, base) for c in cells]
     rel = os.path.relpath(tmp_path)
     assert resolve_paths(cells, rel) == resolve_paths(
         cells, tmp_path

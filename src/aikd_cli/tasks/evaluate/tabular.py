@@ -199,8 +199,15 @@ def resolve_paths(cells: Sequence[str], base: str | Path) -> list[str]:
     once here, so that the spelling of the CSV's own path does not matter). The same result as
     ``faces.landmarks.resolve_csv_path`` with an absolute folder, at a fraction of its cost."""
     base = os.path.abspath(base)
-    join, norm, user = os.path.join, os.path.normpath, os.path.expanduser
-    return [norm(join(base, user(cell))) for cell in cells]
+    prefix = os.path.join(base, "")  # with one trailing separator: a concatenation is the join
+    norm, isabs = os.path.normpath, os.path.isabs
+
+    def one(cell: str) -> str:
+        if cell.startswith("~"):
+            cell = os.path.expanduser(cell)
+        return norm(cell if isabs(cell) else prefix + cell)
+
+    return [one(cell) for cell in cells]
 
 
 def sample_codes(
