@@ -47,13 +47,8 @@ def baseline(crops: Path, weights: Path) -> tuple[dict[str, float], float]:
     from aikd_cli.models.loading import load_network
 
     model = load_network(weights).net.eval()
-    trans = transforms.Compose(
-        [
-            transforms.Resize([112, 112]),
-            transforms.ToTensor(),
-            transforms.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
-        ]
-    )
+    trans = transforms.Compose([transforms.Resize([112, 112]), transforms.ToTensor(),
+                                transforms.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])])
     items = [os.path.join(d, f) for d, _, fs in os.walk(crops) for f in fs if f.endswith(".png")]
 
     class Wrapper:
@@ -91,11 +86,9 @@ def compare(name: str, ref: dict, got: dict, seconds: float, base_seconds: float
     b = np.array([got[os.path.normpath(k)] for k in keys])
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     rho = 1 - 6 * ((ra - rb) ** 2).sum() / (len(a) * (len(a) ** 2 - 1))
-    print(
-        f"{name:<22} {len(keys) / seconds:7.2f} img/s  x{base_seconds / seconds:4.2f}  "
-        f"max|dq|={np.abs(a - b).max():.2e} (score std {a.std():.2e})  spearman={rho:.6f}  "
-        f"identical ranking={'yes' if (ra == rb).all() else 'no'}"
-    )
+    print(f"{name:<22} {len(keys) / seconds:7.2f} img/s  x{base_seconds / seconds:4.2f}  "
+          f"max|dq|={np.abs(a - b).max():.2e} (score std {a.std():.2e})  spearman={rho:.6f}  "
+          f"identical ranking={'yes' if (ra == rb).all() else 'no'}")
 
 
 def photo_pipeline(weights: Path, n: int) -> None:
@@ -104,22 +97,13 @@ def photo_pipeline(weights: Path, n: int) -> None:
 
     detector = str(ASSETS / "models" / "retinaface" / "mobilenet0.25_Final.pth")
     model = open_face_model(str(weights), device="cpu", precision="fp32")
-    for label, photos in (
-        ("LFW 250x250 photos", sorted((ASSETS / "lfw").rglob("*.jpg"))[:n]),
-        (
-            "kit faces/ (up to 14 MP)",
-            sorted(p for p in (ASSETS / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")),
-        ),
-    ):
+    for label, photos in (("LFW 250x250 photos", sorted((ASSETS / "lfw").rglob("*.jpg"))[:n]),
+                          ("kit faces/ (up to 14 MP)", sorted(p for p in (ASSETS / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")))):
         out = Path(tempfile.mkdtemp()) / "scores.csv"
         start = time.perf_counter()
-        s = score_images(
-            [str(p) for p in photos], out, ScoreOptions(detector=detector, workers=2), model=model
-        )
+        s = score_images([str(p) for p in photos], out, ScoreOptions(detector=detector, workers=2), model=model)
         seconds = time.perf_counter() - start
-        print(
-            f"full pipeline, {label:<24} {s.images / seconds:6.2f} img/s ({s.images} images, {seconds:.1f} s)"
-        )
+        print(f"full pipeline, {label:<24} {s.images / seconds:6.2f} img/s ({s.images} images, {seconds:.1f} s)")
 
 
 def main() -> None:
@@ -133,9 +117,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="aikd-bench-"))
     crops = tmp / "crops"
     make_crops(crops, args.n)
-    weights = save_ediffiqa_layout(
-        make_quality_net(arch=args.arch, embedding_size=512, head_hidden=1024), tmp / "w.pth"
-    )
+    weights = save_ediffiqa_layout(make_quality_net(arch=args.arch, embedding_size=512, head_hidden=1024), tmp / "w.pth")
     print(f"{args.arch}, {args.n} crops, torch {torch.__version__}, {torch.get_num_threads()} threads")
     ref, base_seconds = baseline(crops, weights)
     print(f"{'baseline (AI-KD recipe)':<22} {len(ref) / base_seconds:7.2f} img/s")
