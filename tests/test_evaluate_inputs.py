@@ -16,7 +16,7 @@ from aikd_cli.tasks.evaluate import protocols
 from aikd_cli.tasks.evaluate.cache import OutputCache
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, read_embeddings
 from aikd_cli.tasks.evaluate.protocols import drop_bad_pairs, identity_pairs, open_protocol
-from aikd_cli.tasks.evaluate.quality import parse_labelled, read_quality_csv
+from aikd_cli.tasks.evaluate.quality import parse_labelled, read_quality_file
 
 
 def _abs(path: Path) -> str:
@@ -125,7 +125,7 @@ def test_all_pairs_of_an_identity_list():
 
 
 def test_sampled_nonmated_pairs_when_too_many_to_enumerate(monkeypatch):
-    monkeypatch.setattr(protocols, "ENUMERATE_LIMIT", 10)
+    monkeypatch.setattr(protocols.identities, "ENUMERATE_LIMIT", 10)
     keys = [f"s{i:03d}" for i in range(60)]
     ids = [str(i // 3) for i in range(60)]
     i, j, mated, notes = identity_pairs(keys, ids, max_nonmated=200, seed=0)
@@ -183,7 +183,7 @@ def test_quality_csv_from_aikd_score(tmp_path):
         "b.jpg,,,,,,,,,,,,,,,,,no_face\n"
         "c.jpg,0,nan,0,0,10,10,,,,,,,,,,,ok\n"
     )
-    t = read_quality_csv(tmp_path / "q.csv", "mine")
+    t = read_quality_file(tmp_path / "q.csv", "mine")
     a, b, c, d = (_abs(tmp_path / f"{x}.jpg") for x in "abcd")
     assert t.quality[a] == 0.9 and t.landmarks[a][1].tolist() == [9, 5] and t.multi_face == 1
     values, why = t.lookup([a, b, c, d])
@@ -193,10 +193,10 @@ def test_quality_csv_from_aikd_score(tmp_path):
     assert why[3] == "no quality score in mine"
     (tmp_path / "bad.csv").write_text("path,score\na.jpg,high\n")
     with pytest.raises(InputFormatError, match="no column 'quality'") as info:
-        read_quality_csv(tmp_path / "bad.csv")
+        read_quality_file(tmp_path / "bad.csv")
     assert "--quality-column" in info.value.hint
     with pytest.raises(InputFormatError, match=r"bad.csv:2: quality 'high' is not a number"):
-        read_quality_csv(tmp_path / "bad.csv", quality_column="score")
+        read_quality_file(tmp_path / "bad.csv", quality_column="score")
 
 
 def test_labelled_paths(tmp_path):

@@ -163,12 +163,16 @@ def test_tasks_are_checked_and_fr_embeddings_listed_under_recognition():
 def test_detector_preprocessing_record_matches_the_detector(assets):
     """The registry's RetinaFace record (BGR, minus (104, 117, 123), no scaling) turns an image into
     exactly what the detector feeds its network."""
-    from aikd_cli.faces.detector import prepare_for_detection
+    from aikd_cli.faces.detector import FaceDetector, prepare_for_detection
     from aikd_cli.images.decode import load_image
+    from aikd_cli.models.retinaface import RetinaFace
 
     image = torch.from_numpy(load_image(sorted((assets / "lfw").rglob("*.jpg"))[0]))
     pre = registry.get_spec("retinaface-mnet025").config.preprocess
-    expected = prepare_for_detection(image, max_size=pre.max_side).tensor
+    by_hand = (image.flip(-1).float() - torch.tensor([104.0, 117.0, 123.0])).permute(2, 0, 1)  # BGR - mean
+    assert torch.equal(prepare_for_detection(image, pre.max_side, pre).tensor, by_hand)  # 250 px: no resize
+    assert torch.equal(FaceDetector(RetinaFace("mobilenet0.25")).prepare(image).tensor, by_hand)  # default record
+    expected = by_hand
     assert torch.equal(pre(image.permute(2, 0, 1)[None])[0], expected)
     record = ModelConfig.from_dict(registry.get_spec("retinaface-r50").config.to_dict())
     assert record.preprocess == pre and "longer side <= 640 BGR" in pre.describe()

@@ -22,6 +22,7 @@ from torch import nn
 from torchvision.ops import nms
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE
+from aikd_cli.models.preprocess import Preprocess, retinaface_preprocess
 from aikd_cli.models.retinaface import RetinaFace, decode, priors
 
 if TYPE_CHECKING:
@@ -75,19 +76,15 @@ class DetectorInput:
     scale_y: float  # resized height / original height
 
 
-def prepare_for_detection(
-    image: torch.Tensor, max_size: int, mean_bgr: tuple[float, float, float] = (104.0, 117.0, 123.0)
-) -> DetectorInput:
+def prepare_for_detection(image: torch.Tensor, max_size: int, preprocess: Preprocess) -> DetectorInput:
     """Resize ``image`` (``(H, W, 3)`` uint8 RGB) to :func:`detector_size` (antialiased) and
-    normalise it the way RetinaFace was trained (BGR, mean subtracted, no scaling)."""
+    normalise it as the detector's record says (RetinaFace: BGR, mean subtracted, no scaling)."""
     chw = image.permute(2, 0, 1)  # a channels-last view: uint8 resizing takes torch's fast path
     height, width = chw.shape[-2:]
     size = detector_size(height, width, max_size)
     if size != (height, width):
         chw = F.interpolate(chw[None], size=list(size), mode="bilinear", antialias=True, align_corners=False)[0]
-    bgr = chw.float().flip(0)
-    mean = torch.tensor(mean_bgr, dtype=torch.float32)[:, None, None]
-    return DetectorInput((bgr - mean).contiguous(), size[1] / width, size[0] / height)
+    return DetectorInput(preprocess(chw[None])[0].contiguous(), size[1] / width, size[0] / height)
 
 
 class FaceDetector:
@@ -95,33 +92,32 @@ class FaceDetector:
 
     ``model`` is the torch :class:`RetinaFace` or an ONNX export run by onnxruntime
     (:class:`~aikd_cli.models.onnx_model.OnnxRetinaFace`); :func:`load_detector` picks one.
-    ``max_size`` is the detection resolution (longest side; 0 = original size).
+    ``preprocess`` is the weights' input record (the registry's, or the checkpoint's); ``max_size``
+    the detection resolution (longest side; 0 = original size; default: the record's).
     """
 
     def __init__(
         self,
         model: RetinaFace | OnnxRetinaFace,
         *,
-        max_size: int = DEFAULT_DET_SIZE,
+        preprocess: Preprocess | None = None,
+        max_size: int | None = None,
         score_threshold: float = 0.5,
         nms_threshold: float = 0.4,
         device: torch.device | str = "cpu",
     ) -> None:
         self.device = torch.device(device)
         self.model = model.eval().to(self.device) if isinstance(model, nn.Module) else model
-        self.max_size = max_size
+        self.preprocess = preprocess or retinaface_preprocess()
+        self.max_size = self.preprocess.max_side or DEFAULT_DET_SIZE if max_size is None else max_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self._priors: dict[tuple[int, int], torch.Tensor] = {}
 
-    @property
-    def mean_bgr(self) -> tuple[float, float, float]:
-        return self.model.cfg.mean_bgr
-
     def prepare(self, image: torch.Tensor | np.ndarray) -> DetectorInput:
         if isinstance(image, np.ndarray):
             image = torch.from_numpy(np.ascontiguousarray(image))
-        return prepare_for_detection(image, self.max_size, self.mean_bgr)
+        return prepare_for_detection(image, self.max_size, self.preprocess)
 
     def _anchors(self, height: int, width: int) -> torch.Tensor:
         key = (height, width)
@@ -179,6 +175,7 @@ def load_detector(ref: str | os.PathLike, *, device: torch.device | str = "cpu",
     if resolved.path.suffix == ".onnx":
         from aikd_cli.models.onnx_model import OnnxRetinaFace
 
-        return FaceDetector(OnnxRetinaFace(resolved.path, device=device, source=str(ref)), device="cpu", **options)
-    net = load_network(ref, expect="detection", resolved=resolved).net
-    return FaceDetector(net, device=resolve_device(str(device)), **options)
+        onnx = OnnxRetinaFace(resolved.path, device=device, source=str(ref))
+        return FaceDetector(onnx, preprocess=onnx.config.preprocess, device="cpu", **options)
+    loaded = load_network(ref, expect="detection", resolved=resolved)
+    return FaceDetector(loaded.net, preprocess=loaded.config.preprocess, device=resolve_device(str(device)), **options)

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from aikd_cli.errors import InputFormatError
 
@@ -29,10 +28,10 @@ LANDMARK_COLUMNS = tuple(f"lm{i}_{axis}" for i in range(5) for axis in ("x", "y"
 LANDMARK_DECIMALS = 4
 
 
-def quantise(landmarks: torch.Tensor) -> torch.Tensor:
+def quantise(landmarks) -> np.ndarray:
     """Round to the CSV precision (float64; equal to what parsing the written text gives)."""
     scale = 10.0**LANDMARK_DECIMALS
-    return torch.round(landmarks.to(torch.float64) * scale) / scale
+    return np.round(np.asarray(landmarks, dtype=np.float64) * scale) / scale
 
 
 def landmark_fields(landmarks: np.ndarray | None) -> dict[str, str]:

@@ -94,8 +94,8 @@ class ImageFaces:
 class _Prepare:
     """Worker-side work: the detector input, or the model-sized crop for pre-aligned inputs."""
 
-    def __init__(self, mode: str, det_size: int, mean_bgr, crop_size: int) -> None:
-        self.mode, self.det_size, self.mean_bgr, self.crop_size = mode, det_size, mean_bgr, crop_size
+    def __init__(self, mode: str, det_size: int, preprocess, crop_size: int) -> None:
+        self.mode, self.det_size, self.preprocess, self.crop_size = mode, det_size, preprocess, crop_size
 
     def __call__(self, image: torch.Tensor):
         if self.mode == "aligned":
@@ -105,7 +105,7 @@ class _Prepare:
                                     antialias=True, align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
             return chw.permute(1, 2, 0).contiguous()
         if self.det_size >= 0:
-            return prepare_for_detection(image, self.det_size, self.mean_bgr)
+            return prepare_for_detection(image, self.det_size, self.preprocess)
         return None
 
 
@@ -133,7 +133,7 @@ class FaceFinder:
 
     def worker_transform(self) -> _Prepare:
         det = self.detector
-        return _Prepare(self.mode, det.max_size if det else -1, det.mean_bgr if det else None, self.size)
+        return _Prepare(self.mode, det.max_size if det else -1, det.preprocess if det else None, self.size)
 
     def find(self, batch: Sequence[Decoded]) -> list[ImageFaces]:
         """Landmarks (no crops yet) for every decoded image, in order."""
@@ -187,7 +187,7 @@ class FaceFinder:
         for f in img.faces:
             f.problem = landmark_problem(f.landmarks, height, width)
             if f.problem is None:
-                f.landmarks = quantise(torch.as_tensor(f.landmarks)).numpy()
+                f.landmarks = quantise(f.landmarks)
         if not img.usable:
             img.status, img.message = BAD_LANDMARKS, img.faces[0].problem
 
@@ -217,7 +217,7 @@ def crop_faces(
     if perturb > 0:
         for f in good:
             moved = quantise(perturb_face(torch.as_tensor(f.landmarks), perturb, unit=unit, seed=seed,
-                                          stream=stream, key=face_key(path, f.index))).numpy()
+                                          stream=stream, key=face_key(path, f.index)))
             f.problem = landmark_problem(moved, height, width)
             f.landmarks = moved
         good = [f for f in good if f.problem is None]

@@ -132,7 +132,6 @@ class RetinaFaceConfig:
     min_sizes: tuple[tuple[int, int], ...] = ((16, 32), (64, 128), (256, 512))
     steps: tuple[int, ...] = (8, 16, 32)
     variances: tuple[float, float] = (0.1, 0.2)
-    mean_bgr: tuple[float, float, float] = (104.0, 117.0, 123.0)
 
 
 CONFIGS = {

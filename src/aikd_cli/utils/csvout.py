@@ -1,44 +1,142 @@
 """Crash-safe, resumable CSV output for long batch jobs.
 
-Rows are appended (and flushed) to ``<out>.partial`` as they are produced, so a crash or Ctrl-C
-loses at most the batch in flight. ``close()`` writes the final file atomically (temp file +
-``os.replace``): readers never see a half-written ``<out>``. With ``resume=True`` the rows already
-in ``<out>`` and ``<out>.partial`` are kept and their keys reported as done.
+Rows are appended to ``<out>.partial`` (the journal) as they are produced: flushed after every
+batch, fsynced every few seconds, never re-read. A crash loses at most the batch in flight; a
+SIGKILL can leave a torn last row, which the next ``--resume`` cuts off. ``close()`` publishes the
+journal as ``<out>`` with one atomic rename, and nothing else ever replaces ``<out>``, so a
+finished CSV is never replaced by a shorter one after a crash.
+
+With ``resume=True`` the journal first takes in the rows of an existing ``<out>`` (a byte copy,
+done once: a journal that already starts with ``<out>`` is kept as it is), and the keys of all its
+rows are reported as done. The keys are read column-wise with pyarrow, so reopening a million-row
+journal takes seconds, not a re-parse and rewrite of every row.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import os
+import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.utils.atomic import atomic_open
 
+_CHUNK = 1 << 20
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return next(csv.reader(f), [])
+
+
+def _check_columns(path: Path, columns: list[str]) -> bool:
+    """Whether ``path`` has exactly ``columns``; an error when it lacks some (it cannot be resumed)."""
+    found = _header(path)
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise InputFormatError(
+            f"{path}: cannot resume: it has different columns (missing {', '.join(missing)})",
+            hint="write to a new file, or drop --resume to overwrite",
+        )
+    return found == columns
+
 
 def _read_rows(path: Path, columns: list[str]) -> Iterator[dict[str, str]]:
-    """Complete rows of a CSV (a torn last line of an interrupted append is dropped)."""
-    if not path.exists():
-        return
+    """Complete rows of a CSV, in ``columns`` order (short rows are skipped)."""
     with open(path, encoding="utf-8", newline="") as f:
-        text = f.read()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is not None and list(reader.fieldnames) != columns:
-        missing = [c for c in columns if c not in reader.fieldnames]
-        if missing:
-            raise InputFormatError(
-                f"{path}: cannot resume: it has different columns (missing {', '.join(missing)})",
-                hint="write to a new file, or drop --resume to overwrite",
-            )
-    for row in reader:
-        if None in row or any(row.get(c) is None for c in columns):
-            continue  # short/torn row
-        yield {c: row[c] for c in columns}
+        for row in csv.DictReader(f):
+            if None in row or any(row.get(c) is None for c in columns):
+                continue  # short/torn row
+            yield {c: row[c] for c in columns}
+
+
+def _whole_records(path: Path) -> int:
+    """How many leading bytes of a journal are whole records.
+
+    A record ends at a newline outside quotes, i.e. after an even number of quote characters (the
+    csv module quotes every field that holds a quote, newline or comma, and doubles inner quotes),
+    so a row cut off by a crash is found even inside a quoted, multi-line message.
+    """
+    with open(path, "rb") as f:
+        quotes = 0
+        while chunk := f.read(_CHUNK):
+            quotes += chunk.count(b'"')
+        end, after = f.tell(), 0  # quotes in [end, size)
+        while end > 0:
+            start = max(0, end - _CHUNK)
+            f.seek(start)
+            block = f.read(end - start)
+            cut = len(block)
+            while (i := block.rfind(b"\n", 0, cut)) != -1:
+                if (quotes - after - block.count(b'"', i + 1)) % 2 == 0:
+                    return start + i + 1
+                cut = i
+            after += block.count(b'"')
+            end = start
+    return 0
+
+
+def _starts_with(path: Path, prefix: Path) -> bool:
+    if path.stat().st_size < prefix.stat().st_size:
+        return False
+    with open(path, "rb") as a, open(prefix, "rb") as b:
+        while chunk := b.read(_CHUNK):
+            if a.read(len(chunk)) != chunk:
+                return False
+    return True
+
+
+class _Columns(dict):
+    """An Arrow table's columns as Python lists, each converted on first use."""
+
+    def __init__(self, table) -> None:
+        super().__init__()
+        self.table = table
+
+    def __missing__(self, name: str) -> list[str]:
+        if name not in self.table.column_names:
+            raise KeyError(name)
+        self[name] = values = self.table.column(name).to_pylist()
+        return values
+
+
+class _Row(Mapping):
+    """One row of a :class:`_Columns`, read without building a dict (keys of a million rows)."""
+
+    __slots__ = ("_columns", "_index")
+
+    def __init__(self, columns: _Columns, index: int) -> None:
+        self._columns, self._index = columns, index
+
+    def __getitem__(self, name: str) -> str:
+        return self._columns[name][self._index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns.table.column_names)
+
+    def __len__(self) -> int:
+        return self._columns.table.num_columns
+
+
+def _keys(path: Path, key: Callable[[Mapping[str, str]], str]) -> list[str]:
+    """``key`` of every row of a CSV, read column-wise (raises ``pyarrow.ArrowInvalid`` on a
+    malformed row)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    columns = _header(path)
+    table = pacsv.read_csv(
+        path,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in columns}, strings_can_be_null=False
+        ),
+    )
+    view = _Columns(table)
+    return [key(_Row(view, i)) for i in range(table.num_rows)]
 
 
 class ResultsWriter:
@@ -48,7 +146,7 @@ class ResultsWriter:
         columns: Iterable[str],
         *,
         resume: bool = False,
-        key: Callable[[dict[str, str]], str] = lambda row: row["path"],
+        key: Callable[[Mapping[str, str]], str] = lambda row: row["path"],
         fsync_every: float = 5.0,
     ) -> None:
         self.path = Path(path)
@@ -60,26 +158,68 @@ class ResultsWriter:
         self.done: set[str] = set()
         self.kept = 0
         if resume:
-            for source in (self.path, self.partial):
-                for row in _read_rows(source, self.columns):
-                    self.done.add(key(row))
-                    self.kept += 1
-            # fold the final file into the journal so close() has a single source
-            if self.path.exists():
-                rows = list(_read_rows(self.path, self.columns)) + list(_read_rows(self.partial, self.columns))
-                self._rewrite_partial(rows)
-            elif self.partial.exists():
-                self._rewrite_partial(list(_read_rows(self.partial, self.columns)))
-            else:  # nothing to resume from: start a fresh journal (with its header)
-                self._rewrite_partial([])
+            self._take_in()
+            keys = self._journal_keys()
+            self.done, self.kept = set(keys), len(keys)
         else:
-            self._rewrite_partial([])
+            self._rewrite([])
         self._handle = open(self.partial, "a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
         self._last_sync = time.monotonic()
         self.written = 0
 
-    def _rewrite_partial(self, rows: list[dict[str, str]]) -> None:
+    def _take_in(self) -> None:
+        """Make the journal hold every row to keep: its own whole rows, then those of ``<out>``."""
+        journal = self.partial.exists() and self._trim()  # False: no journal, or a torn header only
+        in_order = journal and _check_columns(self.partial, self.columns)
+        if not self.path.exists():
+            if not in_order:
+                self._rewrite(self._rows(self.partial) if journal else [])
+            return
+        finished_in_order = _check_columns(self.path, self.columns)
+        if not journal and finished_in_order:
+            self._copy_finished()
+        elif not (in_order and finished_in_order and _starts_with(self.partial, self.path)):
+            # (a journal that starts with <out> took it in at an earlier --resume: kept as it is)
+            self._rewrite(self._rows(self.path, *([self.partial] if journal else [])))
+
+    def _trim(self) -> bool:
+        """Cut a torn last row off the journal; False when not even its header is whole."""
+        whole = _whole_records(self.partial)
+        if whole < self.partial.stat().st_size:
+            os.truncate(self.partial, whole)
+        return whole > 0
+
+    def _copy_finished(self) -> None:
+        with open(self.path, "rb") as src, atomic_open(self.partial, "wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
+            src.seek(-1, os.SEEK_END)
+            if src.read(1) != b"\n":
+                dst.write(b"\r\n")  # a hand-made file without a final newline
+
+    def _rows(self, *sources: Path) -> Iterator[dict[str, str]]:
+        """The rows of ``sources`` in this writer's column order, less those whose key an earlier
+        source already has (a key may have several rows, e.g. one per face)."""
+        seen: set[str] = set()
+        for source in sources:
+            here: set[str] = set()
+            for row in _read_rows(source, self.columns):
+                k = self.key(row)
+                if k not in seen:
+                    here.add(k)
+                    yield row
+            seen |= here
+
+    def _journal_keys(self) -> list[str]:
+        import pyarrow as pa
+
+        try:
+            return _keys(self.partial, self.key)
+        except pa.ArrowInvalid:  # a malformed row (e.g. in a hand-edited <out>): rewrite without it
+            self._rewrite(self._rows(self.partial))
+            return _keys(self.partial, self.key)
+
+    def _rewrite(self, rows: Iterable[dict[str, str]]) -> None:
         with atomic_open(self.partial, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns)
             writer.writeheader()
@@ -101,11 +241,7 @@ class ResultsWriter:
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        with atomic_open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns)
-            writer.writeheader()
-            writer.writerows(_read_rows(self.partial, self.columns))
-        self.partial.unlink(missing_ok=True)
+        os.replace(self.partial, self.path)
         return self.path
 
     def __enter__(self) -> ResultsWriter:

@@ -23,7 +23,7 @@ from aikd_cli.errors import AikdError, InputFormatError
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
-from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_csv
+from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ def _read_quality(options: EvaluateOptions) -> list[QualityTable]:
     """Quality CSVs; several files with the same label are one method (e.g. one file per dataset)."""
     merged: dict[str, QualityTable] = {}
     for item in options.quality:
-        table = read_quality_csv(
+        table = read_quality_file(
             Path(item.path),
             item.label,
             path_column=options.path_column,
@@ -263,10 +263,14 @@ def _landmark_table(options: EvaluateOptions, tables: list[QualityTable]) -> Lan
     from aikd_cli.faces.landmarks import LandmarkTable, read_landmarks
 
     found: dict[str, list[tuple[int, np.ndarray]]] = {}
+    digests: dict[str, str] = {}
     for table in tables:
         for key, lm in table.landmarks.items():
-            found.setdefault(key, [(0, lm)])
-    given = LandmarkTable("the quality CSVs", found, {}) if found else None
+            if key not in found:
+                found[key] = [(0, lm)]
+                if key in table.digests:
+                    digests[key] = table.digests[key]
+    given = LandmarkTable("the quality CSVs", found, digests) if found else None
     if options.landmarks is None:
         return given
     return read_landmarks(options.landmarks).with_fallback(given)

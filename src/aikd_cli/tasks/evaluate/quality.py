@@ -1,4 +1,5 @@
-"""Quality scores per sample, read from ``aikd score`` CSVs (or any CSV with path + quality columns).
+"""Quality scores per sample, read from ``aikd score`` CSVs (or any CSV or Parquet file with path +
+quality columns).
 
 An image with several faces keeps the largest face (box area; else face 0), the usual choice for
 verification benchmarks; its landmarks, when the CSV has them, are the ones the FR model's crop is
@@ -7,8 +8,6 @@ aligned with. Rows whose ``status`` is not ``ok`` mark the image as failed, with
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.errors import InputFormatError
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, resolve_csv_path
+from aikd_cli.faces.landmarks import DIGEST_COLUMN, LANDMARK_COLUMNS
+from aikd_cli.tasks.evaluate import tabular
+
+BOX_COLUMNS = ("box_x1", "box_y1", "box_x2", "box_y2")
 
 _STATUS_REASONS = {
     "no_face": "no face detected",
@@ -33,6 +35,7 @@ class QualityTable:
     source: Path
     quality: dict[str, float] = field(default_factory=dict)
     landmarks: dict[str, np.ndarray] = field(default_factory=dict)  # (5, 2), of the kept face
+    digests: dict[str, str] = field(default_factory=dict)  # image sha256 the landmarks were found on
     failed: dict[str, str] = field(default_factory=dict)  # key -> why the image has no quality
     multi_face: int = 0  # images with more than one face (the largest was kept)
 
@@ -60,71 +63,87 @@ def parse_labelled(text: str) -> tuple[Path, str | None]:
     return Path(path), (label or None)
 
 
-def read_quality_csv(
+def read_quality_file(
     path: Path, label: str | None = None, *, path_column: str = "path", quality_column: str = "quality"
 ) -> QualityTable:
-    """Read one quality CSV. Relative paths are relative to the CSV's folder."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputFormatError(f"{path}: cannot read quality file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise InputFormatError(f"{path}: not a UTF-8 CSV file") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = reader.fieldnames or []
+    """Read one quality CSV or Parquet file, column-wise. Relative paths are relative to its folder."""
+    names = tabular.header(path)
     for col, option in ((path_column, "--path-column"), (quality_column, "--quality-column")):
-        if col not in columns:
+        if col not in names:
             raise InputFormatError(
-                f"{path}: no column {col!r} (found {', '.join(columns) or 'none'})",
+                f"{path}: no column {col!r} (found {', '.join(names) or 'none'})",
                 hint=f"name it with {option}",
             )
-    has_status = "status" in columns
-    has_box = all(c in columns for c in ("box_x1", "box_y1", "box_x2", "box_y2"))
-    has_lm = all(c in columns for c in LANDMARK_COLUMNS)
+    status = ["status"] if "status" in names else []
+    box = list(BOX_COLUMNS) if all(c in names for c in BOX_COLUMNS) else []
+    marks = list(LANDMARK_COLUMNS) if all(c in names for c in LANDMARK_COLUMNS) else []
+    digest = [DIGEST_COLUMN] if marks and DIGEST_COLUMN in names else []
+    numeric = [quality_column, *box, *marks]
+    columns = tabular.read_columns(path, [path_column, *status, *digest, *numeric], numeric=numeric)
     table = QualityTable(label or path.stem, path)
-    best: dict[str, tuple[float, int]] = {}  # key -> (area, line) of the kept face
-    faces: dict[str, int] = {}
-    for line, row in enumerate(reader, start=2):
-        key = resolve_csv_path(row[path_column] or "", path.parent)
-        status = (row.get("status") or "ok").strip().lower() if has_status else "ok"
-        if status != "ok":
-            if key not in table.quality:
-                table.failed[key] = _STATUS_REASONS.get(status, status)
-            continue
-        cell = (row[quality_column] or "").strip()
-        try:
-            value = float(cell) if cell else math.nan
-        except ValueError:
-            raise InputFormatError(f"{path}:{line}: quality {cell!r} is not a number") from None
-        area = _box_area(row) if has_box else 0.0
-        faces[key] = faces.get(key, 0) + 1
-        if key in best and area <= best[key][0]:
-            continue
-        best[key] = (area, line)
-        table.failed.pop(key, None)
-        table.quality[key] = value
-        lm = _landmarks(row) if has_lm else None
-        if lm is not None:
-            table.landmarks[key] = lm
-        else:
-            table.landmarks.pop(key, None)
-    table.multi_face = sum(1 for n in faces.values() if n > 1)
+    if len(columns) == 0:
+        raise InputFormatError(f"{path}: no quality rows")
+    keys, (sample,) = tabular.sample_codes(path.parent, columns, [path_column])
+    statuses, code = ["ok"], np.zeros(len(sample), np.int32)
+    if status:
+        statuses, code = tabular.parsed(columns, "status", lambda cell: cell.strip().lower() or "ok")
+    ok = np.array([s == "ok" for s in statuses])[code]
+    quality = columns.numbers(quality_column)
+    bad = tabular.first_row(quality.bad & ok)
+    if bad is not None:
+        cell = columns.cell(quality_column, bad).strip()
+        raise InputFormatError(f"{columns.where(bad)}: quality {cell!r} is not a number")
+    area = _box_areas(columns) if box else np.zeros(len(sample))
+    kept, table.multi_face = _largest_faces(sample, ok, area, len(keys))
+    has = kept >= 0
+    rows = kept[has]
+    table.quality = dict(zip(keys[has].tolist(), quality.values[rows].tolist(), strict=True))
+    if marks:
+        points, usable = _landmarks(columns)
+        with_marks = usable[rows]
+        table.landmarks = dict(zip(keys[has][with_marks].tolist(), points[rows[with_marks]], strict=True))
+        if digest:
+            hashes, code = tabular.parsed(columns, DIGEST_COLUMN, lambda cell: cell.strip().lower())
+            marked = rows[with_marks]
+            table.digests = {k: hashes[c] for k, c in zip(keys[has][with_marks].tolist(), code[marked].tolist()) if hashes[c]}
+    last = np.full(len(keys), -1, dtype=np.int64)
+    np.maximum.at(last, sample[~ok], np.flatnonzero(~ok))  # an image without an ok row: its last reason
+    reason = [_STATUS_REASONS.get(s, s) for s in statuses]
+    failed = ~has & (last >= 0)
+    table.failed = {
+        k: reason[code[r]] for k, r in zip(keys[failed].tolist(), last[failed].tolist(), strict=True)
+    }
     if not table.quality and not table.failed:
         raise InputFormatError(f"{path}: no quality rows")
     return table
 
 
-def _box_area(row: dict[str, str]) -> float:
-    try:
-        x1, y1, x2, y2 = (float(row[c]) for c in ("box_x1", "box_y1", "box_x2", "box_y2"))
-    except (TypeError, ValueError):
-        return 0.0
-    return max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+def _largest_faces(sample: np.ndarray, ok: np.ndarray, area: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """Per sample (of ``n``), the ``ok`` row of the largest face (the first of equal ones; -1 where
+    none), and how many samples have several faces. Only those few are decided row by row."""
+    rows = np.flatnonzero(ok)
+    faces = np.bincount(sample[rows], minlength=n)
+    kept = np.full(n, -1, dtype=np.int64)
+    single = faces[sample[rows]] == 1
+    kept[sample[rows[single]]] = rows[single]
+    several = rows[~single]
+    best: dict[int, float] = {}
+    for r, k, a in zip(several.tolist(), sample[several].tolist(), area[several].tolist(), strict=True):
+        if k in best and a <= best[k]:  # a NaN area always takes over, as it did row by row
+            continue
+        best[k], kept[k] = a, r
+    return kept, int((faces > 1).sum())
 
 
-def _landmarks(row: dict[str, str]) -> np.ndarray | None:
-    try:
-        values = np.array([float(row[c]) for c in LANDMARK_COLUMNS], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return values.reshape(5, 2) if np.isfinite(values).all() else None
+def _box_areas(columns: tabular.Columns) -> np.ndarray:
+    """Box area per row; 0 where a coordinate is missing or not a number."""
+    x1, y1, x2, y2 = (columns.numbers(c) for c in BOX_COLUMNS)
+    unreadable = np.any([n.empty | n.bad for n in (x1, y1, x2, y2)], axis=0)
+    area = np.maximum(x2.values - x1.values, 0.0) * np.maximum(y2.values - y1.values, 0.0)
+    return np.where(unreadable, 0.0, area)
+
+
+def _landmarks(columns: tabular.Columns) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 5, 2) landmarks per row, and whether all ten are finite numbers."""
+    values = np.stack([columns.numbers(c).values for c in LANDMARK_COLUMNS], axis=1)
+    return values.reshape(-1, 5, 2), np.isfinite(values).all(axis=1)

@@ -91,9 +91,9 @@ def _size(n: int) -> str:
 def _input_section(job: ExportJob, results: list[FormatResult]) -> str:
     cfg = job.config
     if job.is_detector:
-        mean = ", ".join(f"{v:g}" for v in job.loaded.net.cfg.mean_bgr)
+        mean = ", ".join(f"{v:g}" for v in cfg.preprocess.mean)
         return (
-            f"- `image`: `[N, 3, H, W]` float32, **BGR**, minus the mean colour ({mean}), not scaled; H and W "
+            f"- `image`: `[N, 3, H, W]` float32, **{cfg.preprocess.colour}**, minus the mean colour ({mean}), not scaled; H and W "
             "multiples of 32 (pad with zeros).\n"
             "- outputs per prior box: `loc` `[N, P, 4]`, `conf` `[N, P, 2]` (logits: background, face), `landms` "
             "`[N, P, 10]`; decode them with the RetinaFace priors (min sizes 16/32, 64/128, 256/512; steps 8, 16, "

@@ -95,7 +95,7 @@ def _inputs(job: ExportJob, real_images: Sequence[np.ndarray], seed: int) -> lis
         def batch(images: list[torch.Tensor]) -> torch.Tensor:
             # exported graphs take any batch: images of different sizes are zero-padded to one
             # (a test input only; aikd itself never pads, see faces/detector.py)
-            tensors = [prepare_for_detection(im, 640, cfg.mean_bgr).tensor for im in images]
+            tensors = [prepare_for_detection(im, 640, job.config.preprocess).tensor for im in images]
             height = -(-max(t.shape[1] for t in tensors) // stride) * stride
             width = -(-max(t.shape[2] for t in tensors) // stride) * stride
             return torch.stack([F.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
