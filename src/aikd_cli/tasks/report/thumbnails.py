@@ -1,8 +1,9 @@
-"""Thumbnails of what the model saw: faces re-aligned from the CSV's landmarks, plus a small view of
-each original photo for the detail panel.
+"""Thumbnails of what the model saw: the crops ``aikd score --save-crops`` kept, or faces re-aligned
+from the CSV's landmarks, plus a small view of each original photo decoded for the detail panel.
 
-Each source image is decoded once, however many faces it holds, and all its faces are aligned in
-one :func:`~aikd_cli.faces.align.align_faces` call. Images are processed in chunks by a pool of
+A face whose saved crop matches its row needs no decoding at all. Otherwise each source image is
+decoded once, however many faces it holds, and all its faces are aligned in one
+:func:`~aikd_cli.faces.align.align_faces` call. Images are processed in chunks by a pool of
 worker processes that write the JPEGs themselves (only a few bytes of status travel back), so
 100,000 rows stream through in bounded memory. An image that cannot be read any more (moved,
 deleted, corrupt) is reported, not raised: the report shows a placeholder for it.
@@ -30,22 +31,38 @@ CHUNK = 16  # source images per worker task
 
 
 @dataclass
+class FaceJob:
+    """One thumbnail: row ``index``; a saved crop to use when it was made for this row (path cell,
+    face index, landmarks), else the landmarks to re-align from."""
+
+    index: int
+    landmarks: tuple[float, ...] | None
+    crop: str | None = None
+    cell: str = ""
+    face: int | None = None
+
+
+@dataclass
 class SourceJob:
-    """One image to read: the faces (row index, 10 landmark values) to crop from it."""
+    """One image: its faces to show, and whether its preview is wanted even when no face needs the
+    original decoded (photos of failure rows)."""
 
     key: int
     path: str
-    faces: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)
+    faces: list[FaceJob] = field(default_factory=list)
+    preview: bool = False
 
 
 @dataclass
 class SourceResult:
     key: int
-    size: tuple[int, int] | None  # (width, height) of the upright original; None when unreadable
+    size: tuple[int, int] | None  # (width, height) of the upright original; None when not decoded
     error: str | None  # why the image could not be read
-    faces: int  # thumbnails made
+    faces: list[int]  # rows whose thumbnail was made
     thumbs: dict[int, bytes] = field(default_factory=dict)  # only when the caller keeps bytes
     preview: bytes | None = None
+    decoded: bool = False  # the original was decoded (a preview exists unless ``error``)
+    from_crops: int = 0  # thumbnails taken from saved crops
 
 
 def thumb_name(index: int) -> str:
@@ -85,38 +102,64 @@ def _write(root: str, name: str, data: bytes) -> None:
         f.write(data)
 
 
-def render_source(job: SourceJob, out_dir: str | None) -> SourceResult:
-    """Decode ``job.path`` once, crop its faces and shrink a preview; write them under ``out_dir``
-    (or return the bytes when ``out_dir`` is None)."""
+def _from_crops(job: SourceJob) -> tuple[dict[int, np.ndarray], list[FaceJob]]:
+    """Faces whose saved crop matches their row, and the faces left to re-align."""
+    from aikd_cli.tasks.report.crops import read_crop
+
+    found, rest = {}, []
+    for face in job.faces:
+        pixels = read_crop(face.crop, face.cell, face.face, face.landmarks) if face.crop else None
+        if pixels is not None:
+            found[face.index] = pixels
+        elif face.landmarks is not None:
+            rest.append(face)
+    return found, rest
+
+
+def _align(rgb: np.ndarray, faces: list[FaceJob]) -> dict[int, np.ndarray]:
     import torch
 
-    from aikd_cli.errors import ImageError
     from aikd_cli.faces.align import align_faces
+
+    landmarks = torch.tensor([f.landmarks for f in faces], dtype=torch.float64).reshape(-1, 5, 2)
+    with warnings.catch_warnings():  # the decoded array is read-only; align_faces only reads it
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        image = torch.from_numpy(rgb).permute(2, 0, 1)
+    crops, _ = align_faces(image, landmarks, THUMB_SIZE)
+    return dict(zip((f.index for f in faces), crops.permute(0, 2, 3, 1).numpy(), strict=True))
+
+
+def render_source(job: SourceJob, out_dir: str | None) -> SourceResult:
+    """Thumbnails of ``job``'s faces (saved crops, else re-aligned from the original, decoded once)
+    and, when the original is decoded, its preview; written under ``out_dir`` (or returned as bytes
+    when ``out_dir`` is None)."""
+    from aikd_cli.errors import ImageError
     from aikd_cli.images.decode import load_image
 
-    try:
-        rgb = load_image(job.path)
-    except ImageError as exc:
-        return SourceResult(job.key, None, exc.reason, 0)
-    height, width = rgb.shape[:2]
-    thumbs: dict[int, bytes] = {}
-    if job.faces:
-        landmarks = torch.tensor([lm for _, lm in job.faces], dtype=torch.float64).reshape(-1, 5, 2)
-        with warnings.catch_warnings():  # the decoded array is read-only; align_faces only reads it
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            image = torch.from_numpy(rgb).permute(2, 0, 1)
-        crops, _ = align_faces(image, landmarks, THUMB_SIZE)
-        crops = crops.permute(0, 2, 3, 1).numpy()
-        thumbs = {
-            index: _jpeg(crop, THUMB_QUALITY) for (index, _), crop in zip(job.faces, crops, strict=True)
-        }
-    preview = _preview(rgb)
+    pixels, rest = _from_crops(job)
+    result = SourceResult(job.key, None, None, [], from_crops=len(pixels))
+    preview = None
+    if rest or job.preview:
+        try:
+            rgb = load_image(job.path)
+        except ImageError as exc:
+            result.error = exc.reason
+        else:
+            result.decoded = True
+            result.size = (rgb.shape[1], rgb.shape[0])
+            if rest:
+                pixels.update(_align(rgb, rest))
+            preview = _preview(rgb)
+    thumbs = {index: _jpeg(crop, THUMB_QUALITY) for index, crop in pixels.items()}
+    result.faces = sorted(thumbs)
     if out_dir is None:
-        return SourceResult(job.key, (width, height), None, len(thumbs), thumbs, preview)
+        result.thumbs, result.preview = thumbs, preview
+        return result
     for index, data in thumbs.items():
         _write(out_dir, thumb_name(index), data)
-    _write(out_dir, preview_name(job.key), preview)
-    return SourceResult(job.key, (width, height), None, len(thumbs))
+    if preview is not None:
+        _write(out_dir, preview_name(job.key), preview)
+    return result
 
 
 def _render_chunk(jobs: list[SourceJob], out_dir: str | None) -> list[SourceResult]:
