@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aikd_cli.cli.common import WorkersOpt, default_workers, err, escape, handle_errors, out
+from aikd_cli.cli.common import default_workers, err, escape, handle_errors, out
 
 
 @handle_errors
@@ -78,7 +78,16 @@ def report(
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
-    workers: WorkersOpt = default_workers(),
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=0,
+            help="Threads reading images (0: in the main thread).",
+            rich_help_panel="Compute",
+        ),
+    ] = default_workers(),
 ) -> None:
     """Build an HTML quality report from a score CSV.
 

@@ -175,7 +175,7 @@ def build_report(
     pages; bigger ones the lowest, highest, threshold, per-decile and per-folder samples
     (``grid=True``/``False`` forces either). ``crops``: the ``aikd score --save-crops`` folder to
     take thumbnails from (None: the one the CSV's sidecar names; False: decode the originals);
-    ``workers`` processes read images in parallel (0: in this process).
+    ``workers`` threads read images in parallel (0: in this thread).
     """
     started = time.perf_counter()
     layout = Layout(**options)

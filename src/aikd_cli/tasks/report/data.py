@@ -108,15 +108,14 @@ class ScoreTable:
 
     @cached_property
     def folders(self) -> tuple[np.ndarray, list[str]]:
-        """Each row's sub-folder (relative to the CSV; the group of per-folder statistics), as a code
-        into the list of distinct folders. One ``dirname`` per distinct path, not per row."""
-        names: dict[str, int] = {}
-        of_path = np.fromiter(
-            (names.setdefault(_folder(p), len(names)) for p in self._paths.to_pylist()),
-            dtype=np.int64,
-            count=len(self._paths),
-        )
-        return of_path[self.path_code], list(names)
+        """Each row's sub-folder (the path cell up to its last ``/``; ``.`` for none): the group of
+        per-folder statistics, as a code into the list of distinct folders. Computed once per
+        distinct path, in pyarrow, not per row."""
+        paths = self._paths if os.sep == "/" else pc.replace_substring(self._paths, os.sep, "/")
+        head = pc.replace_substring_regex(paths, r"/+[^/]*$", "")
+        root = pc.if_else(pc.equal(head, ""), "/", head)
+        folder = pc.dictionary_encode(pc.if_else(pc.match_substring(paths, "/"), root, "."))
+        return folder.indices.to_numpy().astype(np.int64)[self.path_code], folder.dictionary.to_pylist()
 
     def rows(self, indices) -> list[ScoreRow]:
         """The rows at ``indices`` as objects (for the few rows a page shows)."""
@@ -127,10 +126,6 @@ class ScoreTable:
             _row(int(i), cells, self.csv_path, int(n))
             for i, cells, n in zip(indices, picked, faces, strict=True)
         ]
-
-
-def _folder(path: str) -> str:
-    return posixpath.dirname(path.replace(os.sep, "/")) or "."
 
 
 def _row(index: int, cells: dict, csv_path: Path, faces_in_photo: int) -> ScoreRow:
@@ -282,7 +277,7 @@ def read_scores(csv_path: str | Path) -> ScoreTable:
     status = pc.utf8_trim_whitespace(text["status"])
     columns["status"] = pc.if_else(pc.equal(status, ""), "error", status)
     columns["message"] = text["message"]
-    table = pa.table(columns)
+    table = pa.table(columns).combine_chunks()  # one chunk: fast ``take`` of the rows shown
 
     landmarks = np.stack([_floats(table[c]) for c in LANDMARK_COLUMNS], axis=1)
     given = np.stack([table[c].is_valid().to_numpy(zero_copy_only=False) for c in LANDMARK_COLUMNS], axis=1)

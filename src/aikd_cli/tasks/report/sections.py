@@ -182,6 +182,7 @@ def groups_section(report: Report, here: int = 1, limit: int | None = GROUPS_INL
     head.append("lowest face")
     numeric = set(range(1, len(head) - 1))
     sampled = {id(g) for g, _ in report.selection.folders} if report.selection else set()
+    report.load([g.worst for g in shown if g.worst is not None])
     rows = []
     for g in shown:
         q = g.quality

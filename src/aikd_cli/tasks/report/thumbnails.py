@@ -3,20 +3,19 @@ from the CSV's landmarks, plus a small view of each original photo decoded for t
 
 A face whose saved crop matches its row needs no decoding at all. Otherwise each source image is
 decoded once, however many faces it holds, and all its faces are aligned in one
-:func:`~aikd_cli.faces.align.align_faces` call. Images are processed in chunks by a pool of
-worker processes that write the JPEGs themselves (only a few bytes of status travel back), so
-100,000 rows stream through in bounded memory. An image that cannot be read any more (moved,
+:func:`~aikd_cli.faces.align.align_faces` call. Images are processed by a few worker threads that
+write the JPEGs themselves, with a bounded number in flight, so any number of images streams
+through in bounded memory. An image that cannot be read any more (moved,
 deleted, corrupt) is reported, not raised: the report shows a placeholder for it.
 """
 
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ THUMB_SIZE = 112  # the model's input: thumbnails are the exact aligned crops
 PREVIEW_SIDE = 200  # longer side of the small view of the original photo
 THUMB_QUALITY = 90  # with 4:4:4 chroma: within ~1-2 grey levels of the crop on average
 PREVIEW_QUALITY = 70
-CHUNK = 16  # source images per worker task
 
 
 @dataclass
@@ -162,19 +160,9 @@ def render_source(job: SourceJob, out_dir: str | None) -> SourceResult:
     return result
 
 
-def _render_chunk(jobs: list[SourceJob], out_dir: str | None) -> list[SourceResult]:
-    return [render_source(job, out_dir) for job in jobs]
-
-
-def _worker_init() -> None:
-    # Small per-image tensor ops: intra-op threads only contend with the other workers.
-    import torch
-
-    torch.set_num_threads(1)
-
-
 @contextmanager
 def _single_threaded_torch():
+    """Small per-image tensor ops: intra-op threads only contend with the other workers."""
     import torch
 
     before = torch.get_num_threads()
@@ -185,17 +173,6 @@ def _single_threaded_torch():
         torch.set_num_threads(before)
 
 
-def _chunks(jobs: Iterable[SourceJob], size: int) -> Iterator[list[SourceJob]]:
-    batch: list[SourceJob] = []
-    for job in jobs:
-        batch.append(job)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def render_sources(
     jobs: list[SourceJob],
     out_dir: str | Path | None,
@@ -203,31 +180,27 @@ def render_sources(
     workers: int = 0,
     on_result: Callable[[SourceResult], None],
 ) -> None:
-    """Render every job, in parallel with ``workers`` processes (0: in this process), calling
-    ``on_result`` as each image finishes (in completion order)."""
+    """Render every job with ``workers`` threads (0: in this thread), calling ``on_result`` as each
+    image finishes (in completion order).
+
+    Threads, not processes: decoding, resizing, warping and JPEG coding release the GIL, and a thread
+    starts at once, while a spawned process spends seconds importing torch: more than a sampled
+    report of a million rows needs for all its pictures on a busy 2-core machine (measured: the kit's
+    196 photos in 3.7 s with 2 threads, 5.9 s in one, 11.7 s with 2 processes).
+    """
     root = None if out_dir is None else str(out_dir)
-    if workers <= 0 or len(jobs) <= 4 * CHUNK:  # starting processes costs more than it saves
-        with _single_threaded_torch():
+    with _single_threaded_torch():
+        if workers <= 0:
             for job in jobs:
                 on_result(render_source(job, root))
-        return
-    # spawn, not fork: the caller (``aikd score --report``) may hold CUDA and torch thread pools
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
-    pending: set[Future] = set()
-
-    def drain(limit: int) -> None:
-        nonlocal pending
-        while len(pending) > limit:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                for result in future.result():
-                    on_result(result)
-
-    try:
-        for chunk in _chunks(jobs, CHUNK):
-            pending.add(pool.submit(_render_chunk, chunk, root))
-            drain(4 * workers)  # bounded: memory stays flat whatever the number of images
-        drain(0)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: set[Future] = set()
+            for job in jobs:
+                pending.add(pool.submit(render_source, job, root))
+                while len(pending) >= 4 * workers:  # bounded: memory stays flat at any size
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        on_result(future.result())
+            for future in as_completed(pending):
+                on_result(future.result())
