@@ -50,6 +50,11 @@ def score(
     report: Annotated[
         Path | None, typer.Option("--report", help="Also build an HTML report of the scores (see `aikd report`).")
     ] = None,
+    save_crops: Annotated[
+        Path | None,
+        typer.Option("--save-crops", help="Also keep the aligned crops as PNGs here, mirroring the CSV's paths; "
+                     "`aikd report` shows them without decoding the originals.", rich_help_panel="Faces"),
+    ] = None,
     recursive: RecursiveOpt = True,
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
@@ -64,6 +69,7 @@ def score(
       aikd score photos/ --landmarks landmarks.csv --model run/best.safetensors
       aikd score photos/ -o scores.csv --resume          # continue an interrupted run
       aikd score photos/ -o scores.csv --report report.html
+      aikd score photos/ -o scores.csv --save-crops crops/   # keep the aligned crops for reports
     """
     from aikd_cli.tasks.score import ScoreOptions, score_images
 
@@ -72,7 +78,7 @@ def score(
     options = ScoreOptions(
         model=model, detector=detector, aligned=aligned, landmarks=landmarks, faces=faces,  # type: ignore[arg-type]
         device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
-        recursive=recursive, det_size=det_size, det_threshold=det_threshold,
+        recursive=recursive, det_size=det_size, det_threshold=det_threshold, save_crops=save_crops,
     )
     with progress_bar("scoring") as update:
         summary = score_images([str(p) for p in paths], output, options, progress=update)
