@@ -21,6 +21,7 @@ from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
 from aikd_cli.tasks.report import plan
 from aikd_cli.tasks.report.data import read_scores
 from aikd_cli.tasks.report.plan import Layout
+from aikd_cli.tasks.report.stats import PERCENTILES, face_order, group_stats
 from aikd_cli.tasks.report.thumbnails import thumb_name
 from aikd_cli.tasks.score import SCORE_COLUMNS
 
@@ -254,3 +255,23 @@ def test_non_utf8_rows_are_one_line_errors(tmp_path):
     )
     with pytest.raises(InputFormatError, match="not a UTF-8 text CSV"):
         read_scores(path)
+
+
+def test_folder_statistics_are_numpys_exactly(lfw_scores):
+    rows = read_csv(lfw_scores)
+    table = read_scores(lfw_scores)
+    groups = group_stats(table, face_order(table), threshold=18.0)
+    assert len(groups) == len({folder(r["path"]) for r in rows})
+    for g in groups:
+        mine = [r for r in rows if folder(r["path"]).endswith("/" + g.name)]
+        q = np.array([float(r["quality"]) for r in mine if r["status"] == "ok"])
+        assert (g.rows, g.failures, g.quality.count) == (len(mine), len(mine) - len(q), len(q))
+        if len(q):
+            assert g.quality.percentiles == dict(zip(PERCENTILES, np.percentile(q, PERCENTILES).tolist()))
+            assert (g.quality.min, g.quality.max, g.quality.below) == (
+                q.min(),
+                q.max(),
+                int((q < 18.0).sum()),
+            )
+            assert g.quality.mean == pytest.approx(q.mean(), rel=1e-12)
+            assert g.quality.std == pytest.approx(q.std(), rel=1e-9)

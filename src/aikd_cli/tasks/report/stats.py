@@ -117,7 +117,7 @@ def _group_percentiles(values: np.ndarray, start: np.ndarray, count: np.ndarray)
     """(groups, len(PERCENTILES)) percentiles of each sorted segment ``values[start:start+count]``."""
     q = np.asarray(PERCENTILES, dtype=np.float64)[None, :] / 100
     n = count[:, None].astype(np.float64)
-    virtual = n * q + (1 - q) - 1  # numpy's virtual index for the linear method
+    virtual = (n - 1) * q  # numpy's virtual index for the linear method
     lo = np.floor(virtual)
     top = virtual >= n - 1
     lo_i = np.where(top, n - 1, lo).astype(np.int64)
