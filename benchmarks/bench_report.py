@@ -71,7 +71,7 @@ def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0)
     kinds = rng.choice(4, size=rows, p=[0.97, 0.02, 0.005, 0.005])  # ok, no face, unreadable, NaN
     quality = rng.beta(5, 2, size=rows)
     cells = []
-    for photo, face in sources:
+    for _, face in sources:
         lm = ",".join(landmark_fields(face.landmarks).values())
         box = ",".join(f"{v:.1f}" for v in face.box)
         cells.append(f"{face.score:.4f},{box},{lm}")
@@ -216,24 +216,10 @@ def main() -> None:
             count = save_crops(small, folder / "small" / "crops")
             print(f"saved crops: {count:,} in {time.perf_counter() - started:.1f} s")
             crops = folder / "small" / "crops"
-            s, summary = timed_build(
-                small,
-                folder / "small" / "grid-crops.html",
-                args.workers,
-                crops=crops,
-                threshold=0.5,
-                grid=True,
-            )
-            describe("full grid from saved crops", s, summary)
-            s, summary = timed_build(
-                small,
-                folder / "small" / "sampled-crops.html",
-                args.workers,
-                crops=crops,
-                threshold=0.5,
-                grid=False,
-            )
-            describe("sampled from saved crops", s, summary)
+            for name, grid in (("full grid", True), ("sampled", False)):
+                html = folder / "small" / f"{name.split()[-1]}-crops.html"
+                s, summary = timed_build(small, html, args.workers, crops=crops, threshold=0.5, grid=grid)
+                describe(f"{name} from saved crops", s, summary)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

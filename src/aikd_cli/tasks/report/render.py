@@ -90,25 +90,19 @@ def grid_page(report: Report, page: int) -> str:
     return document(report, title, _header(report, page, _subtitle(report)), faces_section(report, page))
 
 
+def _list_page(report: Report, what: str, subtitle: str, body: str, skip: tuple[str, str]) -> str:
+    """A page of the files folder holding a complete list (all failures, all sub-folders)."""
+    subtitle = f"{subtitle} &middot; {esc(report.csv_path.name)}"
+    return document(report, f"{report.title}: {what}", _header(report, 0, subtitle), body, skip=skip)
+
+
 def failures_page(report: Report) -> str:
-    title = f"{report.title}: failures"
-    subtitle = f"{report.failures:,} rows without a scored face &middot; {esc(report.csv_path.name)}"
-    return document(
-        report,
-        title,
-        _header(report, 0, subtitle),
-        failures_section(report, 0, None),
-        skip=("failures", "the failures"),
-    )
+    subtitle = f"{report.failures:,} rows without a scored face"
+    body = failures_section(report, 0, None)
+    return _list_page(report, "failures", subtitle, body, ("failures", "the failures"))
 
 
 def folders_page(report: Report) -> str:
-    title = f"{report.title}: sub-folders"
-    subtitle = f"{len(report.groups or []):,} sub-folders &middot; {esc(report.csv_path.name)}"
-    return document(
-        report,
-        title,
-        _header(report, 0, subtitle),
-        groups_section(report, 0, None),
-        skip=("groups", "the sub-folders"),
-    )
+    subtitle = f"{len(report.groups or []):,} sub-folders"
+    body = groups_section(report, 0, None)
+    return _list_page(report, "sub-folders", subtitle, body, ("groups", "the sub-folders"))

@@ -35,6 +35,13 @@ def _section(anchor: str, title: str, note: str, body: str) -> str:
     )
 
 
+def _subsection(report: Report, anchor: str, heading: str, facts: str, rows: np.ndarray) -> str:
+    return (
+        f'<h3 id="{anchor}">{heading}</h3><p class="range">{facts}; {len(rows):,} shown.</p>'
+        f"{_cards(report, rows)}"
+    )
+
+
 def _of(report: Report) -> str:
     return f"{report.stats.count:,} scored faces"
 
@@ -70,11 +77,9 @@ def deciles_section(report: Report, sel: Selection) -> str:
     body = []
     for d in sel.deciles:
         lo, hi = quality[order[d.start]], quality[order[d.stop - 1]]
-        body.append(
-            f'<h3 id="decile-{d.number}">Decile {d.number}: quality {esc(fmt(lo))} to {esc(fmt(hi))}</h3>'
-            f'<p class="range">Ranks {d.start + 1:,}&ndash;{d.stop:,} of {report.stats.count:,}; '
-            f"{len(d.rows):,} shown.</p>{_cards(report, d.rows)}"
-        )
+        heading = f"Decile {d.number}: quality {esc(fmt(lo))} to {esc(fmt(hi))}"
+        facts = f"Ranks {d.start + 1:,}&ndash;{d.stop:,} of {report.stats.count:,}"
+        body.append(_subsection(report, f"decile-{d.number}", heading, facts, d.rows))
     return _section("deciles", "By quality decile", note, "".join(body))
 
 
@@ -86,12 +91,10 @@ def folder_samples_section(report: Report, sel: Selection) -> str:
     )
     body = []
     for number, (g, rows) in enumerate(sel.folders, start=1):
-        q = g.quality
-        body.append(
-            f'<h3 id="folder-{number}">{esc(g.name)}</h3><p class="range">median {esc(fmt(q.median))}, '
-            f"{q.count:,} scored faces, {g.failures:,} failures; {len(rows):,} shown.</p>"
-            f"{_cards(report, rows)}"
+        facts = (
+            f"median {esc(fmt(g.quality.median))}, {g.quality.count:,} scored faces, {g.failures:,} failures"
         )
+        body.append(_subsection(report, f"folder-{number}", esc(g.name), facts, rows))
     return _section("folder-samples", "Worst sub-folders", note, "".join(body))
 
 
