@@ -83,10 +83,10 @@ class ScoreTable:
     statuses: list[str]
     path_code: np.ndarray  # int64: which distinct path cell (first-seen order)
     path_rank: np.ndarray  # int64: the row's path cell's rank in sorted (code point) order
+    distinct_paths: pa.Array = field(repr=False)  # the path cells, each once, indexed by ``path_code``
     meta: dict[str, str | None]
     meta_note: str | None  # why the sidecar could not be used, if it could not
     crops_dir: Path | None = None  # where ``aikd score --save-crops`` put the aligned crops
-    _paths: pa.Array | None = field(default=None, repr=False)  # the distinct path cells
 
     def __len__(self) -> int:
         return len(self.quality)
@@ -103,7 +103,7 @@ class ScoreTable:
     @cached_property
     def faces_per_path(self) -> np.ndarray:
         """For each row: how many rows of its photo carry a face index (several faces: > 1)."""
-        counts = np.bincount(self.path_code[self.face >= 0], minlength=len(self._paths))
+        counts = np.bincount(self.path_code[self.face >= 0], minlength=len(self.distinct_paths))
         return counts[self.path_code]
 
     @cached_property
@@ -111,7 +111,9 @@ class ScoreTable:
         """Each row's sub-folder (the path cell up to its last ``/``; ``.`` for none): the group of
         per-folder statistics, as a code into the list of distinct folders. Computed once per
         distinct path, in pyarrow, not per row."""
-        paths = self._paths if os.sep == "/" else pc.replace_substring(self._paths, os.sep, "/")
+        paths = self.distinct_paths
+        if os.sep != "/":
+            paths = pc.replace_substring(paths, os.sep, "/")
         head = pc.replace_substring_regex(paths, r"/+[^/]*$", "")
         root = pc.if_else(pc.equal(head, ""), "/", head)
         folder = pc.dictionary_encode(pc.if_else(pc.match_substring(paths, "/"), root, "."))
@@ -302,9 +304,9 @@ def read_scores(csv_path: str | Path) -> ScoreTable:
         status=statuses.indices.to_numpy().astype(np.int64),
         statuses=statuses.dictionary.to_pylist(),
         path_code=path_code,
-        path_rank=rank[path_code] if len(path_code) else path_code,
+        path_rank=rank[path_code],
+        distinct_paths=paths.dictionary,
         meta=meta,
         meta_note=note,
         crops_dir=Path(crops) if crops else None,
-        _paths=paths.dictionary,
     )
