@@ -2,8 +2,9 @@
 
 Builds synthetic score CSVs from real LFW photos of the test kit: ``--photos`` photos with the
 landmarks RetinaFace finds on them, one row per path; with ``--paths links`` (default) every row
-has its own path (a symlink to one of the photos, 100 per sub-folder, like one folder per identity),
-with ``--paths repeat`` the rows point at the photos themselves (paths repeat). 2% of the rows are
+has its own path, 100 per sub-folder (like one folder per identity; each sub-folder is a link to a
+folder of 100 links to the photos, so a million paths take a few thousand files), with
+``--paths repeat`` the rows point at the photos themselves (paths repeat). 2% of the rows are
 no-face rows, 0.5% unreadable, 0.5% NaN scores; qualities are random. Then it times
 
 * the baseline: the full grid (``grid=True``: every face decoded, cropped and paged; the report's
@@ -55,6 +56,23 @@ def detect_landmarks(photos: list[Path]) -> list:
     return found
 
 
+FOLDER = 100  # rows per sub-folder (one folder per identity)
+
+
+def _pools(folder: Path, sources: list, blank: Path, broken: Path) -> int:
+    """Folders of 100 photo links (plus blank and broken ones) that the sub-folders point at: a
+    million distinct paths from a few thousand files, so the set is quick to make and to delete."""
+    count = max(1, -(-len(sources) // FOLDER))
+    for p in range(count):
+        pool = folder / "pools" / f"p{p}"
+        pool.mkdir(parents=True)
+        for k in range(FOLDER):
+            (pool / f"img{k:03d}.jpg").symlink_to(sources[(p * FOLDER + k) % len(sources)][0])
+            (pool / f"blank{k:03d}.png").symlink_to(blank)
+            (pool / f"broken{k:03d}.jpg").symlink_to(broken)
+    return count
+
+
 def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0) -> Path:
     """A score CSV of ``rows`` rows in ``folder`` (written line by line: a million rows in seconds)."""
     from PIL import Image
@@ -68,6 +86,7 @@ def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0)
     Image.fromarray(np.full((250, 250, 3), 128, np.uint8)).save(blank)
     broken = folder / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
+    pools = _pools(folder, sources, blank, broken) if links else 0
     kinds = rng.choice(4, size=rows, p=[0.97, 0.02, 0.005, 0.005])  # ok, no face, unreadable, NaN
     quality = rng.beta(5, 2, size=rows)
     cells = []
@@ -79,23 +98,24 @@ def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0)
     with open(csv_path, "w", encoding="utf-8") as f:
         f.write(",".join(SCORE_COLUMNS) + "\n")
         for i, kind in enumerate(kinds):
-            photo = sources[i % len(sources)][0]
-            target = blank if kind == 1 else broken if kind == 2 else photo
-            if links:
-                group = folder / "images" / f"id{i // 100:05d}"
-                if i % 100 == 0:
-                    group.mkdir(parents=True)
-                link = group / f"img{i:07d}{target.suffix}"
-                link.symlink_to(target)
-                target = link
-            path = os.path.relpath(target, folder)
+            group, k = divmod(i, FOLDER)
+            source = ((group % pools) * FOLDER + k) % len(sources) if links else i % len(sources)
+            if links:  # images/id00042 -> pools/p0: every row its own path
+                if k == 0:
+                    (folder / "images").mkdir(exist_ok=True)
+                    (folder / "images" / f"id{group:05d}").symlink_to(folder / "pools" / f"p{group % pools}")
+                name = ("img{:03d}.jpg", "blank{:03d}.png", "broken{:03d}.jpg", "img{:03d}.jpg")[kind]
+                path = f"images/id{group:05d}/{name.format(k)}"
+            else:
+                target = (sources[source][0], blank, broken, sources[source][0])[kind]
+                path = os.path.relpath(target, folder)
             if kind == 1:
                 f.write(f"{path},,,{',' * 14},no_face,no face detected\n")
             elif kind == 2:
                 f.write(f"{path},,,{',' * 14},unreadable,not an image (unrecognised format)\n")
             else:
                 q = "nan" if kind == 3 else f"{quality[i]:.6f}"
-                f.write(f"{path},0,{q},{cells[i % len(sources)]},ok,\n")
+                f.write(f"{path},0,{q},{cells[source]},ok,\n")
     return csv_path
 
 
