@@ -22,6 +22,7 @@ to the sampled build, page sizes and, when Chromium is installed, how long the m
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing
 import os
 import resource
@@ -78,6 +79,7 @@ def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0)
     from PIL import Image
 
     from aikd_cli.faces.landmarks import landmark_fields
+    from aikd_cli.tasks.report.data import BOX_COLUMNS
     from aikd_cli.tasks.score import SCORE_COLUMNS
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -89,11 +91,19 @@ def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0)
     pools = _pools(folder, sources, blank, broken) if links else 0
     kinds = rng.choice(4, size=rows, p=[0.97, 0.02, 0.005, 0.005])  # ok, no face, unreadable, NaN
     quality = rng.beta(5, 2, size=rows)
-    cells = []
-    for _, face in sources:
-        lm = ",".join(landmark_fields(face.landmarks).values())
-        box = ",".join(f"{v:.1f}" for v in face.box)
-        cells.append(f"{face.score:.4f},{box},{lm}")
+    faces = []  # the cells of each photo's face, and of no face
+    for photo, face in sources:
+        cells = {"face": "0", "det_score": f"{face.score:.4f}", "status": "ok"}
+        cells |= dict(zip(BOX_COLUMNS, (f"{v:.1f}" for v in face.box), strict=True))
+        faces.append(
+            cells
+            | landmark_fields(face.landmarks)
+            | {"image_sha256": hashlib.sha256(photo.read_bytes()).hexdigest()}
+        )
+    failures = (
+        {"status": "no_face", "message": "no face detected"},
+        {"status": "unreadable", "message": "not an image (unrecognised format)"},
+    )
     csv_path = folder / "scores.csv"
     with open(csv_path, "w", encoding="utf-8") as f:
         f.write(",".join(SCORE_COLUMNS) + "\n")
@@ -109,13 +119,11 @@ def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0)
             else:
                 target = (sources[source][0], blank, broken, sources[source][0])[kind]
                 path = os.path.relpath(target, folder)
-            if kind == 1:
-                f.write(f"{path},,,{',' * 14},no_face,no face detected\n")
-            elif kind == 2:
-                f.write(f"{path},,,{',' * 14},unreadable,not an image (unrecognised format)\n")
+            if kind in (1, 2):
+                cells = failures[kind - 1]
             else:
-                q = "nan" if kind == 3 else f"{quality[i]:.6f}"
-                f.write(f"{path},0,{q},{cells[source]},ok,\n")
+                cells = faces[source] | {"quality": "nan" if kind == 3 else f"{quality[i]:.6f}"}
+            f.write(",".join([path, *(cells.get(c, "") for c in SCORE_COLUMNS[1:])]) + "\n")
     return csv_path
 
 

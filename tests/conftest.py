@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="aikd-test-hf-")
 os.environ.pop("HF_HUB_CACHE", None)
+os.environ["AIKD_CONFIG_DIR"] = tempfile.mkdtemp(prefix="aikd-test-config-")  # never the real home
 os.environ.setdefault("AIKD_TEST", "1")
 
 import pytest  # noqa: E402
@@ -43,12 +44,16 @@ def mobilefacenet_weights(assets) -> Path:
     return _need(assets / "models" / "fr" / "mobilefacenet_foamliu.pt")
 
 
-@pytest.fixture(scope="session")
-def hf_cache() -> Path:
-    """The private HF cache directory the tests run against (seed it with hubcache.seed_hub_cache)."""
+@pytest.fixture()
+def hf_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh, private HF cache for this test (seed it with hubcache.seed_hub_cache): what one test
+    seeds under a registered name never leaks into another."""
     from huggingface_hub import constants
 
-    return Path(constants.HF_HUB_CACHE)
+    cache = tmp_path / "hf-hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,9 @@ over 10 kB or with binary extensions, "regular" otherwise), the git-LFS batch AP
 ``POST /{repo}.git/info/lfs/objects/batch`` (basic transfer, upload + verify actions),
 ``PUT /lfs-upload/{oid}`` (the upload URL it hands out, sha256 checked), ``POST /lfs-verify`` and
 ``POST /api/models/{repo}/commit/{rev}`` (NDJSON: header, inline files, LFS pointers).
+For downloads it also serves repos given to :meth:`FakeHub.serve`: ``GET /api/models/{repo}[/revision/{rev}]``
+(the file listing) and ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` with the headers
+``hf_hub_download`` checks (``X-Repo-Commit``, ``ETag`` = the file's sha256, ``Content-Length``).
 Every request is recorded in ``requests``; anything else answers 404 and is recorded too.
 """
 
@@ -49,9 +52,16 @@ class FakeHub:
         ] = {}  # repo_id -> {"private": bool, "files": {path: bytes}, "commits": [...]}
         self.lfs: dict[str, bytes] = {}  # sha256 -> content
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, lower-cased headers)
+        self.served: dict[str, tuple[str, dict[str, bytes]]] = {}  # repo_id -> (commit, files) for downloads
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def serve(self, repo_id: str, files: dict[str, bytes], commit: str | None = None) -> str:
+        """Offer ``files`` of ``repo_id`` for download at ``commit`` (and at ``main``); returns the commit."""
+        commit = commit or hashlib.sha1(repo_id.encode()).hexdigest()
+        self.served[repo_id] = (commit, dict(files))
+        return commit
 
     def __enter__(self) -> FakeHub:
         self.thread.start()
@@ -190,8 +200,35 @@ class FakeHub:
                     return self._send(200, {})
                 return self._send(404, {"error": f"stand-in Hub does not implement PUT {self.path}"})
 
+            def _download(self, body: bool) -> bool:
+                """Answer a listing or a ``resolve`` request for a served repo; False if it is neither."""
+                path = self.path.split("?")[0]
+                for repo_id, (commit, files) in hub.served.items():
+                    if re.fullmatch(rf"/api/models/{re.escape(repo_id)}(/revision/(main|{commit}))?", path):
+                        self._send(200, {"id": repo_id, "sha": commit, "siblings": [{"rfilename": f} for f in files]})
+                        return True
+                    m = re.fullmatch(rf"/{re.escape(repo_id)}/resolve/(main|{commit})/(.+)", path)
+                    if m and m.group(2) in files:
+                        data = files[m.group(2)]
+                        self.send_response(200)
+                        self.send_header("X-Repo-Commit", commit)
+                        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        if body:
+                            self.wfile.write(data)
+                        return True
+                return False
+
+            def do_HEAD(self) -> None:
+                self._record()
+                if not self._download(body=False):
+                    self.send_response(404)
+                    self.end_headers()
+
             def do_GET(self) -> None:
                 self._record()
-                return self._send(404, {"error": f"stand-in Hub does not implement GET {self.path}"})
+                if not self._download(body=True):
+                    self._send(404, {"error": f"stand-in Hub does not implement GET {self.path}"})
 
         return Handler

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from aikd_cli.errors import ImageError
+from aikd_cli.errors import AikdError, ImageError
 from aikd_cli.images.decode import load_image
 from aikd_cli.images.discover import iter_inputs
 
@@ -109,5 +110,33 @@ def test_unicode_names_and_discovery(tmp_path, photo):
     found = [it.path for it in iter_inputs([folder])]
     assert found == [str(a), str(b)]  # sorted, recursive, non-images skipped
     assert [it.path for it in iter_inputs([folder], recursive=False)] == [str(a)]
-    items = list(iter_inputs([folder, a, tmp_path / "missing.jpg"]))
-    assert items[2].duplicate_of == str(a) and items[3].path.endswith("missing.jpg")
+    items = list(iter_inputs([folder, a]))
+    assert items[2].duplicate_of == str(a)
+    with pytest.raises(AikdError, match="missing.jpg: no such file or folder"):  # a typo, not a row
+        list(iter_inputs([folder, tmp_path / "missing.jpg"]))
+
+
+def test_walks_skip_folder_links_unless_asked_and_never_loop(tmp_path, photo, monkeypatch):
+    """Links back up the tree made the walk exponential; unreadable folders are reported."""
+    root = tmp_path / "d"
+    (root / "a").mkdir(parents=True)
+    a = _save(photo, root / "a" / "x.png")
+    (root / "a" / "up1").symlink_to("..")
+    (root / "a" / "up2").symlink_to("..")
+    (root / "b").symlink_to(root / "a")
+    assert [it.path for it in iter_inputs([root])] == [str(a)]
+    followed = list(iter_inputs([root], follow_links=True))
+    assert [it.path for it in followed if not it.duplicate_of] == [str(a)] and len(followed) <= 2
+    locked = root / "locked"
+    locked.mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):  # chmod 000 does not stop root, so refuse the folder the way the OS would
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    problems = [it for it in iter_inputs([root]) if it.problem]
+    assert [it.path for it in problems] == [str(locked)]
+    assert problems[0].problem == "cannot read folder (Permission denied)"

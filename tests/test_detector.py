@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from aikd_cli.faces.detector import FaceDetector
-from aikd_cli.faces.retinaface import RetinaFace, priors
 from aikd_cli.images.decode import load_image
 from aikd_cli.models.checkpoints import read_checkpoint
+from aikd_cli.models.retinaface import RetinaFace, priors
 
 
 def test_public_weights_load_strictly(retinaface_weights):

@@ -222,9 +222,9 @@ def test_kit_informative_quality_beats_random(
     first = results(tmp_path / "first")
     summary = first["datasets"][0]
     assert summary["mated"] == 12 * 6 and summary["samples"] == 50
-    assert summary["sample_issues"] == {"image file missing": 1, "no face found": 1}
+    assert summary["sample_issues"] == {"image file missing": 1, "no face detected": 1}
     excluded = summary["excluded_pairs"]  # the pair of the two bad samples counts under one of them
-    assert set(excluded) == {"image file missing", "no face found"} and sum(excluded.values()) == 48 + 48 + 1
+    assert set(excluded) == {"image file missing", "no face detected"} and sum(excluded.values()) == 48 + 48 + 1
     assert summary["pairs_used"] == 48 * 47 // 2 and summary["start_error"] == pytest.approx(0.1, abs=0.015)
     assert area(first, "constant", 0.3) == pytest.approx(1.0)
     assert "48 samples aligned from detected landmarks" in summary["notes"]
@@ -377,22 +377,28 @@ def test_bin_protocol_with_misalignment(small_bin, mobilefacenet_weights, small_
     assert "## Misalignment" in (tmp_path / "a" / "table.md").read_text()
 
 
-def test_perturbation_depends_on_seed_level_and_sample_only():
-    """Reproducible per sample, whatever else is evaluated and in whatever order."""
+def test_perturbation_depends_on_seed_stream_and_face_only():
+    """Reproducible per face, whatever else is evaluated and in whatever order; levels scale one draw."""
     import torch
 
-    from aikd_cli.tasks.evaluate.robustness import perturb_sample
+    from aikd_cli.faces.perturb import face_key, perturb_face
 
     lm = torch.tensor(
         [[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], dtype=torch.float64
     )
-    a = perturb_sample(lm, 3.0, "px", 0, "img1")
-    assert torch.equal(a, perturb_sample(lm, 3.0, "px", 0, "img1"))
-    assert not torch.equal(a, perturb_sample(lm, 3.0, "px", 1, "img1"))
-    assert not torch.equal(a, perturb_sample(lm, 3.0, "px", 0, "img2"))
+
+    def shift(p, seed=0, path="img1", unit="px", stream="misalign"):
+        return perturb_face(lm, p, unit=unit, seed=seed, stream=stream, key=face_key(path))
+
+    a = shift(3.0)
+    assert torch.equal(a, shift(3.0))
+    assert not torch.equal(a, shift(3.0, seed=1))
+    assert not torch.equal(a, shift(3.0, path="img2"))
+    assert not torch.equal(a, shift(3.0, stream="other"))
     assert (a - lm).abs().max() <= 3.0 and (a - lm).abs().max() > 0.5
-    assert torch.equal(perturb_sample(lm, 0.0, "px", 0, "img1"), lm)
-    iod = perturb_sample(lm, 0.1, "iod", 0, "img1")
+    assert torch.allclose(shift(5.0) - lm, (a - lm) * 5 / 3)  # common random numbers across levels
+    assert torch.equal(shift(0.0), lm)
+    iod = shift(0.1, unit="iod")
     assert 0 < (iod - lm).abs().max() <= 0.1 * (lm[0] - lm[1]).norm()
 
 

@@ -55,3 +55,31 @@ def test_two_candidate_files_are_refused_not_guessed(hf_cache, tiny_quality_chec
     seed_hub_cache(hf_cache, "someone/ambiguous", {"a.pth": tiny_quality_checkpoint, "b.pth": tiny_quality_checkpoint})
     with pytest.raises(WeightsError, match="several candidate weight files"):
         load_network("hf://someone/ambiguous")
+
+
+# --- a tampered or wrong file is refused, for each kind of entry -----------------------------
+
+def test_pinned_onnx_entry_refuses_a_tampered_file(hf_cache):
+    spec = registry.get_spec("ediffiqa-t")
+    seed_hub_cache(hf_cache, spec.repo_id, {spec.filename: b"\0" * spec.size}, commit=spec.revision)
+    with pytest.raises(WeightsError, match="checksum mismatch"):
+        resolve_weights("ediffiqa-t")
+    seed_hub_cache(hf_cache, spec.repo_id, {spec.filename: b"\0" * 100}, commit=spec.revision)
+    with pytest.raises(WeightsError, match="100 bytes, expected 7,272,678"):
+        resolve_weights("ediffiqa-t")
+
+
+def test_pinned_fr_entries_refuse_a_tampered_file(hf_cache, tiny_quality_checkpoint):
+    for name in ("cosface-r100-glint360k", "arcface-r50-webface600k", "auraface-r100"):
+        spec = registry.get_spec(name)
+        seed_hub_cache(hf_cache, spec.repo_id, {spec.filename: tiny_quality_checkpoint}, commit=spec.revision)
+        with pytest.raises(WeightsError, match="expected|checksum mismatch"):
+            resolve_weights(name)
+
+
+def test_unpinned_entry_refuses_a_file_of_another_architecture(hf_cache, tiny_quality_checkpoint):
+    """eDifFIQA publishes no hash: a file that is not eDifFIQA(S)'s architecture is still refused."""
+    spec = registry.get_spec("ediffiqa-s")
+    seed_hub_cache(hf_cache, spec.repo_id, {"weights.pth": tiny_quality_checkpoint})
+    with pytest.raises(WeightsError, match="holds a iresnet18 .*64-d.*not ediffiqa-s's iresnet18"):
+        load_network("ediffiqa-s", expect="quality")

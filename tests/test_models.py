@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 
 import pytest
 import torch
 
-from aikd_cli.errors import CheckpointError, WeightsError
+from aikd_cli.defaults import TASKS
+from aikd_cli.errors import AikdError, CheckpointError, WeightsError
 from aikd_cli.models import registry
 from aikd_cli.models.checkpoints import canonicalise, read_checkpoint
-from aikd_cli.models.config import BACKBONES, ModelConfig, build_model
+from aikd_cli.models.config import BACKBONES, DETECTORS, ModelConfig, build_model
 from aikd_cli.models.iresnet import iresnet
 from aikd_cli.models.loading import load_network
 from aikd_cli.models.preprocess import IMAGENET_NORM
@@ -111,24 +113,34 @@ def test_kit_mobilefacenet_recognises_people(assets, mobilefacenet_weights, dete
     assert min(same) > max(diff)
 
 
-ALLOWED_TASKS = {"quality", "recognition", "detection"}
-
-
 def test_registry_entries_are_complete_and_consistent():
     specs = registry.list_specs()
-    assert len({s.name for s in specs}) == len(specs) >= 5
+    assert len({s.name for s in specs}) == len(specs) >= 11
     assert registry.get_spec(registry.DEFAULT_QUALITY_MODEL).task == "quality"
     assert registry.get_spec(registry.DEFAULT_DETECTOR).task == "detection"
     for spec in specs:
-        assert spec.task in ALLOWED_TASKS and spec.repo_id.count("/") == 1 and spec.revision
+        assert spec.task in TASKS and spec.license and spec.source and spec.description, spec.name
         assert spec.sha256 is None or (len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0)
-        assert spec.config.arch in BACKBONES + ("retinaface-mnet025", "retinaface-r50")
+        if spec.hosted:  # on the Hub: a repo and a revision (a 40-hex commit wherever a source gave one)
+            assert spec.repo_id.count("/") == 1 and spec.revision and spec.url is None
+            assert spec.revision == "main" or re.fullmatch(r"[0-9a-f]{40}", spec.revision)
+        else:  # brought by the user: the authors' file name and where they publish it
+            assert spec.filename and spec.url.startswith("https://") and spec.sha256 is None
+        assert spec.onnx is None or (spec.filename.endswith(".onnx") and spec.sha256 and spec.size)
         pre = spec.config.preprocess
-        assert pre.size == 112 and pre.colour in ("RGB", "BGR") and all(s > 0 for s in pre.std)
-        assert spec.license and spec.source and spec.description
-        with torch.device("meta"):
-            params = sum(p.numel() for p in build_model(spec.config).parameters())
-        assert params == spec.params, spec.name
+        assert pre.colour in ("RGB", "BGR") and all(s > 0 for s in pre.std) and pre.scale in (1.0, 255.0)
+        if spec.task == "detection":
+            assert (pre.colour, pre.mean, pre.scale, pre.max_side) == ("BGR", (104.0, 117.0, 123.0), 1.0, 640)
+        else:
+            assert pre.size == 112 and pre.max_side is None
+        if spec.config.arch in BACKBONES + DETECTORS:
+            with torch.device("meta"):
+                params = sum(p.numel() for p in build_model(spec.config).parameters())
+            assert params == spec.params, spec.name
+        else:  # a graph aikd runs but never builds (eDifFIQA(T)'s own MobileFaceNet)
+            assert spec.onnx is not None and spec.params
+        assert spec.commercial in (True, False, None)
+        assert (spec.licence_notice() is None) == (spec.commercial is True)
 
 
 def test_registry_refuses_duplicates_and_suggests_names():
@@ -136,3 +148,35 @@ def test_registry_refuses_duplicates_and_suggests_names():
         registry.register(registry.get_spec("ediffiqa-s"))
     with pytest.raises(WeightsError, match="did you mean 'ediffiqa-s'"):
         registry.get_spec("ediffiqa_s")
+    assert registry.get_spec("CR-FIQA").name == "cr-fiqa-l"
+
+
+def test_tasks_are_checked_and_fr_embeddings_listed_under_recognition():
+    with pytest.raises(AikdError, match="unknown task 'foo'"):
+        registry.list_specs("foo")
+    recognition = {s.name for s in registry.list_specs("recognition")}
+    assert {"cosface-r100-glint360k", "arcface-r50-webface600k", "auraface-r100", "ediffiqa-l", "cr-fiqa-l"} <= recognition
+    assert "ediffiqa-t" not in recognition  # its graph has no embedding output
+    assert not recognition & {s.name for s in registry.list_specs("detection")}
+
+
+def test_detector_preprocessing_record_matches_the_detector(assets):
+    """The registry's RetinaFace record (BGR, minus (104, 117, 123), no scaling) turns an image into
+    exactly what the detector feeds its network."""
+    from aikd_cli.faces.detector import prepare_for_detection
+    from aikd_cli.images.decode import load_image
+
+    image = torch.from_numpy(load_image(sorted((assets / "lfw").rglob("*.jpg"))[0]))
+    pre = registry.get_spec("retinaface-mnet025").config.preprocess
+    expected = prepare_for_detection(image, max_size=pre.max_side).tensor
+    assert torch.equal(pre(image.permute(2, 0, 1)[None])[0], expected)
+    record = ModelConfig.from_dict(registry.get_spec("retinaface-r50").config.to_dict())
+    assert record.preprocess == pre and "longer side <= 640 BGR" in pre.describe()
+
+
+def test_recognition_model_where_quality_is_needed_says_what_to_do(mobilefacenet_weights):
+    with pytest.raises(WeightsError) as info:
+        load_network(mobilefacenet_weights, expect="quality")
+    text = str(info.value)
+    assert "is a recognition model" in text and "aikd label -m" in text and "--backbone" in text
+    assert all(name in text for name in ("ediffiqa-l", "ediffiqa-t", "cr-fiqa-l"))

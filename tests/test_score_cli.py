@@ -88,13 +88,14 @@ def messy_folder(tmp_path, assets) -> Path:
     data = (folder / "good.jpg").read_bytes()
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
     Image.new("RGB", (300, 200), (120, 120, 120)).save(folder / "noface.png")
+    (folder / "gone.jpg").symlink_to(folder / "deleted-since.jpg")
     return folder
 
 
 def test_every_bad_input_kind_is_a_row_and_the_run_continues(messy_folder, kit_model, retinaface_weights, tmp_path):
     out = tmp_path / "out" / "scores.csv"
     result = runner.invoke(app, [
-        "score", str(messy_folder), str(messy_folder / "good.jpg"), str(tmp_path / "missing.jpg"),
+        "score", str(messy_folder), str(messy_folder / "good.jpg"), str(messy_folder / "gone.jpg"),
         "-o", str(out), "--model", kit_model, "--detector", str(retinaface_weights), "-j", "2", "-b", "4",
     ])
     assert result.exit_code == 0, result.output
@@ -108,7 +109,7 @@ def test_every_bad_input_kind_is_a_row_and_the_run_continues(messy_folder, kit_m
     assert by_name["text.png"][0]["status"] == "unreadable" and "not an image" in by_name["text.png"][0]["message"]
     assert by_name["truncated.jpg"][0]["status"] in ("unreadable", "ok")  # PIL may decode a partial JPEG
     assert by_name["noface.png"][0]["status"] == "no_face"
-    assert by_name["missing.jpg"][0]["message"] == "no such file"
+    assert by_name["gone.jpg"][0]["message"] == "no such file"  # a dangling link named explicitly
     dup = [r for r in by_name["good.jpg"] if r["status"] == "error"]
     assert len(dup) == 1 and "duplicate input" in dup[0]["message"]
     # paths inside the CSV's folder tree would be relative; these are outside, so absolute
@@ -141,7 +142,7 @@ def test_resume_and_interruption_keep_everything_finished(messy_folder, kit_mode
     assert result.exit_code == 0, result.output
     final = rows_of(out)
     assert [r["path"] for r in final[:3]] == [r["path"] for r in first]
-    assert len({r["path"] for r in final}) == len(final) == 10
+    assert len({r["path"] for r in final}) == len(final) == 11
     assert "3 rows kept" in result.stderr
 
 

@@ -10,6 +10,8 @@ import typer
 from aikd_cli.cli.common import (
     BatchOpt,
     DetectorOpt,
+    DetSizeOpt,
+    DetThresholdOpt,
     DeviceOpt,
     FacesOpt,
     LandmarksOpt,
@@ -21,7 +23,7 @@ from aikd_cli.cli.common import (
     out,
     progress_bar,
 )
-from aikd_cli.defaults import DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 
 
 @handle_errors
@@ -30,6 +32,8 @@ def align(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the crops and landmarks.csv.")],
     landmarks: LandmarksOpt = None,
     detector: DetectorOpt = DEFAULT_DETECTOR,
+    det_size: DetSizeOpt = DEFAULT_DET_SIZE,
+    det_threshold: DetThresholdOpt = 0.5,
     faces: FacesOpt = "largest",
     size: Annotated[int, typer.Option("--size", min=16, help="Crop side in pixels (the template is scaled).")] = 112,
     perturb: Annotated[
@@ -56,7 +60,8 @@ def align(
     from aikd_cli.tasks.align import AlignOptions, align_images
 
     options = AlignOptions(
-        detector=detector, landmarks=landmarks, faces=faces, device=device, batch_size=batch_size,
+        detector=detector, det_size=det_size, det_threshold=det_threshold, landmarks=landmarks, faces=faces,
+        device=device, batch_size=batch_size,
         workers=workers, resume=resume, recursive=recursive, size=size, perturb=perturb, relative=relative, seed=seed,
     )
     with progress_bar("aligning") as update:

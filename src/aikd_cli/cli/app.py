@@ -50,7 +50,7 @@ app.command("label")(label_cmd.label)
 app.command("distill")(distill_cmd.distill)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("export")(export_cmd.export)
-app.command("models")(models_cmd.models)
+app.add_typer(models_cmd.app, name="models")
 
 
 def main() -> None:

@@ -39,7 +39,20 @@ DetectorOpt = Annotated[
 ]
 LandmarksOpt = Annotated[
     Path | None,
-    typer.Option("--landmarks", help="CSV with path, face, lm0_x..lm4_y: use these landmarks instead of detecting.", rich_help_panel="Faces"),
+    typer.Option(
+        "--landmarks",
+        help="CSV with path, face, lm0_x..lm4_y (e.g. a score CSV): use these landmarks instead of detecting. "
+        "Entries of images changed since the CSV was written are never used.",
+        rich_help_panel="Faces",
+    ),
+]
+DetSizeOpt = Annotated[
+    int,
+    typer.Option("--det-size", min=0, max=8192, help="Detect on images shrunk to this longer side (0: original size).",
+                 rich_help_panel="Faces"),
+]
+DetThresholdOpt = Annotated[
+    float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")
 ]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]
 FacesOpt = Annotated[

@@ -10,6 +10,8 @@ import typer
 from aikd_cli.cli.common import (
     BatchOpt,
     DetectorOpt,
+    DetSizeOpt,
+    DetThresholdOpt,
     DeviceOpt,
     LandmarksOpt,
     PrecisionOpt,
@@ -20,6 +22,7 @@ from aikd_cli.cli.common import (
     handle_errors,
     out,
 )
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import AikdError
 
 _IN, _FR, _THR, _ROB, _OUT = "Inputs", "Comparison scores", "Metric", "Misalignment", "Output"
@@ -193,7 +196,9 @@ def evaluate(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel=_OUT)
     ] = False,
-    detector: DetectorOpt = "retinaface-mnet025",
+    detector: DetectorOpt = DEFAULT_DETECTOR,
+    det_size: DetSizeOpt = DEFAULT_DET_SIZE,
+    det_threshold: DetThresholdOpt = 0.5,
     landmarks: LandmarksOpt = None,
     device: DeviceOpt = "auto",
     batch_size: BatchOpt = 64,
@@ -258,6 +263,8 @@ def evaluate(
         aligned=aligned,
         landmarks=landmarks,
         detector=detector,
+        det_size=det_size,
+        det_threshold=det_threshold,
         device=device,
         precision=precision,
         batch_size=batch_size,

@@ -12,6 +12,8 @@ from rich.table import Table
 from aikd_cli.cli.common import (
     BatchOpt,
     DetectorOpt,
+    DetSizeOpt,
+    DetThresholdOpt,
     DeviceOpt,
     LandmarksOpt,
     PrecisionOpt,
@@ -22,6 +24,7 @@ from aikd_cli.cli.common import (
     out,
     progress_bar,
 )
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 
 
 @handle_errors
@@ -52,7 +55,9 @@ def label(
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="sdd: seed of the impostor subset.")] = 0,
     landmarks: LandmarksOpt = None,
-    detector: DetectorOpt = "retinaface-mnet025",
+    detector: DetectorOpt = DEFAULT_DETECTOR,
+    det_size: DetSizeOpt = DEFAULT_DET_SIZE,
+    det_threshold: DetThresholdOpt = 0.5,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "fp32",
     batch_size: BatchOpt = 64,
@@ -78,6 +83,8 @@ def label(
             scheme=scheme,
             landmarks=landmarks,
             detector=detector,
+            det_size=det_size,
+            det_threshold=det_threshold,
             device=device,
             precision=precision,
             workers=workers,

@@ -11,6 +11,8 @@ from rich.table import Table
 from aikd_cli.cli.common import (
     BatchOpt,
     DetectorOpt,
+    DetSizeOpt,
+    DetThresholdOpt,
     DeviceOpt,
     FacesOpt,
     LandmarksOpt,
@@ -24,7 +26,7 @@ from aikd_cli.cli.common import (
     out,
     progress_bar,
 )
-from aikd_cli.defaults import DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
 
 
 @handle_errors
@@ -40,8 +42,8 @@ def score(
     ] = False,
     landmarks: LandmarksOpt = None,
     faces: FacesOpt = "largest",
-    det_size: Annotated[int, typer.Option("--det-size", min=64, help="Detect on images shrunk to this longer side.", rich_help_panel="Faces")] = 640,
-    det_threshold: Annotated[float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")] = 0.5,
+    det_size: DetSizeOpt = DEFAULT_DET_SIZE,
+    det_threshold: DetThresholdOpt = 0.5,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     batch_size: BatchOpt = 64,
@@ -56,6 +58,22 @@ def score(
                      "`aikd report` shows them without decoding the originals.", rich_help_panel="Faces"),
     ] = None,
     recursive: RecursiveOpt = True,
+    perturb_samples: Annotated[
+        int,
+        typer.Option("--perturb-samples", min=0, max=256, rich_help_panel="Alignment sensitivity",
+                     help="Also score each face under K seeded landmark perturbations; adds the mean and standard "
+                          "deviation of those qualities (quality_perturbed_mean/_std)."),
+    ] = 0,
+    perturb: Annotated[
+        float, typer.Option("--perturb", min=0.0, max=1000.0, rich_help_panel="Alignment sensitivity",
+                            help="Perturbation of --perturb-samples: each landmark moves by U[-P, P].")
+    ] = 3.0,
+    perturb_unit: Annotated[
+        str, typer.Option("--perturb-unit", rich_help_panel="Alignment sensitivity",
+                          help="px: P in pixels of the photo; iod: P as a fraction of the eye distance.")
+    ] = "px",
+    seed: Annotated[int, typer.Option("--seed", rich_help_panel="Alignment sensitivity",
+                                      help="Seed of the perturbations (per face, so reruns match).")] = 0,
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
 
@@ -70,15 +88,19 @@ def score(
       aikd score photos/ -o scores.csv --resume          # continue an interrupted run
       aikd score photos/ -o scores.csv --report report.html
       aikd score photos/ -o scores.csv --save-crops crops/   # keep the aligned crops for reports
+      aikd score photos/ --perturb-samples 8 --perturb 3   # how much each score depends on alignment
     """
     from aikd_cli.tasks.score import ScoreOptions, score_images
 
     if aligned and landmarks:
         raise typer.BadParameter("--aligned and --landmarks exclude each other", param_hint="--aligned")
+    if perturb_unit not in ("px", "iod"):
+        raise typer.BadParameter("choose px or iod", param_hint="--perturb-unit")
     options = ScoreOptions(
         model=model, detector=detector, aligned=aligned, landmarks=landmarks, faces=faces,  # type: ignore[arg-type]
         device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
-        recursive=recursive, det_size=det_size, det_threshold=det_threshold, save_crops=save_crops,
+        recursive=recursive, det_size=det_size, det_threshold=det_threshold, perturb_samples=perturb_samples,
+        perturb=perturb, perturb_unit=perturb_unit, seed=seed, save_crops=save_crops,
     )
     with progress_bar("scoring") as update:
         summary = score_images([str(p) for p in paths], output, options, progress=update)

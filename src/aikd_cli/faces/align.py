@@ -11,7 +11,6 @@ within one grey level while running batched on CPU or GPU.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 #: ArcFace / insightface reference points for a 112x112 crop: left eye, right eye, nose tip,
 #: left mouth corner, right mouth corner (image left = subject's right).
@@ -78,9 +77,13 @@ def warp_affine(images: torch.Tensor, matrices: torch.Tensor, size: int | tuple[
     coordinates) bilinearly, with zeros outside the image: OpenCV's
     ``warpAffine(src, M, size)`` with ``INTER_LINEAR`` and ``BORDER_CONSTANT``. uint8 input gives
     rounded uint8 output; float input gives float output (differentiable in the image).
+
+    Sampling positions and weights are computed in float64 pixel units, so a crop depends only on
+    the pixels it reads: the same face warped from the whole photo, from a region of it, or from a
+    region zero-padded into a batch of larger ones gives the same values.
     """
     out_h, out_w = (size, size) if isinstance(size, int) else size
-    n, _, in_h, in_w = images.shape
+    n, channels, in_h, in_w = images.shape
     device = images.device
     inv = invert_affine(matrices.to(device=device, dtype=torch.float64))
     ys, xs = torch.meshgrid(
@@ -88,17 +91,21 @@ def warp_affine(images: torch.Tensor, matrices: torch.Tensor, size: int | tuple[
         torch.arange(out_w, device=device, dtype=torch.float64),
         indexing="ij",
     )
-    ones = torch.ones_like(xs)
-    grid = torch.stack([xs, ys, ones], dim=-1).reshape(1, -1, 3)  # (1, P, 3)
-    src = grid @ inv.transpose(1, 2)  # (N, P, 2)
-    # pixel coordinates -> grid_sample's [-1, 1] with align_corners=False
-    norm = torch.empty_like(src)
-    norm[..., 0] = (2.0 * src[..., 0] + 1.0) / in_w - 1.0
-    norm[..., 1] = (2.0 * src[..., 1] + 1.0) / in_h - 1.0
+    grid = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(1, -1, 3)  # (1, P, 3)
+    src = grid @ inv.transpose(1, 2)  # (N, P, 2) source pixel positions
+    x0, y0 = src[..., 0].floor(), src[..., 1].floor()
     is_uint8 = images.dtype == torch.uint8
     work = images.float() if is_uint8 else images
-    norm = norm.to(work.dtype).reshape(n, out_h, out_w, 2)
-    out = F.grid_sample(work, norm, mode="bilinear", padding_mode="zeros", align_corners=False)
+    wx, wy = (src[..., 0] - x0).to(work.dtype), (src[..., 1] - y0).to(work.dtype)
+    flat = work.reshape(n, channels, in_h * in_w)
+    out = torch.zeros(n, channels, out_h * out_w, dtype=work.dtype, device=device)
+    for dx, dy, weight in ((0, 0, (1 - wx) * (1 - wy)), (1, 0, wx * (1 - wy)), (0, 1, (1 - wx) * wy), (1, 1, wx * wy)):
+        x, y = x0 + dx, y0 + dy
+        inside = (x >= 0) & (x < in_w) & (y >= 0) & (y < in_h)
+        index = torch.where(inside, y * in_w + x, 0).long()
+        values = flat.gather(2, index[:, None, :].expand(-1, channels, -1))
+        out = out + values * (weight * inside)[:, None, :]
+    out = out.reshape(n, channels, out_h, out_w)
     if is_uint8:
         out = out.round_().clamp_(0, 255).to(torch.uint8)
     return out
@@ -145,3 +152,27 @@ def align_faces(
 def interocular_distance(landmarks: torch.Tensor) -> torch.Tensor:
     """Distance between the two eye landmarks, ``(..., 5, 2) -> (...)``."""
     return (landmarks[..., 0, :] - landmarks[..., 1, :]).norm(dim=-1)
+
+
+#: Eye distances (pixels) below which a similarity transform from the landmarks is meaningless.
+MIN_EYE_DISTANCE = 2.0
+
+
+def landmark_problem(landmarks, height: int, width: int) -> str | None:
+    """Why ``(5, 2)`` landmarks cannot be aligned on a ``height`` x ``width`` image, or ``None``.
+
+    Non-finite values, collapsed points and faces placed far outside the image would give a
+    singular transform or a crop of nothing; such faces get status ``bad_landmarks``, never a score.
+    """
+    lm = torch.as_tensor(landmarks, dtype=torch.float64).reshape(5, 2)
+    if not torch.isfinite(lm).all():
+        return "landmarks are not finite numbers"
+    eyes = float(interocular_distance(lm))
+    if eyes < MIN_EYE_DISTANCE:
+        return f"landmarks collapsed (eye distance {eyes:.3g} px)"
+    if eyes > 2 * max(height, width):
+        return f"landmarks span far more than the image (eye distance {eyes:.3g} px on {width}x{height})"
+    cx, cy = lm.mean(dim=0).tolist()
+    if not (-eyes <= cx <= width + eyes and -eyes <= cy <= height + eyes):
+        return f"landmarks put the face outside the {width}x{height} image (centre {cx:.1f}, {cy:.1f})"
+    return None

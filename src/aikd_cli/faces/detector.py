@@ -1,8 +1,17 @@
-"""Batched face detection: images of any size in, boxes + 5 landmarks in original pixels out."""
+"""Face detection: images of any size in, boxes + 5 landmarks in original pixels out.
+
+A photo's detections are a function of that photo alone. Each image is resized by a rule that
+looks only at its own size (:func:`detector_size`) and is run at exactly that size, never padded
+to its batch neighbours: padding is not neutral inside RetinaFace (BatchNorm shifts make the
+padded border non-zero in the feature maps), so padded batches moved landmarks by several pixels
+depending on which other photos were in the batch. Images that share a prepared size still run
+as one batch, which covers the common case of a dataset of uniformly sized photos.
+"""
 
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import nms
 
-from aikd_cli.faces.retinaface import RetinaFace, decode, priors
+from aikd_cli.defaults import DEFAULT_DET_SIZE
+from aikd_cli.models.retinaface import RetinaFace, decode, priors
 
 if TYPE_CHECKING:
     from aikd_cli.models.onnx_model import OnnxRetinaFace
@@ -32,39 +42,52 @@ class Face:
         return max(self.box[2] - self.box[0], 0.0) * max(self.box[3] - self.box[1], 0.0)
 
 
+def order_faces(faces: list[Face]) -> list[Face]:
+    """The one face order every command uses: largest box first, ties by score, then position.
+
+    Face index ``i`` in every CSV is position ``i`` here, so ``--faces largest`` is face 0 of
+    ``--faces all`` and an index names the same face whichever option made it.
+    """
+    return sorted(faces, key=lambda f: (-round(f.area, 6), -f.score, f.box[0], f.box[1]))
+
+
+def select_faces(faces: list[Face], which: str) -> list[Face]:
+    """``which`` is ``largest`` (at most one face) or ``all``."""
+    ordered = order_faces(faces)
+    return ordered[:1] if which == "largest" else ordered
+
+
+def detector_size(height: int, width: int, max_size: int) -> tuple[int, int]:
+    """The size an image is detected at: shrunk (never enlarged) so its longer side is at most
+    ``max_size`` (``0``: original size), aspect ratio kept."""
+    if max_size <= 0 or max(height, width) <= max_size:
+        return height, width
+    scale = max_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 @dataclass
 class DetectorInput:
     """An image resized and normalised for the detector (made in data-loader workers)."""
 
-    tensor: torch.Tensor  # (3, h, w) float32, BGR minus the mean colour
-    scale: float  # resized / original
+    tensor: torch.Tensor  # (3, h, w) float32, colour order and mean of the detector
+    scale_x: float  # resized width / original width
+    scale_y: float  # resized height / original height
 
 
-def prepare_for_detection(image: torch.Tensor, max_size: int, mean_bgr=(104.0, 117.0, 123.0)) -> DetectorInput:
-    """Shrink ``image`` (``(H, W, 3)`` uint8 RGB) so its longer side is at most ``max_size`` and
+def prepare_for_detection(
+    image: torch.Tensor, max_size: int, mean_bgr: tuple[float, float, float] = (104.0, 117.0, 123.0)
+) -> DetectorInput:
+    """Resize ``image`` (``(H, W, 3)`` uint8 RGB) to :func:`detector_size` (antialiased) and
     normalise it the way RetinaFace was trained (BGR, mean subtracted, no scaling)."""
     chw = image.permute(2, 0, 1)  # a channels-last view: uint8 resizing takes torch's fast path
     height, width = chw.shape[-2:]
-    scale = min(1.0, max_size / max(height, width))
-    if scale < 1.0:
-        size = [max(1, round(height * scale)), max(1, round(width * scale))]
-        chw = F.interpolate(chw[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    size = detector_size(height, width, max_size)
+    if size != (height, width):
+        chw = F.interpolate(chw[None], size=list(size), mode="bilinear", antialias=True, align_corners=False)[0]
     bgr = chw.float().flip(0)
     mean = torch.tensor(mean_bgr, dtype=torch.float32)[:, None, None]
-    return DetectorInput((bgr - mean).contiguous(), scale)
-
-
-def pad_batch(prepared: list[DetectorInput], stride: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Stack prepared images top-left aligned into one ``(N, 3, H, W)`` batch, ``H`` and ``W``
-    rounded up to the detector's largest stride."""
-    height = max(p.tensor.shape[1] for p in prepared)
-    width = max(p.tensor.shape[2] for p in prepared)
-    height, width = -(-height // stride) * stride, -(-width // stride) * stride
-    # zero padding equals the mean colour after normalisation: a neutral border
-    batch = torch.zeros(len(prepared), 3, height, width, device=device)
-    for i, p in enumerate(prepared):
-        batch[i, :, : p.tensor.shape[1], : p.tensor.shape[2]] = p.tensor.to(device)
-    return batch
+    return DetectorInput((bgr - mean).contiguous(), size[1] / width, size[0] / height)
 
 
 class FaceDetector:
@@ -72,13 +95,14 @@ class FaceDetector:
 
     ``model`` is the torch :class:`RetinaFace` or an ONNX export run by onnxruntime
     (:class:`~aikd_cli.models.onnx_model.OnnxRetinaFace`); :func:`load_detector` picks one.
+    ``max_size`` is the detection resolution (longest side; 0 = original size).
     """
 
     def __init__(
         self,
         model: RetinaFace | OnnxRetinaFace,
         *,
-        max_size: int = 640,
+        max_size: int = DEFAULT_DET_SIZE,
         score_threshold: float = 0.5,
         nms_threshold: float = 0.4,
         device: torch.device | str = "cpu",
@@ -90,10 +114,14 @@ class FaceDetector:
         self.nms_threshold = nms_threshold
         self._priors: dict[tuple[int, int], torch.Tensor] = {}
 
+    @property
+    def mean_bgr(self) -> tuple[float, float, float]:
+        return self.model.cfg.mean_bgr
+
     def prepare(self, image: torch.Tensor | np.ndarray) -> DetectorInput:
         if isinstance(image, np.ndarray):
             image = torch.from_numpy(np.ascontiguousarray(image))
-        return prepare_for_detection(image, self.max_size, self.model.cfg.mean_bgr)
+        return prepare_for_detection(image, self.max_size, self.mean_bgr)
 
     def _anchors(self, height: int, width: int) -> torch.Tensor:
         key = (height, width)
@@ -103,41 +131,46 @@ class FaceDetector:
 
     @torch.inference_mode()
     def detect(self, images: list[torch.Tensor | np.ndarray | DetectorInput]) -> list[list[Face]]:
-        """Detect faces on a batch of images (``(H, W, 3)`` uint8 RGB, or prepared inputs)."""
-        if not images:
-            return []
+        """Detect faces on images (``(H, W, 3)`` uint8 RGB, or prepared inputs), in input order.
+
+        Images of the same prepared size run as one batch; every image is run at its own size.
+        """
         prepared = [im if isinstance(im, DetectorInput) else self.prepare(im) for im in images]
-        batch = pad_batch(prepared, max(self.model.cfg.steps), self.device)
-        height, width = batch.shape[-2:]
-        loc, conf, landms = self.model(batch)
-        loc, conf, landms = loc.to(self.device), conf.to(self.device), landms.to(self.device)
-        scores = conf.float().softmax(dim=-1)[..., 1]
-        boxes, points = decode(loc.float(), landms.float(), self._anchors(height, width), self.model.cfg.variances)
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, p in enumerate(prepared):
+            groups[tuple(p.tensor.shape[1:])].append(i)
+        results: list[list[Face]] = [[] for _ in prepared]
+        for (height, width), members in groups.items():
+            batch = torch.stack([prepared[i].tensor for i in members]).to(self.device)
+            for i, faces in zip(members, self._run(batch, height, width, [prepared[i] for i in members])):
+                results[i] = faces
+        return results
+
+    def _run(self, batch: torch.Tensor, height: int, width: int, prepared: list[DetectorInput]) -> list[list[Face]]:
+        loc, conf, landms = (t.to(self.device).float() for t in self.model(batch))
+        scores = conf.softmax(dim=-1)[..., 1]
+        boxes, points = decode(loc, landms, self._anchors(height, width), self.model.cfg.variances)
         size = torch.tensor([width, height], dtype=torch.float32, device=self.device)
-        results = []
+        out = []
         for i, p in enumerate(prepared):
             keep = scores[i] > self.score_threshold
-            b = boxes[i][keep] * size.repeat(2)
-            s = scores[i][keep]
-            pts = points[i][keep] * size
+            b, s, pts = boxes[i][keep] * size.repeat(2), scores[i][keep], points[i][keep] * size
             order = nms(b, s, self.nms_threshold)
-            b, s, pts = (b[order] / p.scale).cpu(), s[order].cpu(), (pts[order] / p.scale).cpu()
-            results.append(
-                [
-                    Face(tuple(float(v) for v in b[j]), float(s[j]), pts[j].double().numpy())
-                    for j in range(len(order))
-                ]
-            )
-        return results
+            to_original = torch.tensor([1 / p.scale_x, 1 / p.scale_y], dtype=torch.float64)
+            b = b[order].cpu().double() * to_original.repeat(2)
+            pts = pts[order].cpu().double() * to_original
+            out.append([
+                Face(tuple(float(v) for v in b[j]), float(s[order[j]]), pts[j].numpy()) for j in range(len(order))
+            ])
+        return out
 
 
 def load_detector(ref: str | os.PathLike, *, device: torch.device | str = "cpu", **options) -> FaceDetector:
     """A :class:`FaceDetector` for ``--detector``: a registry name, file, folder or ``hf://``.
 
     ``device`` is ``auto``, ``cpu``, ``cuda``... ``.onnx`` exports (``aikd export retinaface-mnet025
-    -f onnx``) run through onnxruntime on ``device`` and are decoded in torch on the CPU; other
-    weights load into the torch RetinaFace on ``device``.
-    ``options`` are :class:`FaceDetector`'s (``max_size``, thresholds).
+    -f onnx``) run through onnxruntime on ``device``; other weights load into the torch RetinaFace
+    on ``device``. ``options`` are :class:`FaceDetector`'s (``max_size``, thresholds).
     """
     from aikd_cli.models.loading import load_network, resolve_weights
     from aikd_cli.utils.device import resolve_device

@@ -4,14 +4,18 @@ Columns ``path, face, lm0_x, lm0_y, ..., lm4_x, lm4_y`` in original-image pixels
 left eye, right eye, nose, left mouth corner, right mouth corner (image left first). Other columns
 are ignored, so any CSV written by ``aikd score`` or ``aikd align`` can be fed back as
 ``--landmarks``. A relative ``path`` is relative to the CSV file's folder.
+
+CSVs that aikd writes also carry ``image_sha256``, the hash of the image file the landmarks were
+found on: a later command that reuses them (``--landmarks``) checks it and never trusts landmarks
+of an image that has changed since.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +43,15 @@ def landmark_fields(landmarks: np.ndarray | None) -> dict[str, str]:
     return {col: f"{v:.{LANDMARK_DECIMALS}f}" for col, v in zip(LANDMARK_COLUMNS, flat)}
 
 
-def resolve_csv_path(value: str, csv_dir: Path) -> str:
-    """Absolute, normalised path of a ``path`` cell (relative cells are relative to the CSV)."""
-    p = Path(value).expanduser()
-    return os.path.normpath(str(p if p.is_absolute() else csv_dir / p))
+#: Column with the sha256 of the image file a row's landmarks were found on.
+DIGEST_COLUMN = "image_sha256"
+
+
+def resolve_csv_path(value: str, csv_dir: str | os.PathLike) -> str:
+    """Absolute, normalised path of a ``path`` cell (relative cells are relative to the CSV's
+    folder, which may itself be given relative to the working directory)."""
+    p = os.path.expanduser(value)
+    return os.path.normpath(p if os.path.isabs(p) else os.path.join(os.path.abspath(csv_dir), p))
 
 
 def relative_to_csv(path: str, csv_dir: Path) -> str:
@@ -57,18 +66,62 @@ def relative_to_csv(path: str, csv_dir: Path) -> str:
     return os.path.relpath(absolute, base) if inside else absolute
 
 
-def read_landmarks(csv_file: str | Path) -> dict[str, list[tuple[int, np.ndarray]]]:
-    """Map absolute image path -> ``[(face index, (5, 2) landmarks), ...]``.
+class LandmarkTable(Mapping):
+    """Landmarks read from a CSV: absolute image path -> ``[(face index, (5, 2) landmarks), ...]``
+    (sorted by face index), plus the image hashes recorded with them."""
+
+    def __init__(self, source: str, faces: dict[str, list[tuple[int, np.ndarray]]], digests: dict[str, str]) -> None:
+        self.source = source
+        self._faces = {k: sorted(v, key=lambda e: e[0]) for k, v in faces.items()}
+        self._digests = digests
+
+    def __getitem__(self, path: str) -> list[tuple[int, np.ndarray]]:
+        return self._faces[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._faces)
+
+    def __len__(self) -> int:
+        return len(self._faces)
+
+    @property
+    def has_digests(self) -> bool:
+        return bool(self._digests)
+
+    def digest(self, path: str) -> str | None:
+        """The sha256 recorded for ``path``'s image, or ``None`` when the CSV has none."""
+        return self._digests.get(path)
+
+    def with_fallback(self, other: LandmarkTable | None) -> LandmarkTable:
+        """This table, plus ``other``'s images that this one does not list."""
+        if other is None:
+            return self
+        faces = {**{k: other[k] for k in other}, **self._faces}
+        digests = {**{k: d for k in other if k not in self._faces and (d := other.digest(k))}, **self._digests}
+        return LandmarkTable(f"{self.source} or {other.source}", faces, digests)
+
+    def is_stale(self, path: str, sha256: str | None) -> bool:
+        """True when the CSV recorded a hash for this image and the file now has another."""
+        recorded = self._digests.get(path)
+        return bool(recorded and sha256 and recorded != sha256)
+
+
+def read_landmarks(csv_file: str | Path) -> LandmarkTable:
+    """The landmarks of a landmark CSV (any CSV aikd writes, or your own).
 
     Rows whose landmark cells are empty (e.g. ``no_face`` rows of a score CSV) are skipped; a
-    missing column or a non-numeric cell is an error naming the file, line and column.
+    missing column or a non-numeric cell is an error naming the file, line and column. Values that
+    are numbers but unusable (``nan``, collapsed or far-off points) are kept: the face pipeline
+    gives such a face status ``bad_landmarks`` and the run goes on.
     """
     csv_file = Path(csv_file)
     try:
-        handle = open(csv_file, newline="", encoding="utf-8")
+        handle = open(csv_file, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputFormatError(f"{csv_file}: cannot open landmark file ({exc.strerror or exc})") from None
     faces: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    digests: dict[str, str] = {}
+    folder = os.path.abspath(csv_file.parent)
     with handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
@@ -83,12 +136,15 @@ def read_landmarks(csv_file: str | Path) -> dict[str, list[tuple[int, np.ndarray
                 values = np.array([float(c) for c in cells], dtype=np.float64).reshape(5, 2)
             except (TypeError, ValueError):
                 raise InputFormatError(f"{csv_file}:{line}: landmark cells must be numbers") from None
-            if not all(math.isfinite(v) for v in values.flat):
-                raise InputFormatError(f"{csv_file}:{line}: landmark cells must be finite")
-            face = row.get("face") or ""
+            if not (row.get("path") or "").strip():
+                raise InputFormatError(f"{csv_file}:{line}: empty path cell")
+            path = resolve_csv_path(row["path"], folder)
+            face = (row.get("face") or "").strip()
             try:
-                index = int(face) if face.strip() else len(faces[row["path"]])
+                index = int(face) if face else len(faces[path])
             except ValueError:
                 raise InputFormatError(f"{csv_file}:{line}: face index {face!r} is not an integer") from None
-            faces[resolve_csv_path(row["path"], csv_file.parent)].append((index, values))
-    return dict(faces)
+            faces[path].append((index, values))
+            if row.get(DIGEST_COLUMN):
+                digests[path] = row[DIGEST_COLUMN].strip().lower()
+    return LandmarkTable(str(csv_file), dict(faces), digests)

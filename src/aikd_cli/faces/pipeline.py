@@ -1,16 +1,25 @@
-"""From image files to aligned face crops, in batches: the part ``score`` and ``align`` share.
+"""From images to aligned face crops: the one path every command takes.
 
-Decoding (and detector pre-processing) runs in worker processes; detection and alignment run
-batched in the main process on the chosen device. Every image comes out as an :class:`ImageFaces`
-with a status, so callers write one row per face, or one row saying why there is none.
+``score``, ``align``, ``evaluate``, ``label``, ``distill`` and ``report`` find and align faces
+here, so a photo gives the same landmarks and the same crop whichever command runs it:
+
+1. decoding (and the detector's resizing) runs in data-loader workers (:func:`iter_faces`);
+2. :class:`FaceFinder` decides where each image's landmarks come from -- a landmark CSV
+   (checked against the image's hash), the detector, or the template of a pre-aligned crop --
+   with one face order (:func:`~aikd_cli.faces.detector.order_faces`), one landmark rounding and
+   one geometry check;
+3. :func:`crop_faces` warps them, optionally misaligned with the one noise derivation
+   (:func:`~aikd_cli.faces.perturb.perturb_face`).
+
+Every image comes out as an :class:`ImageFaces` with a status, so callers write one row per face,
+or one row saying why there is none.
 """
 
 from __future__ import annotations
 
 import os
-import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -18,26 +27,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aikd_cli.defaults import DEFAULT_DETECTOR
-from aikd_cli.faces.align import align_faces
-from aikd_cli.faces.detector import Face, FaceDetector, load_detector, prepare_for_detection
-from aikd_cli.faces.landmarks import quantise, read_landmarks
-from aikd_cli.faces.perturb import perturb_landmarks
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
+from aikd_cli.faces.align import align_faces, landmark_problem, template
+from aikd_cli.faces.detector import Face, FaceDetector, load_detector, prepare_for_detection, select_faces
+from aikd_cli.faces.landmarks import LandmarkTable, quantise, read_landmarks
+from aikd_cli.faces.perturb import face_key, perturb_face
 from aikd_cli.images.dataset import Decoded, ImageDataset, decode_loader
+from aikd_cli.images.decode import load_image
 
 Mode = Literal["detect", "landmarks", "aligned"]
-OK, NO_FACE, UNREADABLE, ERROR = "ok", "no_face", "unreadable", "error"
+OK, NO_FACE, UNREADABLE, ERROR, BAD_LANDMARKS = "ok", "no_face", "unreadable", "error", "bad_landmarks"
+#: Where a face's landmarks came from.
+DETECTED, FROM_FILE, TEMPLATE = "detected", "file", "template"
 
 
 @dataclass
 class FaceOptions:
-    """How faces are found and batched; shared by ``score``, ``align`` and ``evaluate``."""
+    """How faces are found and batched; the same fields mean the same thing in every command."""
 
     detector: str = DEFAULT_DETECTOR
     aligned: bool = False
     landmarks: Path | None = None
     faces: Literal["largest", "all"] = "largest"
-    det_size: int = 640
+    det_size: int = DEFAULT_DET_SIZE
     det_threshold: float = 0.5
     device: str = "auto"
     batch_size: int = 64
@@ -48,11 +60,21 @@ class FaceOptions:
 
 @dataclass
 class AlignedFace:
-    index: int  # face number within the image
-    crop: torch.Tensor  # (3, S, S) uint8 RGB, on the pipeline's device
-    landmarks: np.ndarray | None  # (5, 2) landmarks the crop was warped from (None for --aligned)
-    matrix: np.ndarray | None  # (2, 3) forward transform original -> crop
+    """One face of an image: its landmarks, where they came from, and (once aligned) its crop."""
+
+    index: int  # face number within the image (0 = the largest detected face)
+    landmarks: np.ndarray  # (5, 2) float64 the crop is warped from (perturbed ones when misaligned)
+    origin: str = DETECTED  # DETECTED | FROM_FILE | TEMPLATE
     detection: Face | None = None
+    problem: str | None = None  # why this face cannot be aligned (status bad_landmarks)
+    crop: torch.Tensor | None = None  # (3, S, S) uint8 RGB, on the pipeline's device
+    matrix: np.ndarray | None = None  # (2, 3) forward transform original -> crop
+    samples: list[torch.Tensor | None] = field(default_factory=list)  # misaligned crops (FaceSource.samples)
+
+    @property
+    def written_landmarks(self) -> np.ndarray | None:
+        """Landmarks for CSVs: none for pre-aligned crops (nothing was located)."""
+        return None if self.origin == TEMPLATE else self.landmarks
 
 
 @dataclass
@@ -61,117 +83,236 @@ class ImageFaces:
     status: str = OK
     message: str = ""
     faces: list[AlignedFace] = field(default_factory=list)
+    sha256: str | None = None
+    image: torch.Tensor | None = None  # (H, W, 3) uint8, kept until the faces are cropped
 
-
-@dataclass
-class FaceSource:
-    """How faces are found: detected, read from a landmark file, or taken as pre-aligned crops.
-
-    ``perturb`` > 0 moves each landmark by U[-p, p] (pixels, or a fraction of the inter-ocular
-    distance when ``relative``) before warping, with noise seeded per (seed, path, face) so reruns
-    and resumed runs reproduce the same crops.
-    """
-
-    mode: Mode = "detect"
-    detector: FaceDetector | None = None
-    landmarks: dict[str, list[tuple[int, np.ndarray]]] | None = None
-    landmarks_file: str = ""
-    faces: Literal["largest", "all"] = "largest"
-    size: int = 112
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    perturb: float = 0.0
-    relative: bool = False
-    seed: int = 0
-
-    def worker_transform(self):
-        return _Prepare(self.mode, self.detector.max_size if self.detector else 0, self.size)
-
-    def process(self, batch: Sequence[Decoded]) -> list[ImageFaces]:
-        results = []
-        ok = [d for d in batch if not d.failed]
-        detections = iter(self.detector.detect([d.extra for d in ok])) if self.mode == "detect" and ok else None
-        for d in batch:
-            if d.failed:
-                results.append(ImageFaces(d.path, d.status, d.reason))
-            elif self.mode == "aligned":
-                results.append(ImageFaces(d.path, faces=[AlignedFace(0, d.extra.to(self.device), None, None)]))
-            else:
-                results.append(self._align(d, next(detections) if detections else None))
-        return results
-
-    def _align(self, d: Decoded, detected: list[Face] | None) -> ImageFaces:
-        if detected is not None:
-            found = _select(detected, self.faces)
-            marks = [f.landmarks for f in found]
-        else:
-            entries = sorted(self.landmarks.get(os.path.normpath(os.path.abspath(d.path)), []), key=lambda e: e[0])
-            if self.faces == "largest":
-                entries = entries[:1]
-            found = [None] * len(entries)
-            marks = [lm for _, lm in entries]
-        if not marks:
-            why = "no face detected" if detected is not None else f"no landmarks for this image in {self.landmarks_file}"
-            return ImageFaces(d.path, NO_FACE, why)
-        points = torch.as_tensor(np.stack(marks))
-        if self.perturb > 0:
-            points = torch.stack([
-                perturb_landmarks(p, self.perturb, _generator(self.seed, d.path, j), relative=self.relative)
-                for j, p in enumerate(points)
-            ])
-        points = quantise(points)
-        image = d.image.permute(2, 0, 1).to(self.device)
-        crops, matrices = align_faces(image, points, self.size)
-        faces = [
-            AlignedFace(j, crops[j], points[j].numpy(), matrices[j].numpy(), found[j]) for j in range(len(marks))
-        ]
-        return ImageFaces(d.path, faces=faces)
-
-
-def make_face_source(opts: FaceOptions, size: int, device: torch.device,
-                     detector: FaceDetector | None = None) -> FaceSource:
-    """The :class:`FaceSource` that ``--aligned`` / ``--landmarks`` / detection options describe."""
-    if opts.aligned:
-        return FaceSource("aligned", size=size, device=device)
-    if opts.landmarks:
-        return FaceSource("landmarks", landmarks=read_landmarks(opts.landmarks), landmarks_file=str(opts.landmarks),
-                          faces=opts.faces, size=size, device=device)
-    detector = detector or load_detector(opts.detector, device=device, max_size=opts.det_size,
-                                         score_threshold=opts.det_threshold)
-    return FaceSource("detect", detector=detector, faces=opts.faces, size=size, device=device)
-
-
-def _generator(seed: int, path: str, face: int) -> torch.Generator:
-    key = zlib.crc32(os.path.abspath(path).encode()) ^ (face * 0x9E3779B1)
-    return torch.Generator().manual_seed((seed * 1_000_003 + key) & 0x7FFF_FFFF_FFFF_FFFF)
-
-
-def _select(faces: list[Face], which: str) -> list[Face]:
-    if which == "largest" and faces:
-        return [max(faces, key=lambda f: f.area)]
-    return sorted(faces, key=lambda f: -f.score)
+    @property
+    def usable(self) -> list[AlignedFace]:
+        return [f for f in self.faces if f.problem is None]
 
 
 class _Prepare:
     """Worker-side work: the detector input, or the model-sized crop for pre-aligned inputs."""
 
-    def __init__(self, mode: str, det_size: int, crop_size: int) -> None:
-        self.mode, self.det_size, self.crop_size = mode, det_size, crop_size
+    def __init__(self, mode: str, det_size: int, mean_bgr, crop_size: int) -> None:
+        self.mode, self.det_size, self.mean_bgr, self.crop_size = mode, det_size, mean_bgr, crop_size
 
     def __call__(self, image: torch.Tensor):
-        if self.mode == "detect":
-            return prepare_for_detection(image, self.det_size)
         if self.mode == "aligned":
             chw = image.permute(2, 0, 1)
             if chw.shape[1:] != (self.crop_size, self.crop_size):
                 chw = F.interpolate(chw[None].float(), size=(self.crop_size,) * 2, mode="bilinear",
                                     antialias=True, align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
-            return chw.contiguous()
+            return chw.permute(1, 2, 0).contiguous()
+        if self.det_size >= 0:
+            return prepare_for_detection(image, self.det_size, self.mean_bgr)
         return None
 
 
-def iter_faces(paths: Sequence[str], source: FaceSource, batch_size: int, workers: int) -> Iterator[list[ImageFaces]]:
-    """Batches of :class:`ImageFaces`, in input order."""
-    loader = decode_loader(ImageDataset(paths, source.worker_transform()), batch_size, workers)
-    for batch in loader:
-        yield source.process(batch)
+@dataclass
+class FaceFinder:
+    """Where each image's landmarks come from -- one rule for every command.
 
+    ``mode`` ``aligned``: the images are aligned crops (resized to ``size``); their landmarks are
+    the template. Otherwise landmarks are looked up in ``table`` first (a landmark CSV; an entry
+    whose recorded image hash differs from the file's is stale and never used), and detected when
+    the image is not in the table (or stale) and there is a ``detector``. ``faces`` picks the
+    largest face or all of them, in :func:`~aikd_cli.faces.detector.order_faces` order.
+    """
+
+    mode: Mode = "detect"
+    detector: FaceDetector | None = None
+    table: LandmarkTable | None = None
+    faces: Literal["largest", "all"] = "largest"
+    size: int = 112
+
+    @property
+    def digest(self) -> bool:
+        """Whether images need hashing: to check a table's entries, and to record in outputs."""
+        return self.mode != "aligned"
+
+    def worker_transform(self) -> _Prepare:
+        det = self.detector
+        return _Prepare(self.mode, det.max_size if det else -1, det.mean_bgr if det else None, self.size)
+
+    def find(self, batch: Sequence[Decoded]) -> list[ImageFaces]:
+        """Landmarks (no crops yet) for every decoded image, in order."""
+        results = []
+        pending: list[tuple[ImageFaces, Decoded]] = []
+        for d in batch:
+            if d.failed:
+                results.append(ImageFaces(d.path, d.status, d.reason))
+                continue
+            img = ImageFaces(d.path, sha256=d.sha256, image=d.extra if self.mode == "aligned" else d.image)
+            results.append(img)
+            if self.mode == "aligned":
+                img.faces = [AlignedFace(0, template(self.size).numpy(), TEMPLATE)]
+            elif not self._from_table(img) and img.status == OK:
+                if self.detector is None:
+                    img.status, img.message = NO_FACE, f"no landmarks for this image in {self.table.source}"
+                else:
+                    pending.append((img, d))
+        if pending:
+            extras = [d.extra if d.extra is not None else d.image for _, d in pending]
+            for (img, _), found in zip(pending, self.detector.detect(extras), strict=True):
+                img.faces = [AlignedFace(i, f.landmarks, DETECTED, f) for i, f in enumerate(select_faces(found, self.faces))]
+                if not img.faces:
+                    img.status, img.message = NO_FACE, "no face detected"
+        for img in results:
+            self._check(img)
+        return results
+
+    def _from_table(self, img: ImageFaces) -> bool:
+        """Fill ``img`` from the table; False when the detector (if any) must find the faces."""
+        if self.table is None:
+            return False
+        key = os.path.normpath(os.path.abspath(img.path))
+        entries = self.table.get(key)
+        if not entries:
+            return False
+        if self.table.is_stale(key, img.sha256):
+            if self.detector is None:
+                img.status = BAD_LANDMARKS
+                img.message = f"the image changed since its landmarks were written to {self.table.source} (sha256 differs)"
+            return False
+        chosen = entries[:1] if self.faces == "largest" else entries
+        img.faces = [AlignedFace(i, lm, FROM_FILE) for i, lm in chosen]
+        return True
+
+    def _check(self, img: ImageFaces) -> None:
+        """Round landmarks to the CSV precision and flag faces that cannot be aligned."""
+        if img.image is None or not img.faces:
+            return
+        height, width = img.image.shape[:2]
+        for f in img.faces:
+            f.problem = landmark_problem(f.landmarks, height, width)
+            if f.problem is None:
+                f.landmarks = quantise(torch.as_tensor(f.landmarks)).numpy()
+        if not img.usable:
+            img.status, img.message = BAD_LANDMARKS, img.faces[0].problem
+
+
+def crop_faces(
+    image: torch.Tensor,
+    faces: Sequence[AlignedFace],
+    size: int,
+    *,
+    path: str,
+    perturb: float = 0.0,
+    unit: str = "px",
+    seed: int = 0,
+    stream: str | int = 0,
+) -> list[AlignedFace]:
+    """``faces`` of ``image`` (``(H, W, 3)`` uint8, any device) aligned to ``size`` crops.
+
+    With ``perturb`` > 0 each face's landmarks get the noise of draw ``stream`` for that face
+    (:func:`~aikd_cli.faces.perturb.perturb_face`); a face the noise pushes into bad geometry
+    is returned with its ``problem`` set and no crop.
+    """
+    out = [replace(f, samples=list(f.samples)) for f in faces]
+    good = [f for f in out if f.problem is None]
+    if not good:
+        return out
+    height, width = image.shape[:2]
+    if perturb > 0:
+        for f in good:
+            moved = quantise(perturb_face(torch.as_tensor(f.landmarks), perturb, unit=unit, seed=seed,
+                                          stream=stream, key=face_key(path, f.index))).numpy()
+            f.problem = landmark_problem(moved, height, width)
+            f.landmarks = moved
+        good = [f for f in good if f.problem is None]
+        if not good:
+            return out
+    points = torch.as_tensor(np.stack([f.landmarks for f in good]))
+    crops, matrices = align_faces(image.permute(2, 0, 1), points, size)
+    for j, f in enumerate(good):
+        f.crop, f.matrix = crops[j], matrices[j].numpy()
+    return out
+
+
+@dataclass
+class FaceSource:
+    """A :class:`FaceFinder` plus how its faces are cropped: ``size``, ``device`` and an optional
+    misalignment (``perturb`` in ``unit``, draw ``stream`` of ``seed``), as ``align --perturb``
+    and the AI-KD student see it. ``samples`` > 0 also cuts that many extra crops per face, each
+    misaligned by ``sample_perturb`` with its own draw (``score --perturb-samples``)."""
+
+    finder: FaceFinder
+    size: int = 112
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    perturb: float = 0.0
+    unit: str = "px"
+    seed: int = 0
+    stream: str | int = 0
+    samples: int = 0
+    sample_perturb: float = 3.0
+
+    def process(self, batch: Sequence[Decoded]) -> list[ImageFaces]:
+        results = self.finder.find(batch)
+        for img in results:
+            if img.image is not None and img.usable:
+                image = img.image.to(self.device)
+                img.faces = crop_faces(image, img.faces, self.size, path=img.path, perturb=self.perturb,
+                                       unit=self.unit, seed=self.seed, stream=self.stream)
+                for k in range(1, self.samples + 1):
+                    moved = crop_faces(image, img.faces, self.size, path=img.path, perturb=self.sample_perturb,
+                                       unit=self.unit, seed=self.seed, stream=f"sample:{k}")
+                    for f, m in zip(img.faces, moved):
+                        f.samples.append(m.crop)
+                if not img.usable:
+                    img.status, img.message = BAD_LANDMARKS, img.faces[0].problem
+            img.image = None  # the decoded photo is not needed any more
+        return results
+
+
+def open_finder(
+    opts: FaceOptions,
+    size: int,
+    device: torch.device,
+    *,
+    detector: FaceDetector | None = None,
+    table: LandmarkTable | None = None,
+    detect_missing: bool = False,
+) -> FaceFinder:
+    """The :class:`FaceFinder` that ``--aligned`` / ``--landmarks`` / detector options describe.
+
+    With ``--landmarks`` only the file's landmarks are used unless ``detect_missing`` (evaluate,
+    label, distill: images missing from the file, or changed since, are detected).
+    """
+    if opts.aligned:
+        return FaceFinder("aligned", size=size)
+    if table is None and opts.landmarks:
+        table = read_landmarks(opts.landmarks)
+    if table is not None and not detect_missing:
+        return FaceFinder("landmarks", table=table, faces=opts.faces, size=size)
+    detector = detector or load_detector(opts.detector, device=device, max_size=opts.det_size,
+                                         score_threshold=opts.det_threshold)
+    return FaceFinder("detect", detector=detector, table=table, faces=opts.faces, size=size)
+
+
+def make_face_source(opts: FaceOptions, size: int, device: torch.device,
+                     detector: FaceDetector | None = None, **crop) -> FaceSource:
+    """The :class:`FaceSource` for ``opts``; ``crop`` sets misalignment (``perturb``, ``unit``, ``seed``)."""
+    return FaceSource(open_finder(opts, size, device, detector=detector), size=size, device=device, **crop)
+
+
+def iter_found(
+    paths: Sequence[str],
+    step: Callable[[Sequence[Decoded]], list[ImageFaces]],
+    transform: _Prepare,
+    batch_size: int,
+    workers: int,
+    *,
+    reader: Callable[[str], np.ndarray] = load_image,
+    digest: bool = True,
+) -> Iterator[list[ImageFaces]]:
+    """Batches of ``step(decoded batch)``, in input order."""
+    dataset = ImageDataset(paths, transform, reader=reader, digest=digest)
+    for batch in decode_loader(dataset, batch_size, workers):
+        yield step(batch)
+
+
+def iter_faces(paths: Sequence[str], source: FaceSource, batch_size: int, workers: int) -> Iterator[list[ImageFaces]]:
+    """Batches of aligned :class:`ImageFaces`, in input order."""
+    yield from iter_found(paths, source.process, source.finder.worker_transform(), batch_size, workers,
+                          digest=source.finder.digest)

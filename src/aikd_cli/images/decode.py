@@ -8,6 +8,7 @@ with a one-line reason, so batch jobs can record the failure and move on.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -56,6 +57,15 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     # 1, L, LA, P, PA, RGBA, RGBX, CMYK, YCbCr, LAB, HSV: Pillow converts these correctly;
     # alpha is dropped (the same as OpenCV and most FR pipelines do).
     return np.array(img.convert("RGB"), dtype=np.uint8)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes: what tells a later run that an image is still the same file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:

@@ -56,6 +56,10 @@ def read_checkpoint(path: str | Path) -> tuple[StateDict, dict]:
             raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
         info = json.loads(meta[METADATA_KEY]) if METADATA_KEY in meta else {}
         return tensors, info
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic not in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):  # zip archive, or a pickle
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint (neither a torch zip archive nor a pickle)")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -9,7 +9,7 @@ from typing import Literal
 from torch import nn
 
 from aikd_cli.errors import WeightsError
-from aikd_cli.models.preprocess import IMAGENET_NORM, Preprocess
+from aikd_cli.models.preprocess import IMAGENET_NORM, Preprocess, retinaface_preprocess
 
 BACKBONES = ("iresnet18", "iresnet34", "iresnet50", "iresnet100", "iresnet200", "mobilefacenet")
 DETECTORS = ("retinaface-mnet025", "retinaface-r50")
@@ -24,6 +24,8 @@ def close_matches(name: str, choices) -> str:
 
 def default_preprocess(arch: str) -> Preprocess:
     """What a checkpoint of ``arch`` expects when it carries no metadata of its own."""
+    if arch in DETECTORS:
+        return retinaface_preprocess()
     if arch == "mobilefacenet":  # foamliu/MobileFaceNet: ToTensor + ImageNet Normalize
         return Preprocess(mean=IMAGENET_NORM[0], std=IMAGENET_NORM[1])
     return Preprocess()  # insightface family: RGB, (x/255 - 0.5) / 0.5
@@ -101,7 +103,7 @@ def build_backbone(arch: str, embedding_size: int = 512) -> nn.Module:
 def build_model(config: ModelConfig) -> nn.Module:
     """A randomly initialised network for ``config`` (load weights into it afterwards)."""
     if config.arch in DETECTORS:
-        from aikd_cli.faces.retinaface import BODIES, RetinaFace
+        from aikd_cli.models.retinaface import BODIES, RetinaFace
 
         return RetinaFace(BODIES[config.arch])
     if config.head == "qs":

@@ -3,33 +3,15 @@ share. Takes uint8 RGB crops, applies the model's own preprocessing, returns flo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import torch
 
-from aikd_cli.models.config import ModelConfig
+from aikd_cli.models.face_model import FaceModel, ModelOutput
 from aikd_cli.models.loading import LoadedModel
 from aikd_cli.utils.device import Precision, autocast, resolve_device, resolve_precision
 
 
-@dataclass
-class ModelOutput:
-    embedding: torch.Tensor  # (N, D) float32 on the CPU, not normalised
-    quality: torch.Tensor | None  # (N,) float32 on the CPU, or None for pure FR models
-
-
-class FaceModel(Protocol):
-    """Anything that maps aligned crops to embeddings (and qualities): torch or ONNX."""
-
-    config: ModelConfig
-    source: str
-
-    def __call__(self, crops: torch.Tensor) -> ModelOutput: ...
-
-
 class TorchFaceModel:
-    """A :class:`LoadedModel` on a device, in inference mode, channels-last."""
+    """A :class:`LoadedModel` on a device, in inference mode, channels-last (a :class:`FaceModel`)."""
 
     def __init__(self, loaded: LoadedModel, device: str | torch.device = "auto", precision: Precision = "auto") -> None:
         self.loaded = loaded
@@ -65,5 +47,7 @@ def open_face_model(
     if resolved.path.suffix == ".onnx":
         from aikd_cli.models.onnx_model import OnnxFaceModel
 
-        return OnnxFaceModel(resolved.path, device=device, precision=precision, source=str(ref), expect=expect)
+        return OnnxFaceModel(
+            resolved.path, device=device, precision=precision, source=str(ref), expect=expect, spec=resolved.spec
+        )
     return TorchFaceModel(load_network(ref, expect=expect, resolved=resolved), device, precision)

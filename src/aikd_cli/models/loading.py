@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,14 +11,16 @@ from pathlib import Path
 from torch import nn
 
 from aikd_cli.errors import WeightsError
-from aikd_cli.models import hub
+from aikd_cli.models import hub, user_models
 from aikd_cli.models.checkpoints import canonicalise, load_state_strict, read_checkpoint
 from aikd_cli.models.config import ModelConfig, build_model
 from aikd_cli.models.preprocess import Preprocess
-from aikd_cli.models.registry import WeightsSpec, get_spec
+from aikd_cli.models.registry import WeightsSpec, find_spec, get_spec, list_specs
 
 #: File names looked for when ``--model`` is a folder (an export or a distill run), in this order.
 FOLDER_WEIGHTS = ("model.safetensors", "best.safetensors", "last.safetensors", "model.onnx")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,6 +28,31 @@ class ResolvedWeights:
     path: Path
     spec: WeightsSpec | None = None
     sidecar: dict = field(default_factory=dict)  # config.json next to the weights, if any
+
+
+def _bring_your_own(spec: WeightsSpec) -> WeightsError:
+    """Weights on no hub: say where their authors publish them and how to register a copy."""
+    return WeightsError(
+        f"{spec.name}: the weights are on no model hub; download {spec.filename} from {spec.url} "
+        f"({spec.license}), then run `aikd models add {spec.name} PATH/TO/{spec.filename}`"
+    )
+
+
+def resolve_named(name: str) -> ResolvedWeights:
+    """A registry name or a locally registered one: the user's registered file first (checked
+    against the sha256 taken when it was added), else the Hub (cache first, pinned hash checked)."""
+    spec = find_spec(name)
+    local = user_models.lookup(spec.name if spec else name)
+    if local is not None:
+        return ResolvedWeights(user_models.verified_path(local), spec, {})
+    spec = get_spec(name)
+    if not spec.hosted:
+        raise _bring_your_own(spec)
+    fetched = hub.resolve(hub.HubRef(spec.repo_id, spec.filename, spec.revision), sha256=spec.sha256,
+                          size=spec.size, prefer_cache=True)
+    if fetched.downloaded and (notice := spec.licence_notice()):
+        log.warning("licence: %s", notice)
+    return ResolvedWeights(fetched.path, spec, {})
 
 
 def resolve_weights(ref: str | os.PathLike) -> ResolvedWeights:
@@ -39,14 +67,11 @@ def resolve_weights(ref: str | os.PathLike) -> ResolvedWeights:
             path = found
         return ResolvedWeights(path, None, _sidecar(path))
     if text.startswith("hf://"):
-        ref_ = hub.HubRef.parse(text)
-        weights = hub.resolve(ref_)
+        weights = hub.resolve(hub.HubRef.parse(text)).path
         return ResolvedWeights(weights, None, _sidecar(weights))
     if os.sep in text or text.endswith((".pth", ".pt", ".safetensors", ".onnx", ".bin")):
         raise WeightsError(f"{text}: no such file")
-    spec = get_spec(text)
-    weights = hub.resolve(hub.HubRef(spec.repo_id, spec.filename, spec.revision), sha256=spec.sha256)
-    return ResolvedWeights(weights, spec, {})
+    return resolve_named(text)
 
 
 def _sidecar(weights: Path) -> dict:
@@ -76,11 +101,36 @@ class LoadedModel:
         return self.config.preprocess
 
 
+def _named(task: str) -> str:
+    return ", ".join(s.name for s in list_specs(task) if s.task == task)
+
+
 def check_task(config: ModelConfig, expect: str | None, ref: object) -> None:
     """Refuse a model of the wrong kind. ``expect`` is "quality", "recognition" or "detection"; a
     quality model is also accepted where "recognition" is expected (its embedding is used)."""
-    if expect is not None and config.task != expect and not (expect == "recognition" and config.task == "quality"):
-        raise WeightsError(f"{ref}: is a {config.task} model ({config.arch}), but a {expect} model is needed here")
+    if expect is None or config.task == expect or (expect == "recognition" and config.task == "quality"):
+        return
+    message = f"{ref}: is a {config.task} model ({config.arch}), but a {expect} model is needed here"
+    if expect == "quality" and config.task == "recognition":
+        hint = (f"make a quality model from it: `aikd label -m {ref} ... -o labels.csv`, then "
+                f"`aikd distill DATA --backbone {ref} --labels labels.csv -o RUN`; or use a named quality "
+                f"model: {_named('quality')}")
+    elif config.task == "detection":
+        hint = "face detectors go to --detector"
+    else:
+        hint = f"`aikd models --task {expect}` lists the registered {expect} models"
+    raise WeightsError(message, hint=hint)
+
+
+def check_fits_spec(config: ModelConfig, spec: WeightsSpec, source: object) -> None:
+    """Refuse weights whose tensors say they are not the architecture of the entry they stand for."""
+    want = (spec.config.arch, spec.config.head, spec.config.embedding_size)
+    have = (config.arch, config.head, config.embedding_size)
+    if want != have:
+        raise WeightsError(
+            f"{source}: holds a {config.arch} (head {config.head}, {config.embedding_size}-d), "
+            f"not {spec.name}'s {spec.config.arch} (head {spec.config.head}, {spec.config.embedding_size}-d)"
+        )
 
 
 def load_network(
@@ -93,14 +143,17 @@ def load_network(
     """
     resolved = resolved or resolve_weights(ref)
     if resolved.path.suffix == ".onnx":
+        torch_fr = ", ".join(s.name for s in list_specs("recognition") if s.onnx is None and s.task == "recognition")
         raise WeightsError(
             f"{resolved.path}: ONNX models are run by onnxruntime, not loaded as torch modules",
-            hint="`aikd score --model` runs it; commands that need torch weights take the safetensors export",
+            hint="`aikd score --model` and `-m`/`-f` of label and evaluate run it; commands that need torch weights "
+            f"take .pth/.safetensors files (registered torch FR models: {torch_fr})",
         )
     state, info = read_checkpoint(resolved.path)
     info = info or resolved.sidecar
     state, config, layout = canonicalise(state, info)
     if resolved.spec is not None and layout != "aikd":
+        check_fits_spec(config, resolved.spec, ref)
         # the registry knows the preprocessing of files that carry none
         config = ModelConfig(**{**config.__dict__, "preprocess": resolved.spec.config.preprocess})
     check_task(config, expect, ref)
@@ -111,5 +164,3 @@ def load_network(
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-

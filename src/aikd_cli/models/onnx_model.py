@@ -4,6 +4,11 @@ An aikd ONNX file describes itself: its ``metadata_props`` hold, under key ``"ai
 record as the safetensors files (:class:`ModelConfig` + provenance) plus a ``"graph"`` entry saying
 how the graph wants its input (normalised float NCHW, or uint8 RGB NHWC with the normalisation
 inside) and its precision. So ``--model model.onnx`` needs no file beside it.
+
+ONNX files aikd did not write (eDifFIQA(T) from the OpenCV Zoo, insightface's ArcFace models) carry
+no such record; they run when a registry entry supplies their contract instead: the entry's
+:class:`ModelConfig` and an :class:`~aikd_cli.models.registry.OnnxContract` naming which graph
+output is the embedding and which the quality. The graph is checked against that contract on load.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,7 +24,10 @@ import torch
 from aikd_cli.errors import AikdError, WeightsError
 from aikd_cli.models.checkpoints import METADATA_KEY
 from aikd_cli.models.config import ModelConfig
-from aikd_cli.models.inference import ModelOutput
+from aikd_cli.models.face_model import ModelOutput
+
+if TYPE_CHECKING:
+    from aikd_cli.models.registry import WeightsSpec
 
 #: The graph's one input; outputs are named by task.
 INPUT_NAME = "image"
@@ -60,11 +69,14 @@ class GraphSpec:
 
 @dataclass
 class OnnxRecord:
-    """What an aikd ONNX file says about itself."""
+    """What an ONNX file is: from its aikd metadata, or from a registry entry's contract."""
 
     config: ModelConfig
     graph: GraphSpec
     info: dict = field(default_factory=dict)  # the whole JSON record (provenance included)
+    input: str = INPUT_NAME
+    embedding: str | None = "embedding"  # graph output names; None: the graph has no such output
+    quality: str | None = "quality"
 
 
 def output_names(config: ModelConfig) -> tuple[str, ...]:
@@ -106,6 +118,17 @@ def providers_for(device: str | torch.device) -> list:
     )
 
 
+def onnx_device(session, device: str | torch.device) -> torch.device:
+    """The torch device that matches a session's provider: faces for a model run by CUDA are
+    detected and aligned on that GPU, so only the finished crops cross to onnxruntime."""
+    from aikd_cli.utils.device import resolve_device
+
+    if "CUDAExecutionProvider" not in session.get_providers():
+        return torch.device("cpu")
+    wanted = resolve_device(str(device))
+    return wanted if wanted.type == "cuda" else torch.device("cpu")
+
+
 def open_session(path: str | Path, device: str | torch.device = "auto"):
     """An ``InferenceSession`` on ``path``; an unreadable file is a :class:`WeightsError`."""
     ort = import_onnxruntime()
@@ -125,21 +148,52 @@ def open_session(path: str | Path, device: str | torch.device = "auto"):
         raise WeightsError(f"{path}: not a readable ONNX model ({reason})") from None
 
 
-def read_record(session, path: str | Path) -> OnnxRecord:
-    """The aikd record in a session's model metadata (refusing ONNX files aikd did not write)."""
+def read_record(session, path: str | Path, spec: WeightsSpec | None = None) -> OnnxRecord:
+    """The aikd record in a session's model metadata, else the contract of ``spec`` (the registry
+    entry the file was fetched for); an ONNX file with neither is refused."""
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in meta:
+        if spec is not None and spec.onnx is not None:
+            return contract_record(session, path, spec)
         raise WeightsError(
             f"{path}: this ONNX file carries no aikd metadata, so its input normalisation and outputs are unknown",
-            hint="export the model with `aikd export MODEL --format onnx`",
+            hint="export the model with `aikd export MODEL --format onnx`, or use a registered ONNX model by name (`aikd models`)",
         )
     try:
         info = json.loads(meta[METADATA_KEY])
-        return OnnxRecord(
-            ModelConfig.from_dict(info["config"]), GraphSpec.from_dict(info.get("graph", {})), info
-        )
+        config = ModelConfig.from_dict(info["config"])
+        return OnnxRecord(config, GraphSpec.from_dict(info.get("graph", {})), info,
+                          quality="quality" if config.task == "quality" else None)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: malformed aikd metadata in the ONNX file ({exc})") from None
+
+
+_PRECISIONS = {"tensor(float)": "fp32", "tensor(float16)": "fp16"}
+
+
+def contract_record(session, path: str | Path, spec: WeightsSpec) -> OnnxRecord:
+    """The record of a third-party ONNX file, from its registry entry; refused unless the graph has
+    the one image input and the outputs the entry names."""
+    contract, config = spec.onnx, spec.config
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    where = f"{path} (registered as {spec.name})"
+    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].type not in _PRECISIONS:
+        raise WeightsError(f"{where}: expected one float image input (N, 3, H, W), found "
+                           + ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs))
+    side = config.preprocess.size
+    if any(isinstance(d, int) and d != want for d, want in zip(inputs[0].shape[1:], (3, side, side))):
+        raise WeightsError(f"{where}: input shape {inputs[0].shape} does not take (N, 3, {side}, {side}) crops")
+    names = {}
+    for role, index in (("embedding", contract.embedding), ("quality", contract.quality)):
+        if index is not None and index >= len(outputs):
+            raise WeightsError(f"{where}: the graph has {len(outputs)} output(s), none at index {index} for the {role}")
+        names[role] = outputs[index].name if index is not None else None
+    emb = outputs[contract.embedding] if contract.embedding is not None else None
+    if emb is not None and isinstance(emb.shape[-1], int) and emb.shape[-1] != config.embedding_size:
+        raise WeightsError(f"{where}: embedding output {emb.name} is {emb.shape[-1]}-d, the entry says {config.embedding_size}")
+    info = {"source": {"registry": spec.name, "hub": spec.hub_uri, "sha256": spec.sha256}}
+    graph = GraphSpec(precision=_PRECISIONS[inputs[0].type], exporter="third-party")
+    return OnnxRecord(config, graph, info, input=inputs[0].name, **names)
 
 
 class OnnxFaceModel:
@@ -158,16 +212,22 @@ class OnnxFaceModel:
         precision: str = "auto",
         source: str | None = None,
         expect: str | None = None,
+        spec: WeightsSpec | None = None,
     ) -> None:
         from aikd_cli.models.loading import check_task
 
         self.path = Path(path)
         self.source = source or str(path)
         self.session = open_session(self.path, device)
-        record = read_record(self.session, self.path)
+        record = read_record(self.session, self.path, spec)
         check_task(record.config, expect, self.source)
         if record.config.task == "detection":
             raise WeightsError(f"{self.source}: is a face detector; use it with --detector")
+        if expect == "recognition" and record.embedding is None:
+            raise WeightsError(
+                f"{self.source}: gives a quality score but no embedding, so it cannot serve as a face-recognition model",
+                hint="`aikd models --task recognition` lists FR models",
+            )
         if precision not in ("auto", record.graph.precision):
             raise AikdError(
                 f"{self.source}: ONNX models run at the precision they were exported with ({record.graph.precision}), "
@@ -175,11 +235,20 @@ class OnnxFaceModel:
                 hint="drop --precision, or re-export with/without --fp16",
             )
         self.config, self.graph, self.info = record.config, record.graph, record.info
-        self.outputs = output_names(self.config)
+        self.record = record
+        self.outputs = [name for name in (record.embedding, record.quality) if name is not None]
+        batch = self.session.get_inputs()[0].shape[0]
+        self.one_at_a_time = isinstance(batch, int) and batch == 1  # graphs exported with a fixed batch of 1
+        self.device = onnx_device(self.session, device)
 
     @property
     def providers(self) -> list[str]:
         return self.session.get_providers()
+
+    def _run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        parts = [x[i : i + 1] for i in range(len(x))] if self.one_at_a_time else [x]
+        runs = [self.session.run(self.outputs, {self.record.input: part}) for part in parts]
+        return {name: np.concatenate([r[k] for r in runs]) for k, name in enumerate(self.outputs)}
 
     def __call__(self, crops: torch.Tensor) -> ModelOutput:
         crops = crops.cpu()
@@ -187,10 +256,14 @@ class OnnxFaceModel:
             x = crops.permute(0, 2, 3, 1).contiguous().numpy()
         else:
             x = self.config.preprocess(crops).numpy()
-        out = self.session.run(list(self.outputs), {INPUT_NAME: x})
-        emb = torch.from_numpy(np.asarray(out[0], dtype=np.float32))
-        quality = torch.from_numpy(np.asarray(out[1], dtype=np.float32)).reshape(-1) if len(out) > 1 else None
-        return ModelOutput(emb, quality)
+        out = self._run(x)
+        rec = self.record
+        emb = out[rec.embedding].reshape(len(x), -1) if rec.embedding else np.zeros((len(x), 0), np.float32)
+        quality = out[rec.quality].reshape(-1) if rec.quality else None
+        return ModelOutput(
+            torch.from_numpy(np.asarray(emb, dtype=np.float32)),
+            None if quality is None else torch.from_numpy(np.asarray(quality, dtype=np.float32)),
+        )
 
 
 class OnnxRetinaFace:
@@ -200,7 +273,7 @@ class OnnxRetinaFace:
     def __init__(
         self, path: str | Path, *, device: str | torch.device = "auto", source: str | None = None
     ) -> None:
-        from aikd_cli.faces.retinaface import BODIES, CONFIGS
+        from aikd_cli.models.retinaface import BODIES, CONFIGS
 
         self.path = Path(path)
         self.source = source or str(path)

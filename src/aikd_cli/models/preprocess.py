@@ -1,4 +1,8 @@
-"""How a model wants its 112x112 crops: colour order and normalisation, carried with the weights."""
+"""How a model wants its input: colour order, normalisation and size, carried with the weights.
+
+Face models take aligned square crops; detectors take whole images shrunk to a maximum side. Both are
+described by one :class:`Preprocess` record, so no caller re-types a mean or a colour order.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,38 @@ from typing import Literal
 
 import torch
 
+from aikd_cli.defaults import DEFAULT_DET_SIZE
+
 ARCFACE_NORM = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+#: RetinaFace (biubug6 / insightface): BGR pixels minus the mean colour, no scaling.
+RETINAFACE_MEAN_BGR = (104.0, 117.0, 123.0)
 
 
 @dataclass(frozen=True)
 class Preprocess:
-    """``x = (crop / 255 - mean) / std`` in ``colour`` order; crops arrive as uint8 RGB.
+    """``x = (pixels / scale - mean) / std`` in ``colour`` order; pixels arrive as uint8 RGB.
 
-    ``size`` is the square crop side the model was trained on (and the alignment template scale).
+    ``size`` is the square crop side a face model was trained on (and the alignment template
+    scale). ``scale`` is 255 for models fed ``[0, 1]`` values and 1 for models fed raw pixel values
+    (RetinaFace). ``max_side`` is set for detectors only: they see whole images, shrunk so that the
+    longer side is at most ``max_side``.
     """
 
     size: int = 112
     colour: Literal["RGB", "BGR"] = "RGB"
     mean: tuple[float, float, float] = ARCFACE_NORM[0]
     std: tuple[float, float, float] = ARCFACE_NORM[1]
+    scale: float = 255.0
+    max_side: int | None = None
 
     def __call__(self, crops: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """``(N, 3, H, W)`` uint8 RGB crops -> normalised float tensor on the same device."""
+        """``(N, 3, H, W)`` uint8 RGB pixels -> normalised float tensor on the same device."""
         x = crops.to(dtype)
         if self.colour == "BGR":
             x = x.flip(1)
-        mean = torch.tensor(self.mean, dtype=dtype, device=x.device).view(1, 3, 1, 1) * 255.0
-        std = torch.tensor(self.std, dtype=dtype, device=x.device).view(1, 3, 1, 1) * 255.0
+        mean = torch.tensor(self.mean, dtype=dtype, device=x.device).view(1, 3, 1, 1) * self.scale
+        std = torch.tensor(self.std, dtype=dtype, device=x.device).view(1, 3, 1, 1) * self.scale
         return (x - mean) / std
 
     def to_dict(self) -> dict:
@@ -42,14 +55,25 @@ class Preprocess:
             colour=data.get("colour", "RGB"),
             mean=tuple(float(v) for v in data.get("mean", ARCFACE_NORM[0])),
             std=tuple(float(v) for v in data.get("std", ARCFACE_NORM[1])),
+            scale=float(data.get("scale", 255.0)),
+            max_side=int(data["max_side"]) if data.get("max_side") else None,
         )
 
     def short(self) -> str:
         """A few characters for tables: ``RGB [-1,1]`` or ``RGB ImageNet``."""
+        if self.max_side:
+            return f"{self.colour} - mean"
         norm = {ARCFACE_NORM: "[-1,1]", IMAGENET_NORM: "ImageNet"}.get((self.mean, self.std), "custom")
         return f"{self.colour} {norm}"
 
     def describe(self) -> str:
         mean = ",".join(f"{v:g}" for v in self.mean)
         std = ",".join(f"{v:g}" for v in self.std)
-        return f"{self.size}x{self.size} {self.colour}, (x/255 - [{mean}]) / [{std}]"
+        formula = f"(x/{self.scale:g} - [{mean}]) / [{std}]" if self.scale != 1 else f"(x - [{mean}]) / [{std}]"
+        shape = f"longer side <= {self.max_side}" if self.max_side else f"{self.size}x{self.size}"
+        return f"{shape} {self.colour}, {formula}"
+
+
+def retinaface_preprocess(max_side: int = DEFAULT_DET_SIZE) -> Preprocess:
+    """What RetinaFace was trained on: BGR pixel values minus the mean colour, images up to ``max_side``."""
+    return Preprocess(colour="BGR", mean=RETINAFACE_MEAN_BGR, std=(1.0, 1.0, 1.0), scale=1.0, max_side=max_side)

@@ -17,8 +17,18 @@ from PIL import Image
 
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import FaceDetector
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, relative_to_csv
-from aikd_cli.faces.pipeline import ERROR, OK, FaceOptions, ImageFaces, iter_faces, make_face_source
+from aikd_cli.faces.landmarks import DIGEST_COLUMN, LANDMARK_COLUMNS, relative_to_csv, resolve_csv_path
+from aikd_cli.faces.pipeline import (
+    BAD_LANDMARKS,
+    ERROR,
+    OK,
+    UNREADABLE,
+    AlignedFace,
+    FaceOptions,
+    ImageFaces,
+    iter_faces,
+    make_face_source,
+)
 from aikd_cli.images.discover import iter_inputs
 from aikd_cli.tasks.score import face_row, summarize_scores
 from aikd_cli.utils.atomic import atomic_open
@@ -29,7 +39,7 @@ MATRIX_COLUMNS = ("m00", "m01", "m02", "m10", "m11", "m12")
 #: ``lm*`` are the landmarks the crop was warped from (perturbed ones with ``--perturb``), so the
 #: CSV fed back as ``--landmarks`` reproduces the same crops.
 ALIGN_COLUMNS = ("path", "face", "crop", "det_score", "box_x1", "box_y1", "box_x2", "box_y2",
-                 *LANDMARK_COLUMNS, *MATRIX_COLUMNS, "status", "message")
+                 *LANDMARK_COLUMNS, *MATRIX_COLUMNS, DIGEST_COLUMN, "status", "message")
 
 
 @dataclass
@@ -81,14 +91,14 @@ def align_images(
         raise AikdError("no input images found", hint="give image files or folders that contain images")
     csv_path = out / "landmarks.csv"
     writer = ResultsWriter(csv_path, ALIGN_COLUMNS, resume=opts.resume,
-                           key=lambda row: os.path.normpath(os.path.join(out, row["path"])))
+                           key=lambda row: resolve_csv_path(row["path"], out))
     todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
     device = resolve_device(opts.device)
-    source = make_face_source(opts, opts.size, device, detector)
-    source.perturb, source.relative, source.seed = opts.perturb, opts.relative, opts.seed
+    source = make_face_source(opts, opts.size, device, detector, perturb=opts.perturb,
+                              unit="iod" if opts.relative else "px", seed=opts.seed)
     summary = AlignSummary(out, csv_path, images=len(todo))
     try:
-        paths = [it.path for it in todo if not it.duplicate_of]
+        paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
         done = 0
         for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
             rows = []
@@ -96,6 +106,9 @@ def align_images(
                 if not img.faces:
                     rows.append(_row(img.path, out, img))
                 for f in img.faces:
+                    if f.problem:
+                        rows.append(_row(img.path, out, img, f))
+                        continue
                     name = _crop_name(img.path, base, f.index, opts.faces == "all")
                     _save_png(f.crop, out / name)
                     rows.append(_row(img.path, out, img, f, name))
@@ -106,17 +119,19 @@ def align_images(
                 progress(done, len(todo))
         writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
                      for it in todo if it.duplicate_of)
+        writer.write(_row(it.path, out, ImageFaces(it.path, UNREADABLE, it.problem)) for it in todo if it.problem)
     finally:
         writer.close()
         _, summary.status_counts, _ = summarize_scores(csv_path)
     return summary
 
 
-def _row(path: str, out: Path, img: ImageFaces, face=None, crop: str = "") -> dict[str, str]:
+def _row(path: str, out: Path, img: ImageFaces, face: AlignedFace | None = None, crop: str = "") -> dict[str, str]:
     if face is None:
-        row = face_row(path, out, status=img.status, message=img.message)
+        row = face_row(path, out, status=img.status, message=img.message, sha256=img.sha256)
     else:
-        row = face_row(path, out, status=OK, face=face.index, detection=face.detection, landmarks=face.landmarks)
+        row = face_row(path, out, status=BAD_LANDMARKS if face.problem else OK, message=face.problem or "",
+                       face=face.index, detection=face.detection, landmarks=face.written_landmarks, sha256=img.sha256)
     row["crop"] = crop
     matrix = face.matrix.reshape(6) if face is not None and face.matrix is not None else [None] * 6
     row.update({k: "" if v is None else f"{v:.6f}" for k, v in zip(MATRIX_COLUMNS, matrix)})

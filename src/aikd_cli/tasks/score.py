@@ -19,8 +19,15 @@ import torch
 from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import Face, FaceDetector
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
+from aikd_cli.faces.landmarks import (
+    DIGEST_COLUMN,
+    LANDMARK_COLUMNS,
+    landmark_fields,
+    relative_to_csv,
+    resolve_csv_path,
+)
 from aikd_cli.faces.pipeline import (
+    BAD_LANDMARKS,
     ERROR,
     NO_FACE,
     OK,
@@ -37,11 +44,13 @@ from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
 from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.csvout import ResultsWriter
 
-__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "ScoreOptions", "ScoreSummary", "score_images"]
+__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "BAD_LANDMARKS", "ScoreOptions", "ScoreSummary",
+           "score_images"]
 
 #: Columns of a score CSV. ``face`` is the face index within the image (empty when there is no
-#: face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original image; ``path`` is
-#: relative to the CSV's folder when the image lies inside it, absolute otherwise.
+#: face; 0 is the largest face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original
+#: image; ``image_sha256`` identifies the file the landmarks belong to; ``path`` is relative to the
+#: CSV's folder when the image lies inside it, absolute otherwise.
 SCORE_COLUMNS = (
     "path",
     "face",
@@ -52,9 +61,15 @@ SCORE_COLUMNS = (
     "box_x2",
     "box_y2",
     *LANDMARK_COLUMNS,
+    DIGEST_COLUMN,
     "status",
     "message",
 )
+
+
+#: Extra columns with ``perturb_samples`` > 0: the quality of each face under that many seeded
+#: landmark perturbations (mean and standard deviation): how much its score depends on alignment.
+PERTURB_COLUMNS = ("quality_perturbed_mean", "quality_perturbed_std")
 
 
 @dataclass
@@ -63,11 +78,19 @@ class ScoreOptions(FaceOptions):
 
     model: str = DEFAULT_QUALITY_MODEL
     precision: str = "auto"
+    perturb_samples: int = 0
+    perturb: float = 3.0
+    perturb_unit: str = "px"
+    seed: int = 0
     save_crops: Path | None = None  # keep the aligned crops here (see tasks/report/crops.py)
 
     def __post_init__(self) -> None:
         if self.save_crops is not None:  # absolute: the sidecar tells `aikd report` where they are
             self.save_crops = Path(os.path.abspath(self.save_crops))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return SCORE_COLUMNS + (PERTURB_COLUMNS if self.perturb_samples else ())
 
 
 @dataclass
@@ -88,13 +111,14 @@ class ScoreSummary:
 
 def face_row(path: str, csv_dir: Path, *, status: str, message: str = "", face: int | None = None,
              quality: float | None = None, detection: Face | None = None,
-             landmarks: np.ndarray | None = None) -> dict[str, str]:
+             landmarks: np.ndarray | None = None, sha256: str | None = None) -> dict[str, str]:
     """One CSV row (all cells as text)."""
     row = {
         "path": relative_to_csv(path, csv_dir),
         "face": "" if face is None else str(face),
         "quality": "" if quality is None else format(quality, ".9g"),
         "det_score": "" if detection is None else f"{detection.score:.4f}",
+        DIGEST_COLUMN: sha256 or "",
         "status": status,
         "message": message,
     }
@@ -130,9 +154,10 @@ def score_images(
         raise AikdError("no input images found", hint="give image files or folders that contain images")
     # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
     model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
-    source = make_face_source(opts, model.config.preprocess.size, getattr(model, "device", torch.device("cpu")), detector)
-    writer = ResultsWriter(output, SCORE_COLUMNS, resume=opts.resume,
-                           key=lambda row: os.path.normpath(os.path.join(csv_dir, row["path"])))
+    source = make_face_source(opts, model.config.preprocess.size, model.device, detector, unit=opts.perturb_unit,
+                              seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
+    writer = ResultsWriter(output, opts.columns, resume=opts.resume,
+                           key=lambda row: resolve_csv_path(row["path"], csv_dir))
     todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
     summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
     try:
@@ -148,7 +173,7 @@ def score_images(
 
 def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: ScoreOptions, model: FaceModel,
          source: FaceSource, progress) -> None:
-    paths = [it.path for it in todo if not it.duplicate_of]
+    paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
     done = 0
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
         rows = score_faces(batch, model, csv_dir, opts.batch_size)
@@ -163,31 +188,44 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
     # after the originals, so that "same file as" always points at an earlier row
     writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"duplicate input: same file as {it.duplicate_of}")
                  for it in todo if it.duplicate_of)
+    writer.write(face_row(it.path, csv_dir, status=UNREADABLE, message=it.problem) for it in todo if it.problem)
     if progress:
         progress(len(todo), len(todo))
 
 
 def score_faces(batch: list[ImageFaces], model: FaceModel, csv_dir: Path, batch_size: int) -> list[dict[str, str]]:
-    """Run the model on every face of ``batch`` and return its rows, in order."""
-    faces = [(img, f) for img in batch for f in img.faces]
-    qualities: list[float] = []
-    for start in range(0, len(faces), batch_size):
-        crops = torch.stack([f.crop for _, f in faces[start : start + batch_size]])
-        qualities += model(crops).quality.tolist()
-    scored = dict(zip(((id(img), f.index) for img, f in faces), qualities))
+    """Run the model on every usable face of ``batch`` (and on its misaligned samples, if any) and
+    return its rows, in order."""
+    faces = [f for img in batch for f in img.usable]
+    crops = [(id(f), k, c) for f in faces for k, c in enumerate([f.crop, *f.samples]) if c is not None]
+    qualities: dict[tuple[int, int], float] = {}
+    for start in range(0, len(crops), batch_size):
+        chunk = crops[start : start + batch_size]
+        values = model(torch.stack([c for _, _, c in chunk])).quality.tolist()
+        qualities.update(zip(((face, k) for face, k, _ in chunk), values))
     rows = []
     for img in batch:
         if not img.faces:
-            rows.append(face_row(img.path, csv_dir, status=img.status, message=img.message))
+            rows.append(face_row(img.path, csv_dir, status=img.status, message=img.message, sha256=img.sha256))
         for f in img.faces:
-            q = scored[(id(img), f.index)]
-            finite = math.isfinite(q)
-            rows.append(face_row(
-                img.path, csv_dir, status=OK if finite else ERROR, face=f.index, quality=q if finite else None,
-                detection=f.detection, landmarks=f.landmarks,
-                message="" if finite else f"model returned a non-finite quality ({q})",
-            ))
+            q = qualities.get((id(f), 0), math.nan)
+            ok = f.problem is None and math.isfinite(q)
+            status = OK if ok else BAD_LANDMARKS if f.problem else ERROR
+            message = "" if ok else f.problem or f"model returned a non-finite quality ({q})"
+            row = face_row(img.path, csv_dir, status=status, face=f.index, quality=q if ok else None, message=message,
+                           detection=f.detection, landmarks=f.written_landmarks, sha256=img.sha256)
+            if f.samples:
+                row.update(_spread([qualities.get((id(f), k), math.nan) for k in range(1, len(f.samples) + 1)]))
+            rows.append(row)
     return rows
+
+
+def _spread(values: list[float]) -> dict[str, str]:
+    """Mean and standard deviation of the finite qualities of a face's misaligned samples."""
+    finite = np.array([v for v in values if math.isfinite(v)])
+    if finite.size == 0:
+        return dict.fromkeys(PERTURB_COLUMNS, "")
+    return dict(zip(PERTURB_COLUMNS, (format(float(finite.mean()), ".9g"), format(float(finite.std()), ".9g"))))
 
 
 def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None) -> None:

@@ -1,9 +1,10 @@
 """The training data path: decode on CPU workers, warp the two views (aligned and misaligned) in batches.
 
-Each face is drawn with fresh landmark noise ``k + U[-p, p]``. The noise comes from a generator
-seeded by ``(seed, stream, epoch, index)``: it is new every time the face is drawn again (a new
-epoch), never accumulates (the clean landmarks are never modified), and is the same whichever
-process, worker or resumed run draws it, which is what makes runs reproducible and resumable.
+Each face is drawn with fresh landmark noise ``k + U[-p, p]``. The noise comes from the generator
+every command uses (:func:`~aikd_cli.faces.perturb.noise_generator`), for the face's key and a
+stream naming the split and the epoch: it is new every time the face is drawn again (a new epoch),
+never accumulates (the clean landmarks are never modified), and is the same whichever process,
+worker or resumed run draws it, which is what makes runs reproducible and resumable.
 
 Workers decode the image and cut out the small region both views need (a 24-megapixel photo is
 never sent whole); the warps then run either batched on the training device (``warp_on="device"``,
@@ -21,28 +22,17 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from aikd_cli.errors import ImageError
-from aikd_cli.faces.align import estimate_similarity, template, warp_affine
-from aikd_cli.faces.perturb import perturb_landmarks
+from aikd_cli.faces.align import estimate_similarity, landmark_problem, template, warp_affine
+from aikd_cli.faces.perturb import face_key, noise_generator, perturb_landmarks
 from aikd_cli.images.decode import load_image
 from aikd_cli.tasks.distill.samples import FaceRecord
 
 TRAIN_STREAM, VAL_STREAM = 0, 1
 
 
-def _mix64(x: int) -> int:
-    """SplitMix64 finaliser: a cheap, well-spread 64-bit hash step."""
-    x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return x ^ (x >> 31)
-
-
-def noise_generator(seed: int, stream: int, epoch: int, index: int) -> torch.Generator:
-    """A generator unique to one draw of one face (a hash of its coordinates, not a counter)."""
-    h = 0
-    for part in (seed, stream, epoch, index):
-        h = _mix64(h ^ (part & 0xFFFFFFFFFFFFFFFF))
-    return torch.Generator().manual_seed(h)
+def draw_generator(seed: int, stream: int, epoch: int, face: FaceRecord) -> torch.Generator:
+    """The noise of one draw of one face: split ``stream`` and ``epoch`` name the draw."""
+    return noise_generator(seed, f"{stream}:{epoch}", face_key(face.path, face.face))
 
 
 def view_matrices(
@@ -114,8 +104,14 @@ class FaceViews(Dataset):
             image = load_image(face.path)
         except ImageError as exc:
             return {**item, "status": "unreadable", "error": exc.reason}
-        generator = noise_generator(self.seed, self.stream, epoch, index)
-        matrices, _ = view_matrices(face.landmarks, self.perturb, self.unit, generator, self.size)
+        problem = landmark_problem(face.landmarks, *image.shape[:2])
+        if problem:
+            return {**item, "status": "bad_landmarks", "error": problem}
+        generator = draw_generator(self.seed, self.stream, epoch, face)
+        matrices, noisy = view_matrices(face.landmarks, self.perturb, self.unit, generator, self.size)
+        problem = landmark_problem(noisy, *image.shape[:2])
+        if problem:
+            return {**item, "status": "bad_landmarks", "error": f"misaligned: {problem}"}
         region = crop_region(image, matrices, self.size)
         if region is None:
             return {**item, "status": "bad_landmarks", "error": "landmarks put the face outside the image"}

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aikd_cli.defaults import DEFAULT_DET_SIZE
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
 from aikd_cli.models.inference import FaceModel
@@ -209,6 +210,8 @@ def embed_identities(
     *,
     landmarks: str | Path | None = None,
     detector: str | None = None,
+    det_size: int = DEFAULT_DET_SIZE,
+    det_threshold: float = 0.5,
     batch_size: int = 64,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
@@ -219,68 +222,36 @@ def embed_identities(
     detector (largest face). Returns one :class:`LabelledFace` per input and the embeddings of those
     that have ``row`` set.
     """
-    from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, make_face_source
+    from aikd_cli.faces.landmarks import LandmarkTable, read_landmarks
+    from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, open_finder
     from aikd_cli.models.registry import DEFAULT_DETECTOR
 
     size = model.config.preprocess.size
-    device = getattr(model, "device", torch.device("cpu"))
-    given = {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}
-    sources: list[tuple[list[str], FaceSource]] = []
-    if given:
-        sources.append(
-            (
-                sorted(given),
-                FaceSource(
-                    "landmarks",
-                    landmarks=given,
-                    landmarks_file="the identities CSV",
-                    size=size,
-                    device=device,
-                ),
-            )
-        )
-    rest = sorted({f.path for f in faces} - set(given))
-    if rest:
-        opts = FaceOptions(
-            detector=detector or DEFAULT_DETECTOR,
-            landmarks=Path(landmarks) if landmarks else None,
-            device=str(device),
-        )
-        sources.append((rest, make_face_source(opts, size, device)))
+    device = model.device
+    given = LandmarkTable("the identities CSV", {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}, {})
+    table = given.with_fallback(read_landmarks(landmarks) if landmarks else None)
+    opts = FaceOptions(detector=detector or DEFAULT_DETECTOR, det_size=det_size, det_threshold=det_threshold,
+                       device=str(device))
+    source = FaceSource(open_finder(opts, size, device, table=table, detect_missing=True), size=size, device=device)
     identity = {f.path: f.identity or "" for f in faces}
     out: list[LabelledFace] = []
     chunks: list[torch.Tensor] = []
     count = 0
-    for paths, source in sources:
-        for batch in iter_faces(paths, source, batch_size, workers):
-            found = [(img, img.faces[0]) for img in batch if img.faces]
-            if found:
-                chunks.append(model(torch.stack([f.crop for _, f in found])).embedding)
-            rows = {id(img): count + j for j, (img, _) in enumerate(found)}
-            count += len(found)
-            for img in batch:
-                if img.faces:
-                    f = img.faces[0]
-                    out.append(
-                        LabelledFace(
-                            img.path,
-                            identity[os.path.normpath(os.path.abspath(img.path))],
-                            f.index,
-                            f.landmarks,
-                            rows[id(img)],
-                        )
-                    )
-                else:
-                    out.append(
-                        LabelledFace(
-                            img.path,
-                            identity[os.path.normpath(os.path.abspath(img.path))],
-                            status=img.status,
-                            message=img.message,
-                        )
-                    )
-            if progress:
-                progress(len(batch))
+    for batch in iter_faces(sorted(identity), source, batch_size, workers):
+        found = [(img, img.usable[0]) for img in batch if img.usable]
+        if found:
+            chunks.append(model(torch.stack([f.crop for _, f in found])).embedding)
+        rows = {id(img): count + j for j, (img, _) in enumerate(found)}
+        count += len(found)
+        for img in batch:
+            name = identity[os.path.normpath(os.path.abspath(img.path))]
+            if img.usable:
+                f = img.usable[0]
+                out.append(LabelledFace(img.path, name, f.index, f.landmarks, rows[id(img)]))
+            else:
+                out.append(LabelledFace(img.path, name, status=img.status, message=img.message))
+        if progress:
+            progress(len(batch))
     embeddings = torch.cat(chunks) if chunks else torch.zeros(0, model.config.embedding_size)
     return out, embeddings
 
@@ -293,6 +264,8 @@ def label_faces(
     scheme: str = "cr",
     landmarks: str | Path | None = None,
     detector: str | None = None,
+    det_size: int = DEFAULT_DET_SIZE,
+    det_threshold: float = 0.5,
     device: str = "auto",
     precision: str = "auto",
     workers: int = 0,
@@ -341,6 +314,8 @@ def label_faces(
         model,
         landmarks=landmarks,
         detector=detector,
+        det_size=det_size,
+        det_threshold=det_threshold,
         batch_size=batch_size,
         workers=workers,
         progress=tick,

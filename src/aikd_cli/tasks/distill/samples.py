@@ -9,7 +9,6 @@ cannot be used are never an exception: they become :class:`Skip` rows with a rea
 from __future__ import annotations
 
 import csv
-import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -19,18 +18,20 @@ from typing import TextIO
 import numpy as np
 
 from aikd_cli.errors import InputFormatError
-from aikd_cli.faces.detector import Face, FaceDetector
+from aikd_cli.faces.detector import FaceDetector
 from aikd_cli.faces.landmarks import (
+    DIGEST_COLUMN,
     LANDMARK_COLUMNS,
     landmark_fields,
     read_landmarks,
     relative_to_csv,
     resolve_csv_path,
 )
+from aikd_cli.images.decode import file_sha256
 from aikd_cli.images.discover import iter_inputs
 
 #: Columns of the detection cache and of ``skipped.csv``.
-CACHE_COLUMNS = ("path", "face", "det_score", *LANDMARK_COLUMNS, "status", "message")
+CACHE_COLUMNS = ("path", "face", "det_score", *LANDMARK_COLUMNS, DIGEST_COLUMN, "status", "message")
 SKIP_COLUMNS = ("path", "face", "status", "message")
 
 
@@ -129,10 +130,10 @@ def collect_faces(
         if given.lower().endswith(".csv") and Path(given).is_file():
             records.extend(read_manifest(given))
             continue
-        if not Path(given).exists():
-            raise InputFormatError(f"{given}: no such file or folder")
         for item in iter_inputs([given], recursive=recursive):
-            if item.duplicate_of:
+            if item.problem:
+                skips.append(Skip(item.path, "unreadable", item.problem))
+            elif item.duplicate_of:
                 skips.append(Skip(item.path, "duplicate", f"same file as {item.duplicate_of}"))
             else:
                 records.append(FaceRecord(path=str(Path(item.path).absolute())))
@@ -180,14 +181,26 @@ def read_labels(csv_file: str | Path) -> dict[tuple[str, int], float]:
     return labels
 
 
+def _is_stale(known, path: str) -> bool:
+    """The CSV recorded this image's hash and the file now differs (a missing file is left to
+    the data path, which reports it as unreadable)."""
+    if not known.digest(path):
+        return False
+    try:
+        return known.is_stale(path, file_sha256(path))
+    except OSError:
+        return False
+
+
 def attach_landmarks(records: list[FaceRecord], csv_file: str | Path) -> list[FaceRecord]:
-    """Fill missing landmarks from a landmark CSV. A folder input takes every face the CSV lists
-    for that image; a manifest row keeps its face index."""
+    """Fill missing landmarks from a landmark CSV (e.g. ``aikd score``'s). A folder input takes
+    every face the CSV lists for that image; a manifest row keeps its face index. Entries for
+    images that changed since the CSV was written are ignored (those faces are detected again)."""
     known = read_landmarks(csv_file)
     out = []
     for r in records:
         faces = known.get(r.path)
-        if r.landmarks is not None or not faces:
+        if r.landmarks is not None or not faces or _is_stale(known, r.path):
             out.append(r)
             continue
         listed = dict(faces)
@@ -215,10 +228,6 @@ def split_usable(records: list[FaceRecord], *, need_labels: bool) -> tuple[list[
     return usable, skips
 
 
-def _largest(faces: list[Face]) -> Face | None:
-    return max(faces, key=lambda f: (f.area, f.score)) if faces else None
-
-
 def read_detection_cache(cache: Path) -> dict[str, dict[str, str]]:
     """Rows of a detection cache by absolute path (complete rows only)."""
     if not cache.exists():
@@ -243,10 +252,10 @@ def detect_missing(
 
     Resumable: images already in the cache (or its ``.partial`` journal) are not detected again.
     ``shard=(rank, world)`` detects every world-th image, for distributed runs (each process
-    writes its own cache file; :func:`merge_caches` joins them).
+    writes its own cache file; :func:`merge_caches` joins them). Faces are found by the same
+    :class:`~aikd_cli.faces.pipeline.FaceFinder` as every other command.
     """
-    from aikd_cli.faces.detector import prepare_for_detection
-    from aikd_cli.images.dataset import ImageDataset, decode_loader
+    from aikd_cli.faces.pipeline import FaceFinder, iter_found
     from aikd_cli.utils.csvout import ResultsWriter
 
     writer = ResultsWriter(
@@ -256,37 +265,18 @@ def detect_missing(
     try:
         if not todo:
             return
-        detector = make_detector()
-        prepare = functools.partial(
-            prepare_for_detection, max_size=detector.max_size, mean_bgr=detector.model.cfg.mean_bgr
-        )
-        for batch in decode_loader(ImageDataset(todo, prepare), batch_size, workers):
-            ok = [d for d in batch if not d.failed]
-            found = iter(detector.detect([d.extra for d in ok]) if ok else [])
+        finder = FaceFinder("detect", detector=make_detector())
+        for batch in iter_found(todo, finder.find, finder.worker_transform(), batch_size, workers):
             rows = []
-            for d in batch:
-                base = {
-                    "path": relative_to_csv(d.path, cache.parent),
-                    "face": "",
-                    "det_score": "",
-                    **landmark_fields(None),
-                }
-                best = None if d.failed else _largest(next(found))
-                if d.failed:
-                    rows.append({**base, "status": d.status, "message": d.reason})
-                elif best is None:
-                    rows.append({**base, "status": "no_face", "message": "no face detected"})
-                else:
-                    rows.append(
-                        {
-                            **base,
-                            "face": "0",
-                            "det_score": f"{best.score:.4f}",
-                            **landmark_fields(best.landmarks),
-                            "status": "ok",
-                            "message": "",
-                        }
-                    )
+            for img in batch:
+                row = {"path": relative_to_csv(img.path, cache.parent), "face": "", "det_score": "",
+                       **landmark_fields(None), DIGEST_COLUMN: img.sha256 or "", "status": img.status,
+                       "message": img.message}
+                if img.usable:
+                    face = img.usable[0]
+                    row.update(face=str(face.index), det_score=f"{face.detection.score:.4f}",
+                               **landmark_fields(face.landmarks), status="ok", message="")
+                rows.append(row)
             writer.write(rows)
             if progress:
                 progress(len(batch))

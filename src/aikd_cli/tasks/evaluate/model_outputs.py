@@ -1,9 +1,11 @@
 """Per-sample model outputs for an evaluation: FR embeddings, and qualities from quality models on
 clean and misaligned crops, computed in one pass over the images and cached on disk.
 
-Each image is decoded once. Its face is aligned with, in this order: landmarks given by the user
-(``--landmarks`` or a quality CSV's ``lm*`` columns), the ArcFace template when the images are
-already aligned crops (``.bin`` files, ``--aligned``), or the largest face the detector finds.
+Each image is decoded once and goes through the face pipeline every command shares
+(:mod:`aikd_cli.faces.pipeline`): its face is aligned with landmarks given by the user
+(``--landmarks`` or a quality CSV's ``lm*`` columns, unless the image changed since), the ArcFace
+template when the images are already aligned crops (``.bin`` files, ``--aligned``), or the largest
+face the detector finds; misaligned variants use the same per-face noise as ``align --perturb``.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aikd_cli.errors import AikdError, ImageError
-from aikd_cli.faces.align import align_faces, template
+from aikd_cli.errors import AikdError
+from aikd_cli.faces.detector import FaceDetector
+from aikd_cli.faces.landmarks import LandmarkTable
+from aikd_cli.faces.pipeline import DETECTED, FROM_FILE, FaceFinder, ImageFaces, crop_faces, iter_found
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.evaluate.cache import OutputCache, digest, file_identity
 from aikd_cli.tasks.evaluate.protocols import BinImages, FileImages
-from aikd_cli.tasks.evaluate.robustness import perturb_sample
 
 Progress = Callable[[int, int], None]
 
 MISSING = "image file missing"
-NO_FACE = "no face found"
+#: The noise stream of evaluate's misaligned variants (levels scale the same draw).
+MISALIGN_STREAM = "misalign"
 
 
 @dataclass
@@ -46,6 +50,7 @@ class PassResult:
     outputs: dict[tuple[str, float], np.ndarray] = field(default_factory=dict)  # (label, p) -> (n, D)
     failures: dict[int, str] = field(default_factory=dict)  # sample index -> reason
     detected: int = 0  # samples aligned from detector landmarks
+    from_file: int = 0  # samples aligned from given landmarks
     cached: int = 0  # samples fully served from the cache
 
 
@@ -55,7 +60,7 @@ def model_fingerprint(ref: str, model: FaceModel) -> str:
 
     weights = resolve_weights(ref).path
     dtype = getattr(model, "dtype", "")
-    device = getattr(getattr(model, "device", None), "type", "")
+    device = model.device.type
     return digest(file_identity(weights), json.dumps(model.config.to_dict(), sort_keys=True), dtype, device)
 
 
@@ -69,31 +74,13 @@ def sample_identity(key: str, images: FileImages | BinImages) -> str | None:
         return None
 
 
-class _Decoder(torch.utils.data.Dataset):
-    """Decodes images in data-loader workers; failures travel back as reasons, not exceptions."""
-
-    def __init__(self, keys: list[str], indices: list[int], images: FileImages | BinImages) -> None:
-        self.keys, self.indices, self.images = keys, indices, images
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int):
-        index = self.indices[i]
-        try:
-            image = self.images.read(self.keys[index])
-        except ImageError as exc:
-            return index, None, exc.reason
-        return index, image if image.flags.writeable else image.copy(), None  # torch wants writable arrays
-
-
 def run_models(
     keys: list[str],
     images: FileImages | BinImages,
     jobs: list[ModelJob],
     *,
-    landmarks: dict[str, np.ndarray] | None = None,
-    detector: Callable[[], object] | None = None,
+    landmarks: LandmarkTable | None = None,
+    detector: FaceDetector | None = None,
     detector_id: str = "",
     misalign_unit: str = "px",
     seed: int = 0,
@@ -104,10 +91,9 @@ def run_models(
 ) -> PassResult:
     """Run ``jobs`` on the faces of ``keys``; rows of samples that fail are NaN.
 
-    ``detector`` is called (once, lazily) to build a :class:`~aikd_cli.faces.detector.FaceDetector`
-    when a sample has no landmarks and the images are not aligned crops.
+    Samples without (current) landmarks are detected when a ``detector`` is given; without one
+    they fail with the pipeline's reason.
     """
-    landmarks = landmarks or {}
     n = len(keys)
     result = PassResult()
     slots = [(job, p) for job in jobs for p in job.variants]
@@ -128,13 +114,25 @@ def run_models(
     if progress:
         progress(n - len(todo), n)
     if todo and slots:
-        loader = torch.utils.data.DataLoader(
-            _Decoder(keys, todo, images), batch_size=batch_size, num_workers=workers, collate_fn=list
-        )
-        find = _FaceFinder(detector)
-        for batch in loader:
-            faces = find(batch, keys, images, landmarks, result)
-            _run_batch(faces, keys, slots, rows, caches, cache_keys, misalign_unit, seed)
+        size = max(job.model.config.preprocess.size for job in jobs)
+        mode = "aligned" if images.aligned else "detect" if detector is not None else "landmarks"
+        finder = FaceFinder(mode, detector=detector, table=landmarks, size=size)
+        hashed = isinstance(images, FileImages) and landmarks is not None and landmarks.has_digests
+        batches = iter_found([keys[i] for i in todo], finder.find, finder.worker_transform(), batch_size, workers,
+                             reader=images.read, digest=hashed)
+        start = 0
+        for batch in batches:
+            indices = todo[start : start + len(batch)]
+            start += len(batch)
+            faces = []
+            for i, img in zip(indices, batch, strict=True):
+                if img.usable:
+                    faces.append((i, img))
+                    result.detected += img.usable[0].origin == DETECTED
+                    result.from_file += img.usable[0].origin == FROM_FILE
+                else:
+                    result.failures[i] = img.message or img.status
+            _run_batch(faces, slots, rows, caches, cache_keys, misalign_unit, seed)
             if progress:
                 progress(len(batch), n)
     for cache in caches.values():
@@ -158,70 +156,36 @@ def _open_cache(root: Path | None, job: ModelJob, p: float, unit: str, seed: int
     return OutputCache.open(root, job.fingerprint, job.kind, variant, description=description)
 
 
-def _cache_key(key: str, images: FileImages | BinImages, landmarks: dict, detector_id: str) -> str | None:
+def _cache_key(key: str, images: FileImages | BinImages, landmarks: LandmarkTable | None, detector_id: str) -> str | None:
     """The sample's content and the landmarks its crop comes from (``None``: the file is missing)."""
     ident = sample_identity(key, images)
     if ident is None:
         return None
-    if key in landmarks:
-        source = "lm:" + ",".join(f"{v:.2f}" for v in np.asarray(landmarks[key]).reshape(-1))
+    if landmarks is not None and key in landmarks:
+        values = np.asarray(landmarks[key][0][1]).reshape(-1)
+        source = "lm:" + ",".join(f"{v:.2f}" for v in values) + f":{landmarks.digest(key) or ''}:{detector_id}"
     else:
         source = "aligned" if images.aligned else f"detect:{detector_id}"
     return digest(ident, source)
 
 
-class _FaceFinder:
-    """Landmarks for each decoded image: given, the template of an aligned crop, or detected
-    (the largest face); images that fail are recorded in the result and left out."""
-
-    def __init__(self, detector: Callable[[], object] | None) -> None:
-        self.build = detector
-        self.detector = None
-
-    def __call__(self, batch, keys, images, landmarks, result: PassResult) -> list:
-        decoded = []
-        for index, image, reason in batch:
-            if image is None:
-                result.failures[index] = reason or "unreadable image"
-            else:
-                decoded.append((index, image))
-        found: dict[int, np.ndarray] = {}
-        need = [(i, im) for i, im in decoded if keys[i] not in landmarks and not images.aligned]
-        if need:
-            self.detector = self.detector or self.build()
-            for (i, _), faces in zip(need, self.detector.detect([im for _, im in need]), strict=True):
-                if faces:
-                    found[i] = max(faces, key=lambda f: f.area).landmarks
-                else:
-                    result.failures[i] = NO_FACE
-            result.detected += len(found)
-        faces = []
-        for i, im in decoded:
-            if keys[i] in landmarks:
-                lm = np.asarray(landmarks[keys[i]], dtype=np.float64)
-            elif images.aligned:
-                lm = template(im.shape[1]).numpy()
-            elif i in found:
-                lm = found[i]
-            else:
-                continue
-            faces.append((i, torch.from_numpy(im).permute(2, 0, 1), torch.from_numpy(lm)))
-        return faces
-
-
-def _run_batch(faces, keys, slots, rows, caches, cache_keys, unit, seed) -> None:
+def _run_batch(faces: list[tuple[int, ImageFaces]], slots, rows, caches, cache_keys, unit: str, seed: int) -> None:
     """Crop every face once per (variant, crop size) and run each job on the faces it still needs."""
-    crops: dict[tuple[float, int], list[torch.Tensor]] = {}
+    crops: dict[tuple[float, int], list[torch.Tensor | None]] = {}
     for job, p in slots:
-        todo = [k for k, (i, _, _) in enumerate(faces) if rows[job.label, p][i] is None]
+        todo = [k for k, (i, _) in enumerate(faces) if rows[job.label, p][i] is None]
         if not todo:
             continue
         size = job.model.config.preprocess.size
         if (p, size) not in crops:
             crops[p, size] = [
-                align_faces(image, perturb_sample(lm, p, unit, seed, keys[i])[None], size)[0][0]
-                for i, image, lm in faces
+                crop_faces(img.image, img.usable[:1], size, path=img.path, perturb=p, unit=unit, seed=seed,
+                           stream=MISALIGN_STREAM)[0].crop
+                for _, img in faces
             ]
+        todo = [k for k in todo if crops[p, size][k] is not None]
+        if not todo:
+            continue
         out = job.model(torch.stack([crops[p, size][k] for k in todo]))
         values = out.embedding if job.kind == "embedding" else out.quality
         if values is None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import AikdError, InputFormatError
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
@@ -26,6 +27,8 @@ from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_csv
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
 
 if TYPE_CHECKING:
+    from aikd_cli.faces.detector import FaceDetector
+    from aikd_cli.faces.landmarks import LandmarkTable
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob
 
 RANDOM = "random (baseline)"
@@ -89,7 +92,9 @@ class EvaluateOptions:
     image_root: Path | None = None
     aligned: bool = False
     landmarks: Path | None = None
-    detector: str = "retinaface-mnet025"
+    detector: str = DEFAULT_DETECTOR
+    det_size: int = DEFAULT_DET_SIZE
+    det_threshold: float = 0.5
     device: str = "auto"
     precision: str = "auto"
     batch_size: int = 64
@@ -168,8 +173,6 @@ class _Models:
 
     fr: ModelJob | None
     quality: list[ModelJob]
-    detector_ref: str
-    device: str
 
 
 def evaluate(
@@ -245,7 +248,7 @@ def _open_models(options: EvaluateOptions, taken: set[str]) -> _Models:
             label = f"{_model_label(ref)} ({k})"
         taken.add(label)
         jobs.append(ModelJob(label, model, model_fingerprint(ref, model), "quality", variants))
-    return _Models(fr, jobs, options.detector, options.device)
+    return _Models(fr, jobs)
 
 
 def _model_label(ref: str) -> str:
@@ -255,29 +258,18 @@ def _model_label(ref: str) -> str:
     return ref.removeprefix("hf://")
 
 
-def _detector_factory(ref: str, device: str):
-    def build():
-        from aikd_cli.faces.detector import FaceDetector
-        from aikd_cli.models.loading import load_network
-        from aikd_cli.utils.device import resolve_device
-
-        return FaceDetector(load_network(ref, expect="detection").net, device=resolve_device(device))
-
-    return build
-
-
-def _landmark_map(options: EvaluateOptions, tables: list[QualityTable]) -> dict[str, np.ndarray]:
+def _landmark_table(options: EvaluateOptions, tables: list[QualityTable]) -> LandmarkTable | None:
     """Landmarks to align with: ``--landmarks`` first, then the quality CSVs' own."""
-    from aikd_cli.faces.landmarks import read_landmarks
+    from aikd_cli.faces.landmarks import LandmarkTable, read_landmarks
 
-    found: dict[str, np.ndarray] = {}
+    found: dict[str, list[tuple[int, np.ndarray]]] = {}
     for table in tables:
         for key, lm in table.landmarks.items():
-            found.setdefault(key, lm)
-    if options.landmarks is not None:
-        for key, faces in read_landmarks(options.landmarks).items():
-            found[key] = min(faces, key=lambda f: f[0])[1]
-    return found
+            found.setdefault(key, [(0, lm)])
+    given = LandmarkTable("the quality CSVs", found, {}) if found else None
+    if options.landmarks is None:
+        return given
+    return read_landmarks(options.landmarks).with_fallback(given)
 
 
 @dataclass
@@ -405,15 +397,19 @@ def _run_models(
 
     active = np.flatnonzero(samples.ok)  # samples already excluded are not worth a model run
     active_keys = [samples.keys[i] for i in active]
-    landmarks = _landmark_map(options, tables)
-    needs_detection = not protocol.images.aligned and any(k not in landmarks for k in active_keys)
+    landmarks = _landmark_table(options, tables)
+    # a detector for images without landmarks, and for those whose recorded hash may have changed
+    needs_detection = not protocol.images.aligned and (
+        landmarks is None or landmarks.has_digests or any(k not in landmarks for k in active_keys)
+    )
+    detector = _open_detector(options) if needs_detection else None
     ran = run_models(
         active_keys,
         protocol.images,
         jobs,
         landmarks=landmarks,
-        detector=_detector_factory(models.detector_ref, models.device),
-        detector_id=_detector_fingerprint(models.detector_ref) if needs_detection else "",
+        detector=detector,
+        detector_id=_detector_fingerprint(options.detector, options.det_size, options.det_threshold) if detector else "",
         misalign_unit=options.misalign_unit,
         seed=options.seed,
         batch_size=options.batch_size,
@@ -423,6 +419,8 @@ def _run_models(
     )
     for i, why in ran.failures.items():
         samples.flag(int(active[i]), why)
+    if ran.from_file:
+        protocol.notes.append(f"{ran.from_file:,} samples aligned from landmarks in {landmarks.source}")
     if ran.detected:
         protocol.notes.append(f"{ran.detected:,} samples aligned from detected landmarks")
     if ran.cached:
@@ -481,11 +479,19 @@ def _pair_reasons(reasons: list[str | None], sample_ok: np.ndarray, ia, ib, pair
     return Counter({labels[k]: int(c) for k, c in enumerate(counts) if c})
 
 
-def _detector_fingerprint(ref: str) -> str:
+def _open_detector(options: EvaluateOptions) -> FaceDetector:
+    from aikd_cli.faces.detector import load_detector
+
+    return load_detector(options.detector, device=options.device, max_size=options.det_size,
+                         score_threshold=options.det_threshold)
+
+
+def _detector_fingerprint(ref: str, det_size: int = DEFAULT_DET_SIZE, det_threshold: float = 0.5) -> str:
+    """What decides detected landmarks: the weights and the resolution and threshold."""
     from aikd_cli.models.loading import resolve_weights
     from aikd_cli.tasks.evaluate.cache import digest, file_identity
 
-    return digest(file_identity(resolve_weights(ref).path))
+    return digest(file_identity(resolve_weights(ref).path), f"{det_size}:{det_threshold!r}")
 
 
 def _why(excluded: Counter) -> str:

@@ -289,7 +289,7 @@ def read_identity_folder(folder: Path) -> tuple[list[str], list[str]]:
 
     keys, ids = [], []
     for item in iter_inputs([folder]):
-        if item.duplicate_of:
+        if item.duplicate_of or item.problem:
             continue
         rel = Path(os.path.relpath(item.path, folder))
         if len(rel.parts) < 2:

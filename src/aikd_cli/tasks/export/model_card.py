@@ -14,7 +14,7 @@ from aikd_cli._version import __version__
 
 if TYPE_CHECKING:
     from aikd_cli.tasks.export.job import ExportJob
-    from aikd_cli.tasks.export.run import FormatResult
+    from aikd_cli.tasks.export.verify import FormatResult
 
 #: Licence ids the Hub knows; anything else is declared as ``other`` with its own name.
 HUB_LICENCES = frozenset(

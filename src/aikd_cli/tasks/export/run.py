@@ -32,28 +32,8 @@ from aikd_cli.tasks.export.errors import VerificationFailed
 from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat, parse_formats
 from aikd_cli.tasks.export.job import ExportJob
 from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
-from aikd_cli.tasks.export.verify import MAX_REAL, Verification, make_samples, verify
+from aikd_cli.tasks.export.verify import MAX_REAL, FormatResult, make_samples, verify
 from aikd_cli.utils.atomic import replace_dir
-
-
-@dataclass
-class FormatResult:
-    format: str
-    path: Path
-    size: int  # bytes
-    seconds: float  # export + verification
-    details: dict  # exporter, opset, precision, preprocessing, fallback_reason
-    verification: Verification
-
-    def to_dict(self) -> dict:
-        return {
-            "file": self.path.name,
-            "format": self.format,
-            "bytes": self.size,
-            "seconds": round(self.seconds, 2),
-            **self.details,
-            "verification": self.verification.to_dict(),
-        }
 
 
 @dataclass
@@ -115,7 +95,7 @@ def load_real_images(items: Sequence[str | os.PathLike | np.ndarray]) -> list[np
     for item in iter_inputs(paths):
         if len(arrays) >= MAX_REAL:
             break
-        if item.duplicate_of is None:
+        if item.duplicate_of is None and item.problem is None:
             arrays.append(load_image(item.path))
     if paths and not arrays:
         raise AikdError(f"--verify-images {', '.join(map(str, paths))}: no images found")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aikd_cli.faces.detector import pad_batch, prepare_for_detection
+from aikd_cli.faces.detector import prepare_for_detection
 from aikd_cli.tasks.export.job import ExportJob
 
 #: Allowed ``max|diff| / max(1, max|ref|)`` per precision (benchmarks/export_tolerance.py,
@@ -93,7 +93,12 @@ def _inputs(job: ExportJob, real_images: Sequence[np.ndarray], seed: int) -> lis
         stride = max(cfg.steps)
 
         def batch(images: list[torch.Tensor]) -> torch.Tensor:
-            return pad_batch([prepare_for_detection(im, 640, cfg.mean_bgr) for im in images], stride)
+            # exported graphs take any batch: images of different sizes are zero-padded to one
+            # (a test input only; aikd itself never pads, see faces/detector.py)
+            tensors = [prepare_for_detection(im, 640, cfg.mean_bgr).tensor for im in images]
+            height = -(-max(t.shape[1] for t in tensors) // stride) * stride
+            width = -(-max(t.shape[2] for t in tensors) // stride) * stride
+            return torch.stack([F.pad(t, (0, width - t.shape[2], 0, height - t.shape[1])) for t in tensors])
 
         noise = torch.randint(0, 256, (240, 320, 3), generator=gen, dtype=torch.uint8)
         smooth = [_smooth(gen, 1, h, w)[0].permute(1, 2, 0) for h, w in ((320, 256), (200, 296))]
@@ -243,3 +248,23 @@ def safetensors_runner(path: Path, job: ExportJob) -> Runner:
     if loaded.config != job.config:
         raise VerificationFailed(f"{path.name}: reads back as {loaded.config}, not {job.config}")
     return lambda x: as_arrays(loaded.net(x))
+
+
+@dataclass
+class FormatResult:
+    format: str
+    path: Path
+    size: int  # bytes
+    seconds: float  # export + verification
+    details: dict  # exporter, opset, precision, preprocessing, fallback_reason
+    verification: Verification
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.path.name,
+            "format": self.format,
+            "bytes": self.size,
+            "seconds": round(self.seconds, 2),
+            **self.details,
+            "verification": self.verification.to_dict(),
+        }

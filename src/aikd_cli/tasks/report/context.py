@@ -71,7 +71,7 @@ class Report:
     groups: list[GroupStats] | None
     per_page: int
     selection: Selection | None  # the sampled faces; None: every face on paged grid pages
-    images: Images
+    images: Images = field(default_factory=lambda: Images(embed=False))  # set once the jobs are known
     shown: dict[int, ScoreRow] = field(default_factory=dict)
 
     @property

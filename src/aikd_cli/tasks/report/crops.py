@@ -67,8 +67,10 @@ def save_crops(batch: Iterable, folder: str | os.PathLike, csv_dir: Path) -> Non
     for image in batch:
         cell = relative_to_csv(image.path, csv_dir)
         for face in image.faces:
+            if face.crop is None:  # a face that could not be aligned: its row says why
+                continue
             pixels = face.crop.permute(1, 2, 0).cpu().numpy()
-            write_crop(pixels, folder, cell, face.index, len(image.faces) > 1, face.landmarks)
+            write_crop(pixels, folder, cell, face.index, len(image.faces) > 1, face.written_landmarks)
 
 
 def read_crop(path: str, cell: str, face: int | None, landmarks: Sequence[float] | None) -> np.ndarray | None:

@@ -28,10 +28,13 @@ import pyarrow.csv as pcsv
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, resolve_csv_path
-from aikd_cli.tasks.score import OK, SCORE_COLUMNS
+from aikd_cli.tasks.score import OK
 
 BOX_COLUMNS = ("box_x1", "box_y1", "box_x2", "box_y2")
 NUMBER_COLUMNS = ("quality", "det_score", *BOX_COLUMNS, *LANDMARK_COLUMNS)
+#: The columns of an ``aikd score`` CSV a report reads (others, e.g. ``image_sha256``, are ignored, so
+#: CSVs of earlier versions still make reports).
+REPORT_COLUMNS = ("path", "face", *NUMBER_COLUMNS, "status", "message")
 
 #: Keys of the sidecar ``<csv>.meta.json`` written by ``aikd score``.
 META_KEYS = ("model", "detector", "version", "created")
@@ -189,11 +192,11 @@ def _check_header(csv_path: Path) -> None:
         raise InputFormatError(f"{csv_path}:1: malformed CSV ({exc})") from None
     if not header:
         raise InputFormatError(f"{csv_path}: empty file, not a score CSV")
-    missing = [c for c in SCORE_COLUMNS if c not in header]
+    missing = [c for c in REPORT_COLUMNS if c not in header]
     if missing:
         raise InputFormatError(
             f"{csv_path}: not an aikd score CSV, missing columns: {', '.join(missing)}",
-            hint="reports read the CSV written by `aikd score` (columns: " + ", ".join(SCORE_COLUMNS) + ")",
+            hint="reports read the CSV written by `aikd score` (columns: " + ", ".join(REPORT_COLUMNS) + ")",
         )
 
 
@@ -232,8 +235,8 @@ def _diagnose(csv_path: Path, arrow_error: Exception) -> InputFormatError:
 
 def _read_text_columns(csv_path: Path) -> pa.Table:
     convert = pcsv.ConvertOptions(
-        column_types={c: pa.string() for c in SCORE_COLUMNS},
-        include_columns=list(SCORE_COLUMNS),
+        column_types={c: pa.string() for c in REPORT_COLUMNS},
+        include_columns=list(REPORT_COLUMNS),
         null_values=[],
         strings_can_be_null=False,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aikd_cli.tasks.report.context import Images, Report
+from aikd_cli.tasks.report.context import Report
 from aikd_cli.tasks.report.crops import crop_name
 from aikd_cli.tasks.report.data import ScoreRow, ScoreTable
 from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
@@ -73,7 +73,6 @@ def plan_report(table: ScoreTable, html: Path, files_name: str, layout: Layout) 
         groups=groups,
         per_page=layout.per_page,
         selection=selection,
-        images=Images(embed=False),
     )
 
 
