@@ -19,7 +19,7 @@ from test_report import build, copy_csv
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
 from aikd_cli.tasks.report import plan
-from aikd_cli.tasks.report.data import read_scores
+from aikd_cli.tasks.report.data import REPORT_COLUMNS, read_scores
 from aikd_cli.tasks.report.plan import Layout
 from aikd_cli.tasks.report.stats import PERCENTILES, face_order, group_stats
 from aikd_cli.tasks.report.thumbnails import thumb_name
@@ -213,7 +213,8 @@ def test_byte_order_mark_quoted_newlines_and_extra_columns_are_read(lfw_scores, 
     rows[2]["quality"] = " 1.5 "
     out = tmp_path / "scores.csv"
     with open(out, "w", newline="", encoding="utf-8-sig") as f:
-        writer = csv.DictWriter(f, fieldnames=["extra", *SCORE_COLUMNS])
+        # an extra column, and none of the columns the report does not read (an older aikd's CSV)
+        writer = csv.DictWriter(f, fieldnames=["extra", *REPORT_COLUMNS], extrasaction="ignore")
         writer.writeheader()
         writer.writerows({"extra": "x"} | r for r in rows)
     table = read_scores(out)
