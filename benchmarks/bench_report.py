@@ -1,28 +1,32 @@
-"""How long ``aikd report`` takes on a large score CSV, against bare image decoding in the same run.
+"""How long ``aikd report`` takes on a million-row score CSV, against the full grid in the same run.
 
-Builds a synthetic score CSV of ``--rows`` rows (default 100,000) from a handful of real LFW photos of
-the test kit: each row gets its own path (a symlink to one of the photos, 100 per sub-folder, like
-one folder per identity), the real landmarks the detector found on that photo, and a random quality;
-2% of the rows are no-face rows, 0.5% unreadable, 0.5% NaN scores. Then it times
+Builds synthetic score CSVs from real LFW photos of the test kit: ``--photos`` photos with the
+landmarks RetinaFace finds on them, one row per path; with ``--paths links`` (default) every row
+has its own path, 100 per sub-folder (like one folder per identity; each sub-folder is a link to a
+folder of 100 links to the photos, so a million paths take a few thousand files), with
+``--paths repeat`` the rows point at the photos themselves (paths repeat). 2% of the rows are
+no-face rows, 0.5% unreadable, 0.5% NaN scores; qualities are random. Then it times
 
-* the baseline: decoding a sample of the same images with ``load_image`` in one process, scaled to
-  all rows (what any tool that shows these faces must at least pay), and
-* the report build (``build_report``, ``--workers`` processes),
+* the baseline: the full grid (``grid=True``: every face decoded, cropped and paged; the report's
+  only layout before sampling) on a ``--baseline-rows`` CSV, and the sampled build on that CSV;
+* the sampled build (the default above 2,000 faces) on the ``--rows`` CSV;
+* with ``--crops``: both builds on the small CSV again, thumbnails from crops saved as
+  ``aikd score --save-crops`` would (no original decoded for a face);
 
-and prints the ratio build / baseline, throughput, output size and, when Chromium is installed, how
-long the browser takes to load the main page and a grid page.
+and prints seconds, images decoded, rows/s, the grid's time extrapolated to ``--rows`` and the ratio
+to the sampled build, page sizes and, when Chromium is installed, how long the main page takes to load.
 
-    PYTHONPATH=src python benchmarks/bench_report.py --rows 100000 --workers 2
+    PYTHONPATH=src python benchmarks/bench_report.py --rows 1000000 --baseline-rows 5000 --workers 2 --crops
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
+import hashlib
 import multiprocessing
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -44,7 +48,7 @@ def detect_landmarks(photos: list[Path]) -> list:
 
     torch.set_num_threads(1)
     weights = ASSETS / "models" / "retinaface" / "mobilenet0.25_Final.pth"
-    detector = FaceDetector(load_network(weights, expect="detection").net)
+    detector = FaceDetector(load_network(weights, expect="detection").net, max_size=320)
     found = []
     for photo in photos:
         faces = detector.detect([load_image(photo)])[0]
@@ -53,142 +57,200 @@ def detect_landmarks(photos: list[Path]) -> list:
     return found
 
 
-def make_csv(folder: Path, rows: int, photos: int, seed: int = 0) -> Path:
+FOLDER = 100  # rows per sub-folder (one folder per identity)
+
+
+def _pools(folder: Path, sources: list, blank: Path, broken: Path) -> int:
+    """Folders of 100 photo links (plus blank and broken ones) that the sub-folders point at: a
+    million distinct paths from a few thousand files, so the set is quick to make and to delete."""
+    count = max(1, -(-len(sources) // FOLDER))
+    for p in range(count):
+        pool = folder / "pools" / f"p{p}"
+        pool.mkdir(parents=True)
+        for k in range(FOLDER):
+            (pool / f"img{k:03d}.jpg").symlink_to(sources[(p * FOLDER + k) % len(sources)][0])
+            (pool / f"blank{k:03d}.png").symlink_to(blank)
+            (pool / f"broken{k:03d}.jpg").symlink_to(broken)
+    return count
+
+
+def make_csv(folder: Path, rows: int, sources: list, links: bool, seed: int = 0) -> Path:
+    """A score CSV of ``rows`` rows in ``folder`` (written line by line: a million rows in seconds)."""
     from PIL import Image
 
     from aikd_cli.faces.landmarks import landmark_fields
+    from aikd_cli.tasks.report.data import BOX_COLUMNS
     from aikd_cli.tasks.score import SCORE_COLUMNS
 
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    sources = detect_landmarks(sorted((ASSETS / "lfw").glob("*/*.jpg"))[:photos])
     blank = folder / "blank.png"
     Image.fromarray(np.full((250, 250, 3), 128, np.uint8)).save(blank)
     broken = folder / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
-    csv_path = folder / "scores.csv"
+    pools = _pools(folder, sources, blank, broken) if links else 0
     kinds = rng.choice(4, size=rows, p=[0.97, 0.02, 0.005, 0.005])  # ok, no face, unreadable, NaN
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=SCORE_COLUMNS)
-        writer.writeheader()
+    quality = rng.beta(5, 2, size=rows)
+    faces = []  # the cells of each photo's face, and of no face
+    for photo, face in sources:
+        cells = {"face": "0", "det_score": f"{face.score:.4f}", "status": "ok"}
+        cells |= dict(zip(BOX_COLUMNS, (f"{v:.1f}" for v in face.box), strict=True))
+        faces.append(
+            cells
+            | landmark_fields(face.landmarks)
+            | {"image_sha256": hashlib.sha256(photo.read_bytes()).hexdigest()}
+        )
+    failures = (
+        {"status": "no_face", "message": "no face detected"},
+        {"status": "unreadable", "message": "not an image (unrecognised format)"},
+    )
+    csv_path = folder / "scores.csv"
+    with open(csv_path, "w", encoding="utf-8") as f:
+        f.write(",".join(SCORE_COLUMNS) + "\n")
         for i, kind in enumerate(kinds):
-            group = folder / "images" / f"id{i // 100:05d}"
-            if i % 100 == 0:
-                group.mkdir(parents=True)
-            photo, face = sources[i % len(sources)]
-            target = blank if kind == 1 else broken if kind == 2 else photo
-            link = group / f"img{i:06d}{target.suffix}"
-            link.symlink_to(target)
-            row = dict.fromkeys(SCORE_COLUMNS, "") | {"path": os.path.relpath(link, folder)}
-            if kind == 1:
-                row |= {"status": "no_face", "message": "no face detected"}
-            elif kind == 2:
-                row |= {"status": "unreadable", "message": "not an image (unrecognised format)"}
+            group, k = divmod(i, FOLDER)
+            source = ((group % pools) * FOLDER + k) % len(sources) if links else i % len(sources)
+            if links:  # images/id00042 -> pools/p0: every row its own path
+                if k == 0:
+                    (folder / "images").mkdir(exist_ok=True)
+                    (folder / "images" / f"id{group:05d}").symlink_to(folder / "pools" / f"p{group % pools}")
+                name = ("img{:03d}.jpg", "blank{:03d}.png", "broken{:03d}.jpg", "img{:03d}.jpg")[kind]
+                path = f"images/id{group:05d}/{name.format(k)}"
             else:
-                quality = "nan" if kind == 3 else f"{rng.beta(5, 2):.5f}"
-                box = dict(
-                    zip(("box_x1", "box_y1", "box_x2", "box_y2"), (f"{v:.2f}" for v in face.box), strict=True)
-                )
-                row |= {"face": "0", "quality": quality, "det_score": f"{face.score:.4f}", "status": "ok"}
-                row |= box | landmark_fields(face.landmarks)
-            writer.writerow(row)
+                target = (sources[source][0], blank, broken, sources[source][0])[kind]
+                path = os.path.relpath(target, folder)
+            if kind in (1, 2):
+                cells = failures[kind - 1]
+            else:
+                cells = faces[source] | {"quality": "nan" if kind == 3 else f"{quality[i]:.6f}"}
+            f.write(",".join([path, *(cells.get(c, "") for c in SCORE_COLUMNS[1:])]) + "\n")
     return csv_path
 
 
-def baseline_decode(csv_path: Path, sample: int) -> tuple[float, int]:
-    """Seconds per image to decode ``sample`` of the CSV's images in one process."""
-    from aikd_cli.errors import ImageError
+def save_crops(csv_path: Path, crops: Path) -> int:
+    """Crops for every face row, as ``aikd score --save-crops`` writes them (tagged PNGs)."""
+    import torch
+
+    from aikd_cli.faces.align import align_faces
     from aikd_cli.images.decode import load_image
+    from aikd_cli.tasks.report.crops import write_crop
+    from aikd_cli.tasks.report.data import read_scores
 
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        paths = [r["path"] for r in csv.DictReader(f) if r["status"] != "unreadable"]
-    step = max(1, len(paths) // sample)
-    chosen = paths[::step][:sample]
+    table = read_scores(csv_path)
+    made: dict[str, np.ndarray] = {}
+    count = 0
+    for row in table.rows(np.flatnonzero(table.ok & (table.face >= 0))):
+        if row.landmarks is None:
+            continue
+        target = os.path.realpath(row.source)
+        if target not in made:
+            image = torch.from_numpy(load_image(target).copy()).permute(2, 0, 1)
+            lm = torch.tensor(row.landmarks, dtype=torch.float64).reshape(1, 5, 2)
+            made[target] = align_faces(image, lm, 112)[0][0].permute(1, 2, 0).numpy()
+        write_crop(made[target], crops, row.path, row.face, False, row.landmarks)
+        count += 1
+    return count
+
+
+def timed_build(csv_path: Path, html: Path, workers: int, **options) -> tuple[float, object]:
+    from aikd_cli.tasks.report import build_report
+
     started = time.perf_counter()
-    for p in chosen:
-        with contextlib.suppress(ImageError):
-            load_image(csv_path.parent / p)
-    return (time.perf_counter() - started) / len(chosen), len(paths)
+    summary = build_report(csv_path, html, workers=workers, progress=sys.stderr.isatty(), **options)
+    return time.perf_counter() - started, summary
 
 
-def browser_load_times(html: Path, page2: Path | None) -> dict[str, float]:
+def describe(name: str, seconds: float, summary) -> None:
+    extra = f", {summary.from_crops:,} thumbnails from saved crops" if summary.from_crops else ""
+    print(
+        f"{name}: {seconds:.1f} s for {summary.rows:,} rows ({summary.rows / seconds:,.0f} rows/s); "
+        f"{summary.decoded:,} images decoded, {summary.pictured:,} faces pictured{extra}; "
+        f"{summary.pages:,} pages"
+    )
+
+
+def folder_size(folder: Path | None) -> tuple[int, int]:
+    if folder is None:
+        return 0, 0
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def browser_load_time(html: Path) -> tuple[float, int] | None:
     sys.path.insert(0, str(ROOT / "tests"))
     from browser import Browser, find_chromium
 
     binary = find_chromium()
     if binary is None:
-        return {}
-    times = {}
+        return None
     with Browser(binary) as b:
-        for name, page in (("main page", html), ("grid page 2", page2)):
-            if page is None:
-                continue
-            started = time.perf_counter()
-            b.open(page.resolve().as_uri())
-            times[name] = time.perf_counter() - started
-            times[f"{name} errors"] = len(b.errors())
-    return times
-
-
-def folder_size(folder: Path) -> tuple[int, int]:
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return len(files), sum(p.stat().st_size for p in files)
+        started = time.perf_counter()
+        b.open(html.resolve().as_uri())
+        return time.perf_counter() - started, len(b.errors())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--photos", type=int, default=40, help="distinct real photos behind the rows")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--baseline-rows", type=int, default=5_000, help="rows of the full-grid baseline")
+    parser.add_argument("--photos", type=int, default=200, help="distinct real LFW photos behind the rows")
+    parser.add_argument("--paths", choices=("links", "repeat"), default="links")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--per-page", type=int, default=240)
-    parser.add_argument("--sample", type=int, default=2000, help="images decoded for the baseline")
+    parser.add_argument("--crops", action="store_true", help="also time builds from saved crops")
     parser.add_argument("--keep", type=Path, default=None, help="build here and keep the result")
     args = parser.parse_args()
 
-    from aikd_cli.tasks.report import build_report
-
     folder = args.keep or Path(tempfile.mkdtemp(prefix="aikd-bench-report-"))
     folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    # in a child process, so the detector does not count in this process's peak memory
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        csv_path = pool.submit(make_csv, folder, args.rows, args.photos).result()
-    print(
-        f"synthetic CSV: {args.rows:,} rows from {args.photos} photos in {time.perf_counter() - started:.1f} s"
-    )
-
-    per_image, images = baseline_decode(csv_path, args.sample)
-    baseline = per_image * images
-    print(
-        f"baseline: load_image {per_image * 1e3:.2f} ms/image x {images:,} images = {baseline:.1f} s (1 process)"
-    )
-
-    started = time.perf_counter()
-    summary = build_report(
-        csv_path,
-        folder / "report.html",
-        threshold=0.5,
-        per_page=args.per_page,
-        workers=args.workers,
-        progress=sys.stderr.isatty(),
-    )
-    build = time.perf_counter() - started
-    n_files, n_bytes = folder_size(summary.files_dir) if summary.files_dir else (0, 0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"report build: {build:.1f} s with {args.workers} workers = {args.rows / build:,.0f} rows/s; "
-        f"ratio build / baseline = {build / baseline:.2f}"
-    )
-    print(
-        f"  {summary.faces:,} faces, {summary.pages:,} pages; main page {summary.html.stat().st_size / 1e6:.2f} MB; "
-        f"files folder {n_files:,} files, {n_bytes / 1e6:.0f} MB; peak RSS of the building process {peak:.0f} MB"
-    )
-    page2 = summary.files_dir / "page-0002.html" if summary.files_dir else None
-    for name, value in browser_load_times(summary.html, page2).items():
-        print(f"  chromium {name}: " + (f"{value:.2f} s" if "errors" not in name else f"{value:.0f}"))
-    if args.keep is None:
-        import shutil
-
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        started = time.perf_counter()
+        photos = sorted((ASSETS / "lfw").glob("*/*.jpg"))[: args.photos]
+        # in a child process, so the detector does not count in this process's peak memory
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            sources = pool.submit(detect_landmarks, photos).result()
+            links = args.paths == "links"
+            small = pool.submit(make_csv, folder / "small", args.baseline_rows, sources, links).result()
+            big = pool.submit(make_csv, folder / "big", args.rows, sources, links).result()
+        print(
+            f"synthetic CSVs: {args.rows:,} and {args.baseline_rows:,} rows over {len(sources)} photos "
+            f"(paths: {args.paths}) in {time.perf_counter() - started:.1f} s"
+        )
+        grid_s, grid = timed_build(
+            small, folder / "small" / "grid.html", args.workers, threshold=0.5, grid=True
+        )
+        describe(f"baseline, full grid, {args.workers} workers", grid_s, grid)
+        sampled_small_s, sampled_small = timed_build(
+            small, folder / "small" / "sampled.html", args.workers, threshold=0.5, grid=False
+        )
+        describe("sampled, same CSV", sampled_small_s, sampled_small)
+        big_s, sampled = timed_build(big, folder / "big" / "report.html", args.workers, threshold=0.5)
+        describe(f"sampled, {args.workers} workers", big_s, sampled)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        extrapolated = grid_s / grid.rows * sampled.rows
+        print(
+            f"full grid extrapolated to {sampled.rows:,} rows: {extrapolated:,.0f} s; "
+            f"ratio sampled / extrapolated grid = {big_s / extrapolated:.4f} ({extrapolated / big_s:,.0f}x faster)"
+        )
+        files, size = folder_size(sampled.files_dir)
+        print(
+            f"  main page {sampled.html.stat().st_size / 1e6:.2f} MB; files folder {files:,} files, "
+            f"{size / 1e6:.1f} MB; peak RSS of the building process {peak:,.0f} MB"
+        )
+        loaded = browser_load_time(sampled.html)
+        if loaded is not None:
+            print(f"  chromium: main page loaded in {loaded[0]:.2f} s, {loaded[1]} errors")
+        if args.crops:
+            started = time.perf_counter()
+            count = save_crops(small, folder / "small" / "crops")
+            print(f"saved crops: {count:,} in {time.perf_counter() - started:.1f} s")
+            crops = folder / "small" / "crops"
+            for name, grid in (("full grid", True), ("sampled", False)):
+                html = folder / "small" / f"{name.split()[-1]}-crops.html"
+                s, summary = timed_build(small, html, args.workers, crops=crops, threshold=0.5, grid=grid)
+                describe(f"{name} from saved crops", s, summary)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

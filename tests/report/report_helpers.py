@@ -24,11 +24,18 @@ class Page(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.chunks: list[str] = []
+        self.cards: dict[str, list[int]] = {}  # section id (or h3 id within it) -> data-row of its cards
+        self._where = ""
         self.feed(path.read_text(encoding="utf-8"))
         self.close()
 
     def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+        attrs = {k: v or "" for k, v in attrs}
+        self.tags.append((tag, attrs))
+        if tag in ("section", "h3") and "id" in attrs:
+            self._where = attrs["id"]
+        if tag == "li" and "face" in attrs.get("class", "").split():
+            self.cards.setdefault(self._where, []).append(int(attrs["data-row"]))
 
     def handle_data(self, data):
         self.chunks.append(data)

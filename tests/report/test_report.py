@@ -26,7 +26,7 @@ from aikd_cli.images.decode import load_image
 from aikd_cli.tasks.report import build_report
 from aikd_cli.tasks.report.data import read_scores
 from aikd_cli.tasks.report.histogram import bins_of
-from aikd_cli.tasks.report.stats import group_stats
+from aikd_cli.tasks.report.stats import face_order, group_stats
 from aikd_cli.tasks.report.thumbnails import thumb_name
 from aikd_cli.tasks.score import SCORE_COLUMNS
 
@@ -236,7 +236,7 @@ def test_paged_report_links_every_face_once_and_all_files_exist(lfw_scores, tmp_
 
 def test_groups_are_sub_folders_named_relative_to_their_common_parent(lfw_scores):
     table = read_scores(lfw_scores)
-    groups = {g.name: g for g in group_stats(table.rows, threshold=20.0)}
+    groups = {g.name: g for g in group_stats(table, face_order(table), threshold=20.0)}
     people = {p.name for p in (lfw_scores.parent / "photos").iterdir()}
     assert set(groups) == people
     rows = read_csv(lfw_scores)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from browser import Browser, find_chromium
 from PIL import Image
-from report_helpers import read_csv
+from report_helpers import Page, read_csv
 
 from aikd_cli.tasks.report import build_report
 from aikd_cli.tasks.score import SCORE_COLUMNS
@@ -145,4 +145,50 @@ def test_markup_in_a_file_name_does_not_run(browser, lfw_scores, tmp_path):
         browser.evaluate("document.querySelectorAll('svg[onload], img[onerror], [onload], [onerror]').length")
         == 0
     )
+    assert browser.errors() == []
+
+
+NAVIGATION = """({
+  brokenAnchors: [...document.querySelectorAll('nav.sections a, svg.hist a, details.more a')]
+    .map(a => a.getAttribute('href')).filter(h => h.startsWith('#') && !document.getElementById(h.slice(1))),
+  decileLinks: [...document.querySelectorAll('svg.hist a')].filter(a => a.getAttribute('href').startsWith('#decile-')).length,
+  cards: document.querySelectorAll('li.face').length,
+  faceIndex: [...document.querySelectorAll('.fi')].filter(e => e.getBoundingClientRect().width > 0).map(e => e.textContent),
+})"""
+
+
+def test_sampled_report_renders_every_picture_and_every_link_lands(browser, lfw_scores, tmp_path):
+    s = build_report(
+        lfw_scores,
+        tmp_path / "r.html",
+        grid=False,
+        threshold=20.0,
+        show=6,
+        sample=3,
+        folders=4,
+        embed=False,
+        workers=2,
+        progress=False,
+    )
+    page = Page(s.html)
+    rows = read_csv(lfw_scores)
+    shown = [i for ids in page.cards.values() for i in ids]
+    moved = sum(not (lfw_scores.parent / rows[i]["path"]).exists() for i in shown)
+    counts = load(browser, s.html)
+    assert counts["thumbs"] + counts["placeholders"] == len(shown) and counts["placeholders"] == moved
+    assert counts["rendered"] == counts["thumbs"] and counts["scripts"] == 0 and counts["missingAlt"] == 0
+    nav = browser.evaluate(NAVIGATION)
+    assert nav["brokenAnchors"] == [] and nav["decileLinks"] > 0 and nav["cards"] == len(shown)
+    detail = browser.evaluate(OPEN_FIRST)
+    assert detail["loaded"] and detail["box"] > 0
+    assert browser.errors() == []
+
+
+def test_sampled_kit_report_shows_the_face_index_of_group_photos(browser, kit_scores, tmp_path):
+    s = build_report(
+        kit_scores, tmp_path / "k.html", grid=False, show=100, sample=2, workers=2, progress=False
+    )
+    load(browser, s.html)
+    labels = browser.evaluate(NAVIGATION)["faceIndex"]
+    assert labels and all(label.startswith("face ") and " of " in label for label in labels)
     assert browser.errors() == []

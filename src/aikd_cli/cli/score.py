@@ -52,6 +52,11 @@ def score(
     report: Annotated[
         Path | None, typer.Option("--report", help="Also build an HTML report of the scores (see `aikd report`).")
     ] = None,
+    save_crops: Annotated[
+        Path | None,
+        typer.Option("--save-crops", help="Also keep the aligned crops as PNGs here, mirroring the CSV's paths; "
+                     "`aikd report` shows them without decoding the originals.", rich_help_panel="Faces"),
+    ] = None,
     recursive: RecursiveOpt = True,
     perturb_samples: Annotated[
         int,
@@ -82,6 +87,7 @@ def score(
       aikd score photos/ --landmarks landmarks.csv --model run/best.safetensors
       aikd score photos/ -o scores.csv --resume          # continue an interrupted run
       aikd score photos/ -o scores.csv --report report.html
+      aikd score photos/ -o scores.csv --save-crops crops/   # keep the aligned crops for reports
       aikd score photos/ --perturb-samples 8 --perturb 3   # how much each score depends on alignment
     """
     from aikd_cli.tasks.score import ScoreOptions, score_images
@@ -94,7 +100,7 @@ def score(
         model=model, detector=detector, aligned=aligned, landmarks=landmarks, faces=faces,  # type: ignore[arg-type]
         device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
         recursive=recursive, det_size=det_size, det_threshold=det_threshold, perturb_samples=perturb_samples,
-        perturb=perturb, perturb_unit=perturb_unit, seed=seed,
+        perturb=perturb, perturb_unit=perturb_unit, seed=seed, save_crops=save_crops,
     )
     with progress_bar("scoring") as update:
         summary = score_images([str(p) for p in paths], output, options, progress=update)

@@ -82,6 +82,11 @@ class ScoreOptions(FaceOptions):
     perturb: float = 3.0
     perturb_unit: str = "px"
     seed: int = 0
+    save_crops: Path | None = None  # keep the aligned crops here (see tasks/report/crops.py)
+
+    def __post_init__(self) -> None:
+        if self.save_crops is not None:  # absolute: the sidecar tells `aikd report` where they are
+            self.save_crops = Path(os.path.abspath(self.save_crops))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -171,7 +176,12 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
     paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
     done = 0
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
-        writer.write(score_faces(batch, model, csv_dir, opts.batch_size))
+        rows = score_faces(batch, model, csv_dir, opts.batch_size)
+        if opts.save_crops is not None:  # before the rows: a journalled row has its crop
+            from aikd_cli.tasks.report.crops import save_crops
+
+            save_crops(batch, opts.save_crops, csv_dir)
+        writer.write(rows)
         done += len(batch)
         if progress:
             progress(done, len(todo))

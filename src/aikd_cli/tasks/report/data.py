@@ -1,8 +1,13 @@
-"""Read and check a score CSV (and its ``.meta.json`` sidecar) for the report.
+"""Read and check a score CSV (and its ``.meta.json`` sidecar) for the report, column-wise.
 
-The report must explain every row, so reading is strict about the layout (a CSV from another tool
-is refused with the list of missing columns) and forgiving about values that really occur: empty or
-``nan`` qualities become NaN (counted and shown apart), rows of any status are kept.
+A report of a million rows must not build a Python object per row: the CSV is read by pyarrow's
+multi-threaded reader into typed columns, checked with vectorised operations, and only the rows the
+page shows are turned into :class:`ScoreRow` objects (:meth:`ScoreTable.rows`).
+
+Reading is strict about the layout (a CSV from another tool is refused with the list of missing
+columns; a bad cell is a one-line error naming the file, line and column) and forgiving about values
+that really occur: empty or ``nan`` qualities become NaN (counted and shown apart), rows of any status
+are kept.
 """
 
 from __future__ import annotations
@@ -12,17 +17,31 @@ import json
 import math
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, resolve_csv_path
-from aikd_cli.tasks.score import OK, SCORE_COLUMNS
+from aikd_cli.tasks.score import OK
 
 BOX_COLUMNS = ("box_x1", "box_y1", "box_x2", "box_y2")
+NUMBER_COLUMNS = ("quality", "det_score", *BOX_COLUMNS, *LANDMARK_COLUMNS)
+#: The columns of an ``aikd score`` CSV a report reads (others, e.g. ``image_sha256``, are ignored, so
+#: CSVs of earlier versions still make reports).
+REPORT_COLUMNS = ("path", "face", *NUMBER_COLUMNS, "status", "message")
 
 #: Keys of the sidecar ``<csv>.meta.json`` written by ``aikd score``.
 META_KEYS = ("model", "detector", "version", "created")
+
+# what pyarrow's string -> number casts accept; used only to point at the first bad cell
+_FLOAT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$"
+_INT = r"^[+-]?\d+$"
 
 
 @dataclass(slots=True)
@@ -39,6 +58,7 @@ class ScoreRow:
     landmarks: tuple[float, ...] | None  # 10 values, lm0_x, lm0_y, ... lm4_y
     status: str
     message: str
+    faces_in_photo: int = 1  # rows of the same photo with a face index
 
     @property
     def is_face(self) -> bool:
@@ -49,21 +69,88 @@ class ScoreRow:
         return self.status == OK and math.isfinite(self.quality)
 
     @property
-    def folder(self) -> str:
-        """The sub-folder (relative to the CSV) the image is in: the group of per-folder statistics."""
-        return posixpath.dirname(self.path.replace(os.sep, "/")) or "."
-
-    @property
     def name(self) -> str:
         return posixpath.basename(self.path.replace(os.sep, "/")) or self.path
 
 
 @dataclass
 class ScoreTable:
+    """Every row of a score CSV as columns (numpy arrays for what is computed on, pyarrow strings for
+    the rest), plus the sidecar's run information."""
+
     csv_path: Path
-    rows: list[ScoreRow]
+    columns: pa.Table  # the typed CSV: path, face (int64), numbers (float64), status, message
+    quality: np.ndarray  # float64, NaN when missing or not finite
+    face: np.ndarray  # int64, -1 where the cell is empty
+    status: np.ndarray  # the status string of each row, as a code into ``statuses``
+    statuses: list[str]
+    path_code: np.ndarray  # int64: which distinct path cell (first-seen order)
+    path_rank: np.ndarray  # int64: the row's path cell's rank in sorted (code point) order
+    distinct_paths: pa.Array = field(repr=False)  # the path cells, each once, indexed by ``path_code``
     meta: dict[str, str | None]
     meta_note: str | None  # why the sidecar could not be used, if it could not
+    crops_dir: Path | None = None  # where ``aikd score --save-crops`` put the aligned crops
+
+    def __len__(self) -> int:
+        return len(self.quality)
+
+    @cached_property
+    def ok(self) -> np.ndarray:
+        codes = [i for i, s in enumerate(self.statuses) if s == OK]
+        return np.isin(self.status, codes)
+
+    @cached_property
+    def scored(self) -> np.ndarray:
+        return self.ok & np.isfinite(self.quality)
+
+    @cached_property
+    def faces_per_path(self) -> np.ndarray:
+        """For each row: how many rows of its photo carry a face index (several faces: > 1)."""
+        counts = np.bincount(self.path_code[self.face >= 0], minlength=len(self.distinct_paths))
+        return counts[self.path_code]
+
+    @cached_property
+    def folders(self) -> tuple[np.ndarray, list[str]]:
+        """Each row's sub-folder (the path cell up to its last ``/``; ``.`` for none): the group of
+        per-folder statistics, as a code into the list of distinct folders. Computed once per
+        distinct path, in pyarrow, not per row."""
+        paths = self.distinct_paths
+        if os.sep != "/":
+            paths = pc.replace_substring(paths, os.sep, "/")
+        head = pc.replace_substring_regex(paths, r"/+[^/]*$", "")
+        root = pc.if_else(pc.equal(head, ""), "/", head)
+        folder = pc.dictionary_encode(pc.if_else(pc.match_substring(paths, "/"), root, "."))
+        return folder.indices.to_numpy().astype(np.int64)[self.path_code], folder.dictionary.to_pylist()
+
+    def rows(self, indices) -> list[ScoreRow]:
+        """The rows at ``indices`` as objects (for the few rows a page shows)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        picked = self.columns.take(pa.array(indices)).to_pylist()
+        faces = self.faces_per_path[indices]
+        return [
+            _row(int(i), cells, self.csv_path, int(n))
+            for i, cells, n in zip(indices, picked, faces, strict=True)
+        ]
+
+
+def _row(index: int, cells: dict, csv_path: Path, faces_in_photo: int) -> ScoreRow:
+    path = cells["path"]
+    lm = [cells[c] for c in LANDMARK_COLUMNS]
+    box = tuple(cells[c] for c in BOX_COLUMNS)
+    quality = cells["quality"]
+    return ScoreRow(
+        index=index,
+        path=path,
+        source=resolve_csv_path(path, csv_path.parent) if path else "",
+        face=cells["face"],
+        quality=quality if quality is not None and math.isfinite(quality) else math.nan,
+        det_score=math.nan if cells["det_score"] is None else cells["det_score"],
+        box=box if all(v is not None and math.isfinite(v) for v in box) else None,
+        landmarks=tuple(lm) if lm[0] is not None else None,
+        status=cells["status"],
+        message=cells["message"],
+        faces_in_photo=faces_in_photo,
+    )
 
 
 def sidecar_path(csv_path: Path) -> Path:
@@ -71,10 +158,11 @@ def sidecar_path(csv_path: Path) -> Path:
 
 
 def read_meta(csv_path: Path) -> tuple[dict[str, str | None], str | None]:
-    """The run's model, detector, version and date from the sidecar; all ``None`` (and a note)
-    when it is missing or unreadable: the report still builds, it just cannot say."""
+    """The run's model, detector, version and date (and ``crops``: the ``--save-crops`` folder) from
+    the sidecar; all ``None`` (and a note) when it is missing or unreadable: the report still builds,
+    it just cannot say."""
     path = sidecar_path(csv_path)
-    empty: dict[str, str | None] = dict.fromkeys(META_KEYS)
+    empty: dict[str, str | None] = dict.fromkeys((*META_KEYS, "crops"))
     if not path.exists():
         return empty, f"no {path.name} next to the CSV"
     try:
@@ -83,83 +171,145 @@ def read_meta(csv_path: Path) -> tuple[dict[str, str | None], str | None]:
         return empty, f"{path.name} is unreadable ({exc})"
     if not isinstance(data, dict):
         return empty, f"{path.name} is not a JSON object"
-    return {k: (None if data.get(k) is None else str(data[k])) for k in META_KEYS}, None
+    meta = {k: (None if data.get(k) is None else str(data[k])) for k in META_KEYS}
+    options = data.get("options")
+    crops = options.get("save_crops") if isinstance(options, dict) else None
+    meta["crops"] = None if crops is None else str(crops)
+    return meta, None
 
 
-def _number(cell: str | None, where: str, column: str, *, blank: float = math.nan) -> float:
-    text = (cell or "").strip()
-    if not text:
-        return blank
+# ---- reading ------------------------------------------------------------------------------------
+def _check_header(csv_path: Path) -> None:
+    """Refuse what is not a score CSV before the bulk read: empty, not UTF-8, columns missing."""
     try:
-        return float(text)
-    except ValueError:
-        raise InputFormatError(f"{where}: column {column}: {text[:40]!r} is not a number") from None
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+    except OSError as exc:
+        raise InputFormatError(f"{csv_path}: cannot open score CSV ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputFormatError(f"{csv_path}: not a UTF-8 text CSV") from None
+    except csv.Error as exc:
+        raise InputFormatError(f"{csv_path}:1: malformed CSV ({exc})") from None
+    if not header:
+        raise InputFormatError(f"{csv_path}: empty file, not a score CSV")
+    missing = [c for c in REPORT_COLUMNS if c not in header]
+    if missing:
+        raise InputFormatError(
+            f"{csv_path}: not an aikd score CSV, missing columns: {', '.join(missing)}",
+            hint="reports read the CSV written by `aikd score` (columns: " + ", ".join(REPORT_COLUMNS) + ")",
+        )
 
 
-def _row(index: int, line: int, cells: dict[str, str], csv_path: Path) -> ScoreRow:
-    where = f"{csv_path}:{line}"
-    path = cells["path"] or ""
-    status = (cells["status"] or "").strip() or "error"
-    lm_cells = [cells[c] for c in LANDMARK_COLUMNS]
-    landmarks = None
-    if any((c or "").strip() for c in lm_cells):
-        values = tuple(_number(c, where, col) for c, col in zip(lm_cells, LANDMARK_COLUMNS, strict=True))
-        if not all(math.isfinite(v) for v in values):
-            raise InputFormatError(f"{where}: landmark cells must all be finite numbers")
-        landmarks = values
-    box_values = tuple(_number(cells[c], where, c) for c in BOX_COLUMNS)
-    box = box_values if all(math.isfinite(v) for v in box_values) else None
-    face_cell = (cells["face"] or "").strip()
+def _line_of(csv_path: Path, row: int) -> int:
+    """The physical line where data row ``row`` ends (quoted cells may span lines)."""
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for i, _ in enumerate(reader):
+            if i == row:
+                break
+        return reader.line_num
+
+
+def _diagnose(csv_path: Path, arrow_error: Exception) -> InputFormatError:
+    """The precise one-line error for a CSV the bulk reader refused (error path only: a full scan)."""
     try:
-        face = int(face_cell) if face_cell else None
-    except ValueError:
-        raise InputFormatError(f"{where}: column face: {face_cell[:40]!r} is not an integer") from None
-    quality = _number(cells["quality"], where, "quality")
-    return ScoreRow(
-        index=index,
-        path=path,
-        source=resolve_csv_path(path, csv_path.parent) if path else "",
-        face=face,
-        quality=quality if math.isfinite(quality) else math.nan,
-        det_score=_number(cells["det_score"], where, "det_score"),
-        box=box,
-        landmarks=landmarks,
-        status=status,
-        message=cells["message"] or "",
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            width = len(next(reader))
+            for cells in reader:
+                if len(cells) != width:
+                    fewer = "fewer" if len(cells) < width else "more"
+                    return InputFormatError(
+                        f"{csv_path}:{reader.line_num}: row has {fewer} cells than the header"
+                    )
+    except UnicodeDecodeError:
+        return InputFormatError(f"{csv_path}: not a UTF-8 text CSV")
+    except csv.Error as exc:
+        return InputFormatError(f"{csv_path}:{reader.line_num}: malformed CSV ({exc})")
+    reason = (
+        str(arrow_error).strip().splitlines()[0] if str(arrow_error).strip() else type(arrow_error).__name__
     )
+    return InputFormatError(f"{csv_path}: malformed CSV ({reason[:200]})")
+
+
+def _read_text_columns(csv_path: Path) -> pa.Table:
+    convert = pcsv.ConvertOptions(
+        column_types={c: pa.string() for c in REPORT_COLUMNS},
+        include_columns=list(REPORT_COLUMNS),
+        null_values=[],
+        strings_can_be_null=False,
+    )
+    try:
+        return pcsv.read_csv(
+            csv_path,
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=convert,
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _diagnose(csv_path, exc) from None
+
+
+def _numbers(text: pa.ChunkedArray, kind: pa.DataType, column: str, csv_path: Path) -> pa.ChunkedArray:
+    """Cells as numbers (empty cells: null); the first cell that is not a number is a one-line error."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    blank = pc.equal(trimmed, "")
+    try:
+        return pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed), kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pattern = _INT if pa.types.is_integer(kind) else _FLOAT
+        good = pc.or_(blank, pc.match_substring_regex(trimmed, pattern, ignore_case=True))
+        bad = int(np.argmin(good.to_numpy(zero_copy_only=False)))
+        cell = trimmed[bad].as_py()
+        what = "an integer" if pa.types.is_integer(kind) else "a number"
+        where = f"{csv_path}:{_line_of(csv_path, bad)}"
+        raise InputFormatError(f"{where}: column {column}: {cell[:40]!r} is not {what}") from None
+
+
+def _floats(array: pa.ChunkedArray) -> np.ndarray:
+    return pc.fill_null(array, math.nan).to_numpy()
 
 
 def read_scores(csv_path: str | Path) -> ScoreTable:
     """Every row of a score CSV, in file order, plus the sidecar's run information."""
     csv_path = Path(csv_path)
-    try:
-        handle = open(csv_path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed by the with below)
-    except OSError as exc:
-        raise InputFormatError(f"{csv_path}: cannot open score CSV ({exc.strerror or exc})") from None
-    rows: list[ScoreRow] = []
-    with handle:
-        try:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames
-            if not columns:
-                raise InputFormatError(f"{csv_path}: empty file, not a score CSV")
-            missing = [c for c in SCORE_COLUMNS if c not in columns]
-            if missing:
-                raise InputFormatError(
-                    f"{csv_path}: not an aikd score CSV, missing columns: {', '.join(missing)}",
-                    hint="reports read the CSV written by `aikd score` (columns: "
-                    + ", ".join(SCORE_COLUMNS)
-                    + ")",
-                )
-            for index, cells in enumerate(reader):
-                if None in cells.values():  # fewer cells than columns (a torn last line)
-                    raise InputFormatError(
-                        f"{csv_path}:{reader.line_num}: row has fewer cells than the header"
-                    )
-                rows.append(_row(index, reader.line_num, cells, csv_path))
-        except UnicodeDecodeError:
-            raise InputFormatError(f"{csv_path}: not a UTF-8 text CSV") from None
-        except csv.Error as exc:
-            raise InputFormatError(f"{csv_path}:{reader.line_num}: malformed CSV ({exc})") from None
+    _check_header(csv_path)
+    text = _read_text_columns(csv_path)
+    columns = {"path": text["path"]}
+    columns["face"] = _numbers(text["face"], pa.int64(), "face", csv_path)
+    for name in NUMBER_COLUMNS:
+        columns[name] = _numbers(text[name], pa.float64(), name, csv_path)
+    status = pc.utf8_trim_whitespace(text["status"])
+    columns["status"] = pc.if_else(pc.equal(status, ""), "error", status)
+    columns["message"] = text["message"]
+    table = pa.table(columns).combine_chunks()  # one chunk: fast ``take`` of the rows shown
+
+    landmarks = np.stack([_floats(table[c]) for c in LANDMARK_COLUMNS], axis=1)
+    given = np.stack([table[c].is_valid().to_numpy(zero_copy_only=False) for c in LANDMARK_COLUMNS], axis=1)
+    broken = given.any(axis=1) & ~np.isfinite(landmarks).all(axis=1)
+    if broken.any():
+        line = _line_of(csv_path, int(np.argmax(broken)))
+        raise InputFormatError(f"{csv_path}:{line}: landmark cells must all be finite numbers")
+
+    quality = _floats(table["quality"]).copy()
+    quality[~np.isfinite(quality)] = np.nan
+    statuses = pc.dictionary_encode(table["status"]).combine_chunks()
+    paths = pc.dictionary_encode(table["path"]).combine_chunks()
+    path_code = paths.indices.to_numpy().astype(np.int64)
+    rank = pc.rank(paths.dictionary, sort_keys="ascending", tiebreaker="first").to_numpy().astype(np.int64)
     meta, note = read_meta(csv_path)
-    return ScoreTable(csv_path, rows, meta, note)
+    crops = meta.pop("crops")
+    return ScoreTable(
+        csv_path=csv_path,
+        columns=table,
+        quality=quality,
+        face=pc.fill_null(table["face"], -1).to_numpy().astype(np.int64),
+        status=statuses.indices.to_numpy().astype(np.int64),
+        statuses=statuses.dictionary.to_pylist(),
+        path_code=path_code,
+        path_rank=rank[path_code],
+        distinct_paths=paths.dictionary,
+        meta=meta,
+        meta_note=note,
+        crops_dir=Path(crops) if crops else None,
+    )

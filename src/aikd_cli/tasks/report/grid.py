@@ -1,4 +1,5 @@
-"""The face grid: one card per face (thumbnail, score, file name, detail panel), pages and pager."""
+"""Face cards (thumbnail, score, file name, detail panel) and lists of them; the paged grid of every
+face of a small set."""
 
 from __future__ import annotations
 
@@ -10,16 +11,25 @@ from aikd_cli.tasks.report.histogram import fmt
 from aikd_cli.tasks.report.thumbnails import PREVIEW_SIDE, THUMB_SIZE
 
 
+def face_label(row: ScoreRow) -> str:
+    """The file name, with the face index when the photo has several faces."""
+    return f"{row.name} · face {row.face}" if _several(row) else row.name
+
+
+def _several(row: ScoreRow) -> bool:
+    return row.face is not None and row.faces_in_photo > 1
+
+
 def face_item(report: Report, row: ScoreRow, here: int) -> str:
     images = report.images
     key = images.keys.get(row.source)
     below = report.below(row)
-    face_label = f"face {row.face}" if row.face is not None else "face"
+    face_text = f"face {row.face}" if row.face is not None else "face"
     thumb = images.thumbs.get(row.index)
     if thumb is not None:
         picture = (
             f'<img class="thumb" src="{images.src(thumb, report.prefix(here))}" width="{THUMB_SIZE}" '
-            f'height="{THUMB_SIZE}" alt="{esc(f"Aligned {face_label} of {row.name}")}" '
+            f'height="{THUMB_SIZE}" alt="{esc(f"Aligned {face_text} of {row.name}")}" '
             'loading="lazy" decoding="async">'
         )
     else:
@@ -28,14 +38,18 @@ def face_item(report: Report, row: ScoreRow, here: int) -> str:
         picture = f'<span class="thumb ph" role="img" aria-label="{esc("No thumbnail, " + reason)}">{esc(reason)}</span>'
     quality = fmt(row.quality) if row.scored else "no score"
     tag = ' <span class="tag">below</span>' if below else ""
+    several = f"face {row.face} of {row.faces_in_photo}" if _several(row) else ""
     summary = (
         f'<summary>{picture}<span class="q">{esc(quality)}{tag}</span>'
-        f'<span class="file" title="{esc(row.path)}">{esc(row.name)}</span></summary>'
+        f'<span class="file" title="{esc(row.path)}">{esc(row.name)}</span>'
+        + (f'<span class="fi">{esc(several)}</span>' if several else "")
+        + "</summary>"
     )
-    facts = [("File", esc(row.path)), ("Face", esc(row.face if row.face is not None else "?"))]
+    facts = [("File", esc(row.path)), ("Face", esc(several or (row.face if row.face is not None else "?")))]
     if row.scored:
         facts.append(("Quality", f"{row.quality:.6g}"))
-        facts.append(("Rank", f"{report.position[row.index] + 1:,} of {report.stats.count:,}, lowest first"))
+        rank = int(report.position[row.index]) + 1
+        facts.append(("Rank", f"{rank:,} of {report.stats.count:,}, lowest first"))
     if math.isfinite(row.det_score):
         facts.append(("Detector score", f"{row.det_score:.3f}"))
     if row.box is not None:
@@ -46,7 +60,11 @@ def face_item(report: Report, row: ScoreRow, here: int) -> str:
     facts.append(("Original", f'<a href="{report.original_url(row, here)}">open the photo</a>'))
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     detail = f'<div class="detail">{_original(report, row, key, here)}<dl>{dl}</dl></div>'
-    return f'<li class="face{" below" if below else ""}" id="f{row.index}"><details>{summary}{detail}</details></li>'
+    anchor = f' id="f{row.index}"' if report.grid else ""
+    return (
+        f'<li class="face{" below" if below else ""}"{anchor} data-row="{row.index}">'
+        f"<details>{summary}{detail}</details></li>"
+    )
 
 
 def _pct(v: float, whole: int) -> str:
@@ -108,41 +126,48 @@ def pager(report: Report, page: int, where: str) -> str:
 
 def page_range(report: Report, page: int) -> str:
     start = (page - 1) * report.per_page
-    chunk = report.faces[start : start + report.per_page]
+    chunk = report.page_rows(page)
     if not chunk:
         return "No faces."
-    text = f"Faces {start + 1:,}&ndash;{start + len(chunk):,} of {len(report.faces):,}"
+    text = f"Faces {start + 1:,}&ndash;{start + len(chunk):,} of {report.faces:,}"
     scored = [r.quality for r in chunk if r.scored]
     if scored:
         text += f", quality {esc(fmt(min(scored)))} to {esc(fmt(max(scored)))}"
     return text
 
 
-def faces_grid(report: Report, page: int) -> str:
-    """The faces of one page, split into lists at the threshold and before unscored faces."""
-    start = (page - 1) * report.per_page
-    chunk = report.faces[start : start + report.per_page]
+def _kind(report: Report, row: ScoreRow) -> str:
+    return "below" if report.below(row) else ("scored" if row.scored else "unscored")
+
+
+def face_list(report: Report, rows: list[ScoreRow], here: int, start: int | None = None) -> str:
+    """Cards in the order given, split into lists where they cross the threshold and before unscored
+    faces; ``start``: number the list from there (the grid's ranks)."""
     segments: list[tuple[str, list[ScoreRow]]] = []
-    for row in chunk:
-        kind = "below" if report.below(row) else ("scored" if row.scored else "unscored")
+    for row in rows:
+        kind = _kind(report, row)
         if not segments or segments[-1][0] != kind:
             segments.append((kind, []))
         segments[-1][1].append(row)
     out = []
-    position = start
-    for i, (kind, rows) in enumerate(segments):
-        if kind == "scored" and i > 0:
+    previous = None
+    for kind, members in segments:
+        if {previous, kind} == {"below", "scored"}:
+            where = "end" if previous == "below" else "start"
             out.append(
-                f'<p class="divider">threshold {esc(fmt(report.threshold))}: faces below it end here</p>'
+                f'<p class="divider">threshold {esc(fmt(report.threshold))}: faces below it {where} here</p>'
             )
         if kind == "unscored":
             out.append('<p class="divider">faces without a valid quality score</p>')
         label = {"below": "below the threshold", "scored": "", "unscored": "without a score"}[kind]
         aria = f' aria-label="Faces {esc(label)}"' if label else ""
-        out.append(f'<ol class="faces" start="{position + 1}"{aria}>')
-        out.extend(face_item(report, row, page) for row in rows)
+        numbering = f' start="{start + 1}"' if start is not None else ""
+        out.append(f'<ol class="faces"{numbering}{aria}>')
+        out.extend(face_item(report, row, here) for row in members)
         out.append("</ol>")
-        position += len(rows)
+        if start is not None:
+            start += len(members)
+        previous = kind
     return "\n".join(out)
 
 
@@ -155,7 +180,7 @@ def faces_section(report: Report, page: int) -> str:
         return "".join(out)
     out.append(f'<p class="range">{page_range(report, page)}. Select a face for its details.</p>')
     out.append(pager(report, page, "top"))
-    out.append(faces_grid(report, page))
+    out.append(face_list(report, report.page_rows(page), page, (page - 1) * report.per_page))
     out.append(pager(report, page, "bottom"))
     if page == 1 and report.pages > 1:
         out.append(_page_index(report))

@@ -1,5 +1,5 @@
-"""Whole HTML pages: the main page (summary, histogram, the first grid page, failures, groups), one
-static page per further grid page, and the full failure list. No script anywhere: everything works
+"""Whole HTML pages: the main page (summary, histogram, the first grid page or the sampled sections,
+failures, groups), one static page per further grid page, and the full failure and sub-folder lists. No script anywhere: everything works
 without JavaScript, and a Content-Security-Policy forbids scripts and network access outright, so even
 a file name that slipped past escaping could not run code or phone home.
 """
@@ -11,6 +11,7 @@ from importlib import resources
 from aikd_cli._version import __version__
 from aikd_cli.tasks.report.context import Report, esc
 from aikd_cli.tasks.report.grid import faces_section
+from aikd_cli.tasks.report.samples import SECTIONS, sampled_sections
 from aikd_cli.tasks.report.sections import (
     failures_section,
     groups_section,
@@ -48,12 +49,13 @@ def document(
 
 
 def _header(report: Report, here: int, subtitle: str) -> str:
-    sections = [
-        ("summary", "Summary"),
-        ("distribution", "Distribution"),
-        ("faces", "Faces"),
-        ("failures", "Failures"),
-    ]
+    sections = [("summary", "Summary"), ("distribution", "Distribution")]
+    if report.grid:
+        sections.append(("faces", "Faces"))
+    elif report.stats.count:
+        folders = bool(report.selection.folders)
+        sections += [s for s in SECTIONS if s[0] != "folder-samples" or folders]
+    sections.append(("failures", "Failures"))
     if report.groups is not None:
         sections.append(("groups", "Sub-folders"))
     links = "".join(
@@ -75,7 +77,8 @@ def _subtitle(report: Report) -> str:
 
 
 def main_page(report: Report) -> str:
-    body = [summary_section(report), histogram_section(report), faces_section(report, 1)]
+    body = [summary_section(report), histogram_section(report)]
+    body.append(faces_section(report, 1) if report.grid else sampled_sections(report))
     body.append(failures_section(report, 1))
     if report.groups is not None:
         body.append(groups_section(report))
@@ -87,13 +90,19 @@ def grid_page(report: Report, page: int) -> str:
     return document(report, title, _header(report, page, _subtitle(report)), faces_section(report, page))
 
 
+def _list_page(report: Report, what: str, subtitle: str, body: str, skip: tuple[str, str]) -> str:
+    """A page of the files folder holding a complete list (all failures, all sub-folders)."""
+    subtitle = f"{subtitle} &middot; {esc(report.csv_path.name)}"
+    return document(report, f"{report.title}: {what}", _header(report, 0, subtitle), body, skip=skip)
+
+
 def failures_page(report: Report) -> str:
-    title = f"{report.title}: failures"
-    subtitle = f"{len(report.failures):,} rows without a scored face &middot; {esc(report.csv_path.name)}"
-    return document(
-        report,
-        title,
-        _header(report, 0, subtitle),
-        failures_section(report, 0, None),
-        skip=("failures", "the failures"),
-    )
+    subtitle = f"{report.failures:,} rows without a scored face"
+    body = failures_section(report, 0, None)
+    return _list_page(report, "failures", subtitle, body, ("failures", "the failures"))
+
+
+def folders_page(report: Report) -> str:
+    subtitle = f"{len(report.groups or []):,} sub-folders"
+    body = groups_section(report, 0, None)
+    return _list_page(report, "sub-folders", subtitle, body, ("groups", "the sub-folders"))

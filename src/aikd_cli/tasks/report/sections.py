@@ -1,17 +1,20 @@
-"""The main page's sections: summary, histogram, failures and per-folder statistics."""
+"""The main page's sections: summary, histogram, failures and per-folder statistics (all computed
+from every row)."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 import numpy as np
 
 from aikd_cli.tasks.report.context import Report, esc, url
 from aikd_cli.tasks.report.data import ScoreRow
+from aikd_cli.tasks.report.grid import face_label
 from aikd_cli.tasks.report.histogram import bins_of, fmt, histogram_svg
-from aikd_cli.tasks.report.stats import PERCENTILES
+from aikd_cli.tasks.report.select import DECILES, decile_bounds
+from aikd_cli.tasks.report.stats import PERCENTILES, GroupStats
+from aikd_cli.tasks.score import OK
 
 FAILURES_INLINE = 500  # more failures than this go to their own page
+GROUPS_INLINE = 200  # more sub-folders than this go to their own page
 
 
 def _table(caption: str, head: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
@@ -39,7 +42,7 @@ def _share(part: int, whole: int) -> str:
 
 def summary_section(report: Report) -> str:
     s = report.stats
-    failures = len(report.failures)
+    failures = report.failures
     cards = [
         ("Rows", _count(report.rows), False),
         ("Faces scored", _count(s.count), False),
@@ -100,11 +103,12 @@ def _percentile_name(p: int) -> str:
 
 def _alerts(report: Report) -> list[str]:
     alerts = []
-    unscored = len(report.faces) - report.stats.count
+    unscored = report.faces - report.stats.count
     if unscored:
+        where = "listed after all scored faces" if report.grid else "shown apart"
         alerts.append(
             f"{_count(unscored)} detected faces have no valid quality (NaN or empty): they are "
-            "listed after all scored faces and left out of the statistics."
+            f"{where} and left out of the statistics."
         )
     if report.missing:
         alerts.append(
@@ -116,13 +120,20 @@ def _alerts(report: Report) -> list[str]:
     return alerts
 
 
+def _position_url(report: Report, position: int) -> str:
+    """The faces at this rank of the scored order: the card in the grid, or the decile's sample."""
+    if report.grid:
+        return report.face_url(report.row(report.order.faces[position]), 1)
+    decile = int(np.searchsorted(decile_bounds(report.stats.count), position, side="right"))
+    return f"#decile-{min(decile, DECILES)}"
+
+
 def histogram_section(report: Report) -> str:
     out = ['<section id="distribution" aria-labelledby="h-dist"><h2 id="h-dist">Quality distribution</h2>']
-    scored = report.faces[: report.stats.count]
-    if not scored:
+    if not report.stats.count:
         out.append('<p class="note">No face has a valid quality score.</p></section>\n')
         return "".join(out)
-    values = np.fromiter((r.quality for r in scored), dtype=np.float64, count=len(scored))
+    values = report.table.quality[report.order.faces[: report.stats.count]]
     bins = bins_of(values, threshold=report.threshold)
     out.append(
         histogram_svg(
@@ -130,10 +141,11 @@ def histogram_section(report: Report) -> str:
             threshold=report.threshold,
             below=report.stats.below,
             total=len(values),
-            link=lambda pos: report.face_url(scored[pos], 1),
+            link=lambda pos: _position_url(report, pos),
         )
     )
-    out.append('<p class="note">Click a bar to see its faces. Higher quality is better')
+    what = "its faces" if report.grid else "a sample of faces of that quality"
+    out.append(f'<p class="note">Click a bar to see {what}. Higher quality is better')
     if report.threshold is not None:
         out.append(f"; bars in red lie below the threshold {esc(fmt(report.threshold))}")
     out.append(".</p>")
@@ -141,7 +153,7 @@ def histogram_section(report: Report) -> str:
         [
             f"{esc(fmt(b.lo))} to {esc(fmt(b.hi))}",
             _count(b.count),
-            f'<a href="{report.face_url(scored[b.first], 1)}">show</a>' if b.count else "",
+            f'<a href="{_position_url(report, b.first)}">show</a>' if b.count else "",
         ]
         for b in bins
     ]
@@ -151,22 +163,34 @@ def histogram_section(report: Report) -> str:
     return "".join(out)
 
 
-def groups_section(report: Report) -> str:
+def groups_section(report: Report, here: int = 1, limit: int | None = GROUPS_INLINE) -> str:
     groups = report.groups or []
+    shown = groups if limit is None else groups[:limit]
     out = [
         '<section id="groups" aria-labelledby="h-groups"><h2 id="h-groups">Sub-folders</h2>',
-        f'<p class="note">{_count(len(groups))} sub-folders (e.g. one per identity), lowest median quality first.</p>',
+        f'<p class="note">{_count(len(groups))} sub-folders (e.g. one per identity), lowest median quality first.',
     ]
+    if len(shown) < len(groups):
+        out.append(
+            f' The first {_count(len(shown))} are listed; <a href="{url(report.prefix(here) + "folders.html")}">'
+            "all sub-folders</a> are on their own page."
+        )
+    out.append("</p>")
     head = ["folder", "rows", "scored", "failures", "median", "minimum"]
     if report.threshold is not None:
         head.append("below threshold")
     head.append("lowest face")
     numeric = set(range(1, len(head) - 1))
+    sampled = {id(g) for g, _ in report.selection.folders} if report.selection else set()
+    report.load([g.worst for g in shown if g.worst is not None])
     rows = []
-    for g in groups:
+    for g in shown:
         q = g.quality
+        name = esc(g.name)
+        if id(g) in sampled:
+            name = f'<a href="{report.main_url(here, _folder_anchor(report, g))}">{name}</a>'
         cells = [
-            esc(g.name),
+            name,
             _count(g.rows),
             _count(q.count),
             _count(g.failures),
@@ -175,20 +199,25 @@ def groups_section(report: Report) -> str:
         ]
         if report.threshold is not None:
             cells.append(_share(q.below or 0, q.count))
-        cells.append(_mini_face(report, g.worst) if g.worst is not None else "")
+        cells.append(_mini_face(report, report.row(g.worst), here) if g.worst is not None else "")
         rows.append(cells)
     out.append(_table("Statistics per sub-folder", head, rows, numeric))
     out.append("</section>\n")
     return "".join(out)
 
 
-def _mini_face(report: Report, row: ScoreRow) -> str:
+def _folder_anchor(report: Report, group: GroupStats) -> str:
+    number = next(i for i, (g, _) in enumerate(report.selection.folders) if g is group)
+    return f"folder-{number + 1}"
+
+
+def _mini_face(report: Report, row: ScoreRow, here: int) -> str:
     thumb = report.images.thumbs.get(row.index)
-    label = f"{fmt(row.quality)} · {row.name}"
+    label = f"{fmt(row.quality)} · {face_label(row)}"
     if thumb is None:
-        return f'<a href="{report.face_url(row, 1)}">{esc(label)}</a>'
+        return f'<a href="{report.face_url(row, here)}">{esc(label)}</a>'
     return (
-        f'<a href="{report.face_url(row, 1)}"><img class="mini" src="{report.images.src(thumb, report.prefix(1))}" '
+        f'<a href="{report.face_url(row, here)}"><img class="mini" src="{report.images.src(thumb, report.prefix(here))}" '
         f'width="40" height="40" alt="{esc(label)}" loading="lazy" decoding="async"></a>'
     )
 
@@ -199,12 +228,12 @@ def failures_section(report: Report, here: int, limit: int | None = FAILURES_INL
     if not failures:
         out.append('<p class="note">Every image gave at least one face.</p></section>\n')
         return "".join(out)
-    shown = failures if limit is None else failures[:limit]
-    by_status = ", ".join(
-        f"{_count(n)} {esc(s)}" for s, n in sorted(Counter(r.status for r in failures).items())
-    )
-    out.append(f'<p class="note">{_count(len(failures))} rows without a scored face ({by_status}).')
-    if len(shown) < len(failures):
+    indices = report.order.failures if limit is None else report.order.failures[:limit]
+    report.load(indices)
+    shown = [report.row(i) for i in indices]
+    by_status = ", ".join(f"{_count(n)} {esc(s)}" for s, n in sorted(report.counts.items()) if s != OK)
+    out.append(f'<p class="note">{_count(failures)} rows without a scored face ({by_status}).')
+    if len(shown) < failures:
         out.append(
             f' The first {_count(len(shown))} are listed; <a href="{url(report.prefix(here) + "failures.html")}">'
             "all failures</a> are on their own page."
