@@ -14,6 +14,7 @@ from aikd_cli.cli.common import (
     DetThresholdOpt,
     DeviceOpt,
     FacesOpt,
+    FollowLinksOpt,
     LandmarksOpt,
     RecursiveOpt,
     WorkersOpt,
@@ -35,9 +36,9 @@ def align(
     det_size: DetSizeOpt = DEFAULT_DET_SIZE,
     det_threshold: DetThresholdOpt = 0.5,
     faces: FacesOpt = "largest",
-    size: Annotated[int, typer.Option("--size", min=16, help="Crop side in pixels (the template is scaled).")] = 112,
+    size: Annotated[int, typer.Option("--size", help="Crop side in pixels, 16 to 1024 (the template is scaled).")] = 112,
     perturb: Annotated[
-        float, typer.Option("--perturb", min=0.0, help="Move each landmark by U[-P, P] before warping (what the AI-KD student sees).")
+        float, typer.Option("--perturb", help="Move each landmark by U[-P, P] before warping (what the AI-KD student sees).")
     ] = 0.0,
     relative: Annotated[bool, typer.Option("--relative", help="P is a fraction of the inter-ocular distance, not pixels.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbation (per image and face, so reruns match).")] = 0,
@@ -46,6 +47,7 @@ def align(
     workers: WorkersOpt = default_workers(),
     resume: Annotated[bool, typer.Option("--resume", help="Keep crops already listed in OUTPUT/landmarks.csv.")] = False,
     recursive: RecursiveOpt = True,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Write aligned face crops (PNG, mirroring the input tree) and OUTPUT/landmarks.csv with the landmarks and the 2x3 transform used for each face.
 
@@ -62,7 +64,7 @@ def align(
     options = AlignOptions(
         detector=detector, det_size=det_size, det_threshold=det_threshold, landmarks=landmarks, faces=faces,
         device=device, batch_size=batch_size,
-        workers=workers, resume=resume, recursive=recursive, size=size, perturb=perturb, relative=relative, seed=seed,
+        workers=workers, resume=resume, recursive=recursive, follow_links=follow_links, size=size, perturb=perturb, relative=relative, seed=seed,
     )
     with progress_bar("aligning") as update:
         summary = align_images([str(p) for p in paths], output, options, progress=update)

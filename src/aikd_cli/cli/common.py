@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import sys
@@ -55,6 +56,10 @@ DetThresholdOpt = Annotated[
     float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")
 ]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]
+FollowLinksOpt = Annotated[
+    bool,
+    typer.Option("--follow-links", help="Also walk symbolic links to folders (each folder once, so link loops end)."),
+]
 FacesOpt = Annotated[
     Literal["largest", "all"],
     typer.Option("--faces", help="The largest face per image, or all faces.", rich_help_panel="Faces"),
@@ -96,8 +101,19 @@ def fail(message: str, hint: str | None = None, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+#: What to do about the file-system errors a run can meet while writing.
+_OS_HINTS = {
+    errno.ENOSPC: "free some space and run again (files written earlier were left as they were)",
+    errno.EDQUOT: "free some space and run again (files written earlier were left as they were)",
+    errno.EROFS: "write to another location",
+    errno.EACCES: "check the permissions, or write to another location",
+    errno.EFBIG: "the file system refuses files this large: write to another location",
+}
+
+
 def handle_errors(func):
-    """Print :class:`AikdError` (and Ctrl-C) as one line instead of a traceback.
+    """Print :class:`AikdError` (exit 2), a file-system error such as a full disk (exit 1) and
+    Ctrl-C as one line instead of a traceback.
 
     ``AIKD_DEBUG=1`` re-raises, for bug reports.
     """
@@ -110,6 +126,11 @@ def handle_errors(func):
             if os.environ.get("AIKD_DEBUG"):
                 raise
             raise fail(exc.message, exc.hint) from None
+        except OSError as exc:
+            if os.environ.get("AIKD_DEBUG"):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}", _OS_HINTS.get(exc.errno), code=1) from None
         except KeyboardInterrupt:
             if os.environ.get("AIKD_DEBUG"):
                 raise

@@ -15,6 +15,7 @@ from aikd_cli.cli.common import (
     DetThresholdOpt,
     DeviceOpt,
     FacesOpt,
+    FollowLinksOpt,
     LandmarksOpt,
     PrecisionOpt,
     RecursiveOpt,
@@ -58,6 +59,7 @@ def score(
                      "`aikd report` shows them without decoding the originals.", rich_help_panel="Faces"),
     ] = None,
     recursive: RecursiveOpt = True,
+    follow_links: FollowLinksOpt = False,
     perturb_samples: Annotated[
         int,
         typer.Option("--perturb-samples", min=0, max=256, rich_help_panel="Alignment sensitivity",
@@ -90,18 +92,17 @@ def score(
       aikd score photos/ -o scores.csv --save-crops crops/   # keep the aligned crops for reports
       aikd score photos/ --perturb-samples 8 --perturb 3   # how much each score depends on alignment
     """
+    from aikd_cli.tasks.report import check_report_output
     from aikd_cli.tasks.score import ScoreOptions, score_images
 
-    if aligned and landmarks:
-        raise typer.BadParameter("--aligned and --landmarks exclude each other", param_hint="--aligned")
-    if perturb_unit not in ("px", "iod"):
-        raise typer.BadParameter("choose px or iod", param_hint="--perturb-unit")
     options = ScoreOptions(
         model=model, detector=detector, aligned=aligned, landmarks=landmarks, faces=faces,  # type: ignore[arg-type]
         device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
-        recursive=recursive, det_size=det_size, det_threshold=det_threshold, perturb_samples=perturb_samples,
+        recursive=recursive, follow_links=follow_links, det_size=det_size, det_threshold=det_threshold, perturb_samples=perturb_samples,
         perturb=perturb, perturb_unit=perturb_unit, seed=seed, save_crops=save_crops,
     )
+    if report is not None:  # before scoring: a report that cannot be written is known at once
+        check_report_output(output, report, [*map(str, paths), *(p for p in (landmarks, save_crops) if p)])
     with progress_bar("scoring") as update:
         summary = score_images([str(p) for p in paths], output, options, progress=update)
     print_summary(summary)

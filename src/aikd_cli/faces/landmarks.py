@@ -12,7 +12,6 @@ of an image that has changed since.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.errors import InputFormatError
+from aikd_cli.utils.csvfiles import dict_rows, resolve_csv_path
 
 LANDMARK_COLUMNS = tuple(f"lm{i}_{axis}" for i in range(5) for axis in ("x", "y"))
 #: Decimals written to CSVs. Crops are warped from landmarks already rounded to this, so a CSV read
@@ -44,13 +44,6 @@ def landmark_fields(landmarks: np.ndarray | None) -> dict[str, str]:
 
 #: Column with the sha256 of the image file a row's landmarks were found on.
 DIGEST_COLUMN = "image_sha256"
-
-
-def resolve_csv_path(value: str, csv_dir: str | os.PathLike) -> str:
-    """Absolute, normalised path of a ``path`` cell (relative cells are relative to the CSV's
-    folder, which may itself be given relative to the working directory)."""
-    p = os.path.expanduser(value)
-    return os.path.normpath(p if os.path.isabs(p) else os.path.join(os.path.abspath(csv_dir), p))
 
 
 def relative_to_csv(path: str, csv_dir: Path) -> str:
@@ -114,36 +107,31 @@ def read_landmarks(csv_file: str | Path) -> LandmarkTable:
     gives such a face status ``bad_landmarks`` and the run goes on.
     """
     csv_file = Path(csv_file)
-    try:
-        handle = open(csv_file, newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputFormatError(f"{csv_file}: cannot open landmark file ({exc.strerror or exc})") from None
+    columns, rows = dict_rows(csv_file, "landmark file")
     faces: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
     digests: dict[str, str] = {}
     folder = os.path.abspath(csv_file.parent)
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        missing = [c for c in ("path", *LANDMARK_COLUMNS) if c not in columns]
-        if missing:
-            raise InputFormatError(f"{csv_file}: not a landmark CSV, missing columns: {', '.join(missing)}")
-        for line, row in enumerate(reader, start=2):
-            cells = [row[c] for c in LANDMARK_COLUMNS]
-            if all(not (c or "").strip() for c in cells):
-                continue
-            try:
-                values = np.array([float(c) for c in cells], dtype=np.float64).reshape(5, 2)
-            except (TypeError, ValueError):
-                raise InputFormatError(f"{csv_file}:{line}: landmark cells must be numbers") from None
-            if not (row.get("path") or "").strip():
-                raise InputFormatError(f"{csv_file}:{line}: empty path cell")
-            path = resolve_csv_path(row["path"], folder)
-            face = (row.get("face") or "").strip()
-            try:
-                index = int(face) if face else len(faces[path])
-            except ValueError:
-                raise InputFormatError(f"{csv_file}:{line}: face index {face!r} is not an integer") from None
-            faces[path].append((index, values))
-            if row.get(DIGEST_COLUMN):
-                digests[path] = row[DIGEST_COLUMN].strip().lower()
+    missing = [c for c in ("path", *LANDMARK_COLUMNS) if c not in columns]
+    if missing:
+        rows.close()
+        raise InputFormatError(f"{csv_file}: not a landmark CSV, missing columns: {', '.join(missing)}")
+    for line, row in rows:
+        cells = [row.get(c) for c in LANDMARK_COLUMNS]
+        if all(not (c or "").strip() for c in cells):
+            continue
+        try:
+            values = np.array([float(c) for c in cells], dtype=np.float64).reshape(5, 2)
+        except (TypeError, ValueError):
+            raise InputFormatError(f"{csv_file}:{line}: landmark cells must be numbers") from None
+        if not (row.get("path") or "").strip():
+            raise InputFormatError(f"{csv_file}:{line}: empty path cell")
+        path = resolve_csv_path(row["path"], folder)
+        face = (row.get("face") or "").strip()
+        try:
+            index = int(face) if face else len(faces[path])
+        except ValueError:
+            raise InputFormatError(f"{csv_file}:{line}: face index {face!r} is not an integer") from None
+        faces[path].append((index, values))
+        if row.get(DIGEST_COLUMN):
+            digests[path] = row[DIGEST_COLUMN].strip().lower()
     return LandmarkTable(str(csv_file), dict(faces), digests)

@@ -56,6 +56,18 @@ class FaceOptions:
     workers: int = 2
     resume: bool = False
     recursive: bool = True
+    follow_links: bool = False  # walk into symbolic links to folders (each folder once)
+
+    def check(self) -> None:
+        """Refuse out-of-range numbers and an unknown device before any work (one line each)."""
+        from aikd_cli.utils.checks import MAX_BATCH, MAX_WORKERS, check_number
+        from aikd_cli.utils.device import resolve_device
+
+        check_number("--det-size", self.det_size, 0, 8192)
+        check_number("--det-threshold", self.det_threshold, 0.0, 1.0)
+        check_number("--batch-size", self.batch_size, 1, MAX_BATCH)
+        check_number("--workers", self.workers, 0, MAX_WORKERS)
+        resolve_device(self.device)
 
 
 @dataclass

@@ -31,9 +31,12 @@ from aikd_cli.faces.pipeline import (
 )
 from aikd_cli.images.discover import iter_inputs
 from aikd_cli.tasks.score import face_row, summarize_scores
-from aikd_cli.utils.atomic import atomic_open
-from aikd_cli.utils.csvout import ResultsWriter
+from aikd_cli.utils.atomic import StagedFiles, atomic_open
+from aikd_cli.utils.checks import check_number
+from aikd_cli.utils.csvfiles import dict_rows
+from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import resolve_device
+from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
 
 MATRIX_COLUMNS = ("m00", "m01", "m02", "m10", "m11", "m12")
 #: ``lm*`` are the landmarks the crop was warped from (perturbed ones with ``--perturb``), so the
@@ -42,12 +45,21 @@ ALIGN_COLUMNS = ("path", "face", "crop", "det_score", "box_x1", "box_y1", "box_x
                  *LANDMARK_COLUMNS, *MATRIX_COLUMNS, DIGEST_COLUMN, "status", "message")
 
 
+#: Largest crop side: a 1024 px crop already takes ~0.1 GB of sampling grid per face.
+MAX_SIZE = 1024
+
+
 @dataclass
 class AlignOptions(FaceOptions):
     size: int = 112
     perturb: float = 0.0
     relative: bool = False
     seed: int = 0
+
+    def check(self) -> None:
+        super().check()
+        check_number("--size", self.size, 16, MAX_SIZE)
+        check_number("--perturb", self.perturb, 0.0, 1000.0)
 
 
 @dataclass
@@ -80,50 +92,97 @@ def align_images(
     detector: FaceDetector | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AlignSummary:
-    """Align every face in ``inputs`` and write ``output_dir/<tree>.png`` + ``output_dir/landmarks.csv``."""
+    """Align every face in ``inputs`` and write ``output_dir/<tree>.png`` + ``output_dir/landmarks.csv``.
+
+    A run into a folder that already holds files stages its crops and moves them into place with
+    the CSV at the end (or on Ctrl-C), so a crash leaves the earlier crops and CSV as they were.
+    """
     opts = options or AlignOptions()
+    opts.check()
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     inputs = [str(p) for p in inputs]
-    base = _common_base(inputs)
-    items = list(iter_inputs(inputs, recursive=opts.recursive))
-    if not items:
-        raise AikdError("no input images found", hint="give image files or folders that contain images")
-    csv_path = out / "landmarks.csv"
-    writer = ResultsWriter(csv_path, ALIGN_COLUMNS, resume=opts.resume,
-                           key=lambda row: resolve_csv_path(row["path"], out))
-    todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
-    device = resolve_device(opts.device)
-    source = make_face_source(opts, opts.size, device, detector, perturb=opts.perturb,
-                              unit="iod" if opts.relative else "px", seed=opts.seed)
-    summary = AlignSummary(out, csv_path, images=len(todo))
-    try:
-        paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
-        done = 0
-        for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
-            rows = []
-            for img in batch:
-                if not img.faces:
-                    rows.append(_row(img.path, out, img))
-                for f in img.faces:
-                    if f.problem:
-                        rows.append(_row(img.path, out, img, f))
-                        continue
-                    name = _crop_name(img.path, base, f.index, opts.faces == "all")
-                    _save_png(f.crop, out / name)
-                    rows.append(_row(img.path, out, img, f, name))
-                    summary.crops += 1
-            writer.write(rows)
-            done += len(batch)
-            if progress:
-                progress(done, len(todo))
-        writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
-                     for it in todo if it.duplicate_of)
-        writer.write(_row(it.path, out, ImageFaces(it.path, UNREADABLE, it.problem)) for it in todo if it.problem)
-    finally:
-        writer.close()
-        _, summary.status_counts, _ = summarize_scores(csv_path)
+    outputs = [Output(out, "--output", folder=True, mirror=True, names=("landmarks.csv", StagedFiles.NAME))]
+    with guard_outputs(outputs, local_paths(*inputs, opts.landmarks, None if detector or opts.landmarks
+                                            else opts.detector)):
+        items = list(iter_inputs(inputs, recursive=opts.recursive, follow_links=opts.follow_links))
+        if not items:
+            raise AikdError("no input images found", hint="give image files or folders that contain images")
+        base = _common_base(inputs)
+        check_mirror(out, "--output", [(it.path, _crop_name(it.path, base, 0, False)) for it in items
+                                       if not (it.problem or it.duplicate_of)], [it.path for it in items])
+        csv_path = out / "landmarks.csv"
+        if opts.resume:
+            check_resumable(csv_path, ALIGN_COLUMNS)
+        device = resolve_device(opts.device)
+        source = make_face_source(opts, opts.size, device, detector, perturb=opts.perturb,
+                                  unit="iod" if opts.relative else "px", seed=opts.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        staged = _staging(out, csv_path, opts.resume)
+        writer = ResultsWriter(csv_path, ALIGN_COLUMNS, resume=opts.resume,
+                               key=lambda row: resolve_csv_path(row["path"], out))
+        todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
+        summary = AlignSummary(out, csv_path, images=len(todo))
+        crops = staged.path if staged else out
+        with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
+            try:
+                _run(todo, writer, out, crops, base, opts, source, summary, progress)
+            except KeyboardInterrupt:
+                if staged:
+                    staged.publish()  # the crops of the rows kept, before the CSV names them
+                raise
+            if staged:
+                staged.publish()
+    _, summary.status_counts, _ = summarize_scores(csv_path)
     return summary
+
+
+def _staging(out: Path, csv_path: Path, resume: bool) -> StagedFiles | None:
+    """Where this run's crops go first. A fresh run into a folder with earlier files stages them;
+    ``--resume`` writes in place, after adopting the crops a crashed staged run left for the rows
+    of its journal that are kept (those of images the earlier CSV does not list)."""
+    staged = StagedFiles(out)
+    if resume:
+        if staged.leftover():
+            staged.publish(skip=_listed_crops(csv_path))
+        return None
+    if any(e.name != StagedFiles.NAME for e in os.scandir(out)):
+        staged.start()
+        return staged
+    staged.discard()
+    return None
+
+
+def _listed_crops(csv_path: Path) -> set[str]:
+    if not csv_path.is_file():
+        return set()
+    _, rows = dict_rows(csv_path)
+    return {row["crop"] for _, row in rows if row.get("crop")}
+
+
+def _run(todo: list, writer: ResultsWriter, out: Path, crops: Path, base: str, opts: AlignOptions, source,
+         summary: AlignSummary, progress: Callable[[int, int], None] | None) -> None:
+    paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
+    done = 0
+    for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
+        rows = []
+        for img in batch:
+            if not img.faces:
+                rows.append(_row(img.path, out, img))
+            for f in img.faces:
+                if f.problem:
+                    rows.append(_row(img.path, out, img, f))
+                    continue
+                name = _crop_name(img.path, base, f.index, opts.faces == "all")
+                _save_png(f.crop, crops / name)
+                rows.append(_row(img.path, out, img, f, name))
+                summary.crops += 1
+        writer.write(rows)
+        done += len(batch)
+        if progress:
+            progress(done, len(todo))
+    writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
+                 for it in todo if it.duplicate_of)
+    writer.write(_row(it.path, out, ImageFaces(it.path, UNREADABLE, it.problem)) for it in todo if it.problem)
 
 
 def _row(path: str, out: Path, img: ImageFaces, face: AlignedFace | None = None, crop: str = "") -> dict[str, str]:

@@ -26,6 +26,7 @@ from aikd_cli.faces.landmarks import (
     relative_to_csv,
     resolve_csv_path,
 )
+from aikd_cli.faces.perturb import UNITS
 from aikd_cli.faces.pipeline import (
     BAD_LANDMARKS,
     ERROR,
@@ -42,7 +43,10 @@ from aikd_cli.images.discover import InputItem, iter_inputs
 from aikd_cli.models.inference import FaceModel, open_face_model
 from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
 from aikd_cli.utils.atomic import atomic_write
-from aikd_cli.utils.csvout import ResultsWriter
+from aikd_cli.utils.checks import check_number
+from aikd_cli.utils.csvout import ResultsWriter, check_resumable
+from aikd_cli.utils.device import PRECISIONS
+from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
 
 __all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "BAD_LANDMARKS", "ScoreOptions", "ScoreSummary",
            "score_images"]
@@ -91,6 +95,17 @@ class ScoreOptions(FaceOptions):
     @property
     def columns(self) -> tuple[str, ...]:
         return SCORE_COLUMNS + (PERTURB_COLUMNS if self.perturb_samples else ())
+
+    def check(self) -> None:
+        super().check()
+        check_number("--perturb", self.perturb, 0.0, 1000.0)
+        check_number("--perturb-samples", self.perturb_samples, 0, 256)
+        if self.perturb_unit not in UNITS:
+            raise AikdError(f"--perturb-unit must be one of {', '.join(UNITS)} (got {self.perturb_unit!r})")
+        if self.precision not in PRECISIONS:
+            raise AikdError(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
+        if self.aligned and self.landmarks:
+            raise AikdError("--aligned and --landmarks exclude each other")
 
 
 @dataclass
@@ -146,29 +161,62 @@ def score_images(
     ``options.resume`` skips images already in it. Pass ``model``/``detector`` to reuse loaded ones.
     """
     opts = options or ScoreOptions()
+    opts.check()
     output = Path(output)
     csv_dir = output.parent
     started = time.perf_counter()
-    items = list(iter_inputs(inputs, recursive=opts.recursive))
-    if not items:
-        raise AikdError("no input images found", hint="give image files or folders that contain images")
-    # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
-    model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
-    source = make_face_source(opts, model.config.preprocess.size, model.device, detector, unit=opts.perturb_unit,
-                              seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
-    writer = ResultsWriter(output, opts.columns, resume=opts.resume,
-                           key=lambda row: resolve_csv_path(row["path"], csv_dir))
-    todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
-    summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
-    try:
-        if todo:
-            _run(todo, writer, csv_dir, opts, model, source, progress)
-    finally:
-        writer.close()  # also on Ctrl-C: everything finished so far is published
-        write_meta(output, opts, model)
-        summary.seconds = time.perf_counter() - started
-        summary.rows, summary.status_counts, summary.qualities = summarize_scores(output)
+    inputs = [str(p) for p in inputs]
+    with guard_outputs(score_outputs(output, opts), local_paths(*inputs, *score_inputs(opts, model, detector))):
+        items = list(iter_inputs(inputs, recursive=opts.recursive, follow_links=opts.follow_links))
+        if not items:
+            raise AikdError("no input images found", hint="give image files or folders that contain images")
+        if opts.save_crops is not None:
+            check_mirror(opts.save_crops, "--save-crops", _crop_targets(items, csv_dir),
+                         [it.path for it in items])
+        if opts.resume:
+            check_resumable(output, opts.columns)
+        # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
+        model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
+        source = make_face_source(opts, model.config.preprocess.size, model.device, detector, unit=opts.perturb_unit,
+                                  seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
+        writer = ResultsWriter(output, opts.columns, resume=opts.resume,
+                               key=lambda row: resolve_csv_path(row["path"], csv_dir))
+        todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
+        summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
+        try:
+            with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
+                if todo:
+                    _run(todo, writer, csv_dir, opts, model, source, progress)
+        finally:
+            if writer.published:
+                write_meta(output, opts, model)
+    summary.seconds = time.perf_counter() - started
+    summary.rows, summary.status_counts, summary.qualities = summarize_scores(output)
     return summary
+
+
+def score_outputs(output: Path, opts: ScoreOptions) -> list[Output]:
+    """What ``aikd score`` writes: the CSV (with its ``.partial`` journal and ``.meta.json``), and
+    the crops of ``--save-crops``."""
+    outputs = [Output(output, "--output")]
+    if opts.save_crops is not None:
+        outputs.append(Output(opts.save_crops, "--save-crops", folder=True, mirror=True))
+    return outputs
+
+
+def score_inputs(opts: ScoreOptions, model: FaceModel | None = None, detector: FaceDetector | None = None) -> list:
+    """The files ``aikd score`` reads besides the images: landmarks, model and detector weights."""
+    return [opts.landmarks, None if model is not None else opts.model,
+            None if detector is not None or opts.aligned or opts.landmarks else opts.detector]
+
+
+def _crop_targets(items: list[InputItem], csv_dir: Path) -> list[tuple[str, str]]:
+    """``(image, crop name)`` of every image for ``--save-crops`` (a ``_<face>`` suffix with
+    several faces is allowed for by :func:`~aikd_cli.utils.outputs.check_mirror`)."""
+    from aikd_cli.tasks.report.crops import crop_name
+
+    return [(it.path, crop_name(relative_to_csv(it.path, csv_dir), 0, False)) for it in items
+            if not (it.problem or it.duplicate_of)]
 
 
 def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: ScoreOptions, model: FaceModel,

@@ -37,8 +37,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, encoding: str | Non
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not exc.filename:  # e.g. a full disk: say which file
+            exc.filename = str(path)
         raise
 
 
@@ -60,3 +62,48 @@ def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> None:
     os.replace(new, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+class StagedFiles:
+    """Files written under a hidden folder inside ``folder``, then moved into place together.
+
+    A run that crashes leaves ``folder``'s earlier files as they were (the staged ones stay behind,
+    for a ``--resume`` to adopt, or for the next run to remove); :meth:`publish` renames each staged
+    file over its final name (same file system: no copies). Only one run may use a folder at a time
+    (see :mod:`aikd_cli.utils.outputs`), so whatever staging folder is found there is a leftover.
+    """
+
+    NAME = ".aikd-partial"
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / self.NAME
+
+    def leftover(self) -> bool:
+        return self.path.is_dir()
+
+    def start(self) -> Path:
+        """A fresh, empty staging folder (a leftover is removed)."""
+        self.discard()
+        self.path.mkdir(parents=True)
+        return self.path
+
+    def publish(self, skip: frozenset[str] | set[str] = frozenset()) -> int:
+        """Move every staged file into place (but those whose relative name is in ``skip``, which
+        are dropped); returns how many were moved."""
+        moved = 0
+        for root, _, files in os.walk(self.path):
+            for name in files:
+                source = Path(root, name)
+                relative = source.relative_to(self.path).as_posix()
+                if relative in skip:
+                    continue
+                target = self.folder / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
+                moved += 1
+        self.discard()
+        return moved
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)

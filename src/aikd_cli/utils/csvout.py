@@ -4,7 +4,9 @@ Rows are appended to ``<out>.partial`` (the journal) as they are produced: flush
 batch, fsynced every few seconds, never re-read. A crash loses at most the batch in flight; a
 SIGKILL can leave a torn last row, which the next ``--resume`` cuts off. ``close()`` publishes the
 journal as ``<out>`` with one atomic rename, and nothing else ever replaces ``<out>``, so a
-finished CSV is never replaced by a shorter one after a crash.
+finished CSV is never replaced by a shorter one after a crash. Used as a context manager, the
+writer publishes when its block ends normally or by Ctrl-C (``KeyboardInterrupt``: what is finished
+is kept); any other exception leaves ``<out>`` as it was and the journal for ``--resume``.
 
 With ``resume=True`` the journal first takes in the rows of an existing ``<out>`` (a byte copy,
 done once: a journal that already starts with ``<out>`` is kept as it is), and the keys of all its
@@ -14,6 +16,7 @@ journal takes seconds, not a re-parse and rewrite of every row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -23,34 +26,59 @@ from pathlib import Path
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.utils.atomic import atomic_open
+from aikd_cli.utils.csvfiles import dict_rows, read_header
 
 _CHUNK = 1 << 20
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", newline="") as f:
-        return next(csv.reader(f), [])
+def _header(path: Path) -> tuple[list[str], str]:
+    """Column names and delimiter of a CSV to resume from (one a person may have re-saved)."""
+    try:
+        return read_header(path, "CSV")
+    except InputFormatError as exc:
+        raise InputFormatError(f"cannot resume from {exc.message}", hint="write to a new file, or drop --resume "
+                               "to overwrite") from None
 
 
 def _check_columns(path: Path, columns: list[str]) -> bool:
-    """Whether ``path`` has exactly ``columns``; an error when it lacks some (it cannot be resumed)."""
-    found = _header(path)
+    """Whether ``path`` has exactly ``columns``, comma-separated; an error when it lacks some (it
+    cannot be resumed)."""
+    found, delimiter = _header(path)
     missing = [c for c in columns if c not in found]
     if missing:
         raise InputFormatError(
             f"{path}: cannot resume: it has different columns (missing {', '.join(missing)})",
             hint="write to a new file, or drop --resume to overwrite",
         )
-    return found == columns
+    return found == columns and delimiter == "," and not _has_bom(path)
+
+
+def check_resumable(path: str | Path, columns: Iterable[str]) -> None:
+    """Refuse, before any work, a ``--resume`` whose CSV or journal cannot be resumed (not a CSV,
+    not UTF-8, other columns)."""
+    path = Path(path)
+    journal = path.with_name(path.name + ".partial")
+    if path.is_file():
+        _check_columns(path, list(columns))
+    if journal.is_file():
+        with open(journal, "rb") as f:
+            whole_header = f.readline().endswith(b"\n")  # a SIGKILL may have torn it: then it is remade
+        if whole_header:
+            _check_columns(journal, list(columns))
+
+
+def _has_bom(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(3) == b"\xef\xbb\xbf"
 
 
 def _read_rows(path: Path, columns: list[str]) -> Iterator[dict[str, str]]:
     """Complete rows of a CSV, in ``columns`` order (short rows are skipped)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            if None in row or any(row.get(c) is None for c in columns):
-                continue  # short/torn row
-            yield {c: row[c] for c in columns}
+    _, rows = dict_rows(path)
+    for _, row in rows:
+        if any(row.get(c) is None for c in columns):
+            continue  # short/torn row
+        yield {c: row[c] for c in columns}
 
 
 def _whole_records(path: Path) -> int:
@@ -127,7 +155,7 @@ def _keys(path: Path, key: Callable[[Mapping[str, str]], str]) -> list[str]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    columns = _header(path)
+    columns, _ = _header(path)
     table = pacsv.read_csv(
         path,
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -167,6 +195,7 @@ class ResultsWriter:
         self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
         self._last_sync = time.monotonic()
         self.written = 0
+        self.published = False
 
     def _take_in(self) -> None:
         """Make the journal hold every row to keep: its own whole rows, then those of ``<out>``."""
@@ -226,26 +255,45 @@ class ResultsWriter:
             writer.writerows(rows)
 
     def write(self, rows: Iterable[dict]) -> None:
-        for row in rows:
-            self._writer.writerow(row)
-            self.written += 1
-        self._handle.flush()
-        if time.monotonic() - self._last_sync > self.fsync_every:
-            os.fsync(self._handle.fileno())
-            self._last_sync = time.monotonic()
+        try:
+            for row in rows:
+                self._writer.writerow(row)
+                self.written += 1
+            self._handle.flush()
+            if time.monotonic() - self._last_sync > self.fsync_every:
+                os.fsync(self._handle.fileno())
+                self._last_sync = time.monotonic()
+        except OSError as exc:  # e.g. the disk is full: say which file
+            exc.filename = exc.filename or str(self.partial)
+            raise
 
     def close(self) -> Path:
         """Publish everything written (and kept) as ``path``, atomically."""
         if self._handle.closed:
             return self.path
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            exc.filename = exc.filename or str(self.partial)
+            self.abandon()
+            raise
         self._handle.close()
         os.replace(self.partial, self.path)
+        self.published = True
         return self.path
+
+    def abandon(self) -> None:
+        """Stop writing without publishing: ``path`` stays as it was; the journal is kept for
+        ``--resume``."""
+        with contextlib.suppress(OSError):
+            self._handle.close()
 
     def __enter__(self) -> ResultsWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *_) -> None:
+        if kind is None or issubclass(kind, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abandon()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.errors import InputFormatError
-from aikd_cli.tasks.evaluate.tabular import resolve_paths
+from aikd_cli.utils.csvfiles import resolve_csv_paths
 
 
 def read_embeddings(path: Path) -> dict[str, np.ndarray]:
@@ -68,7 +68,7 @@ def read_embeddings(path: Path) -> dict[str, np.ndarray]:
         raise InputFormatError(
             f"{path}: {len(paths)} sample paths for an embedding array of shape {matrix.shape}"
         )
-    return dict(zip(resolve_paths(paths, path.parent), matrix, strict=True))
+    return dict(zip(resolve_csv_paths(paths, path.parent), matrix, strict=True))
 
 
 def cosine_scores(embeddings: np.ndarray, ia: np.ndarray, ib: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:

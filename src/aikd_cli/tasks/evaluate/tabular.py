@@ -8,8 +8,6 @@ values. Why pyarrow and not polars is said in docs/evaluate.md.
 
 from __future__ import annotations
 
-import csv
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from aikd_cli.errors import InputFormatError
+from aikd_cli.utils.csvfiles import read_header, resolve_csv_paths
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -27,18 +26,16 @@ def is_parquet(path: Path) -> bool:
 
 
 def header(path: Path) -> list[str]:
-    """Column names (stripped; a UTF-8 byte-order mark is ignored) of a CSV or Parquet file."""
+    """Column names (stripped) of a CSV (read as every aikd CSV reader reads it, see
+    :mod:`aikd_cli.utils.csvfiles`) or Parquet file."""
+    if not is_parquet(path):
+        return read_header(path, "file")[0]
     try:
-        if is_parquet(path):
-            import pyarrow.parquet as pq
+        import pyarrow.parquet as pq
 
-            return [name.strip() for name in pq.read_schema(path).names]
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            return [name.strip() for name in next(csv.reader(f), [])]
+        return [name.strip() for name in pq.read_schema(path).names]
     except OSError as exc:
         raise InputFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise InputFormatError(f"{path}: not a UTF-8 text file") from None
     except Exception as exc:  # pyarrow: not a Parquet file
         raise InputFormatError(f"{path}: cannot read ({_first_line(exc)})") from None
 
@@ -163,7 +160,7 @@ def _read_csv(path: Path, names: Sequence[str], numeric: Sequence[str]):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    found = header(path)
+    found, delimiter = read_header(path, "file")
     position = {name: i for i, name in enumerate(found)}  # the last of repeated names
     labels = [f"c{i}" for i in range(len(found))]  # read by position: names may repeat or need stripping
     wanted = {labels[position[n]]: n for n in names}
@@ -173,7 +170,7 @@ def _read_csv(path: Path, names: Sequence[str], numeric: Sequence[str]):
         return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=labels, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, include_columns=list(wanted), strings_can_be_null=False, null_values=[""]
             ),
@@ -194,29 +191,13 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def resolve_paths(cells: Sequence[str], base: str | Path) -> list[str]:
-    """Absolute, normalised paths of path cells, relative ones taken from ``base`` (made absolute
-    once here, so that the spelling of the CSV's own path does not matter). The same result as
-    ``faces.landmarks.resolve_csv_path`` with an absolute folder, at a fraction of its cost."""
-    base = os.path.abspath(base)
-    prefix = os.path.join(base, "")  # with one trailing separator: a concatenation is the join
-    norm, isabs = os.path.normpath, os.path.isabs
-
-    def one(cell: str) -> str:
-        if cell.startswith("~"):
-            cell = os.path.expanduser(cell)
-        return norm(cell if isabs(cell) else prefix + cell)
-
-    return [one(cell) for cell in cells]
-
-
 def sample_codes(
     base: str | Path, columns: Columns, names: Sequence[str]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The distinct samples named in the path columns ``names`` (sorted keys, an object array)
     and, per column, each row's int32 index into them. Each distinct cell is resolved once."""
     cells, codes = columns.distinct(*names)
-    keys, inverse = np.unique(object_array(resolve_paths(cells, base)), return_inverse=True)
+    keys, inverse = np.unique(object_array(resolve_csv_paths(cells, base)), return_inverse=True)
     inverse = inverse.astype(np.int32)
     return keys, [inverse[rows] for rows in codes]
 

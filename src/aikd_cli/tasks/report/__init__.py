@@ -4,6 +4,12 @@
 >>> summary = build_report("scores.csv", "report.html", threshold=0.3)  # doctest: +SKIP
 """
 
-from aikd_cli.tasks.report.build import DEFAULT_PER_PAGE, ReportSummary, build_report, default_output
+from aikd_cli.tasks.report.build import (
+    DEFAULT_PER_PAGE,
+    ReportSummary,
+    build_report,
+    check_report_output,
+    default_output,
+)
 
-__all__ = ["DEFAULT_PER_PAGE", "ReportSummary", "build_report", "default_output"]
+__all__ = ["DEFAULT_PER_PAGE", "ReportSummary", "build_report", "check_report_output", "default_output"]

@@ -11,7 +11,6 @@ the main page is replaced atomically, so an interrupted build leaves the previou
 from __future__ import annotations
 
 import base64
-import math
 import os
 import shutil
 import tempfile
@@ -33,10 +32,13 @@ from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.tasks.score import OK
 from aikd_cli.utils.atomic import atomic_open, replace_dir
+from aikd_cli.utils.checks import check_number
+from aikd_cli.utils.outputs import Output, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import task_progress
 
 DEFAULT_PER_PAGE = Layout.per_page
 MARKER = ".aikd-report"  # marks a files folder as ours, so a rebuild may replace it
+MAX_FACES = 1_000_000  # bound of the per-page and sample sizes
 
 
 @dataclass
@@ -143,19 +145,30 @@ def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: in
             (build / "folders.html").write_text(folders_page(report), encoding="utf-8")
 
 
-def _check_options(csv_path: Path, html: Path, layout: Layout) -> None:
+def _check_options(layout: Layout) -> None:
     for name in ("per_page", "show", "sample"):
-        if getattr(layout, name) < 1:
-            flag = "--" + name.replace("_", "-")
-            raise AikdError(f"{flag} must be at least 1 (got {getattr(layout, name)})")
-    if layout.folders < 0:
-        raise AikdError(f"--folders must be 0 or more (got {layout.folders})")
-    if layout.threshold is not None and not math.isfinite(layout.threshold):
-        raise AikdError(f"--threshold must be a finite number (got {layout.threshold})")
-    if html.resolve() == csv_path.resolve():
-        raise AikdError(
-            f"{html}: the report would overwrite the score CSV", hint="choose another name with -o"
-        )
+        check_number("--" + name.replace("_", "-"), getattr(layout, name), 1, MAX_FACES)
+    check_number("--folders", layout.folders, 0, MAX_FACES)
+    check_number("--threshold", layout.threshold)
+
+
+def report_outputs(html: Path) -> list[Output]:
+    """The page and its files folder (replaced as a whole by each build)."""
+    return [Output(html, "--output"), Output(files_dir_of(html), "--output", folder=True, whole=True)]
+
+
+def check_report_output(scores_csv: str | Path, html: str | Path, inputs: list[str] = ()) -> None:
+    """Refuse a report page that cannot be written, or that would replace the score CSV or another
+    input (``aikd score --report`` checks this before scoring)."""
+    check_outputs(report_outputs(Path(html)), local_paths(str(scores_csv), *inputs))
+    _check_files_dir(files_dir_of(Path(html)))
+
+
+def _remove_stale_builds(html: Path, files_dir: Path) -> None:
+    """Temporary folders of earlier builds of this report that were killed (the lock on the page
+    is held, so no other build of it is running)."""
+    for old in html.parent.glob(f".{files_dir.name}.partial-*"):
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_report(
@@ -181,11 +194,18 @@ def build_report(
     layout = Layout(**options)
     csv_path = Path(scores_csv)
     html = Path(output_html) if output_html is not None else default_output(csv_path)
-    _check_options(csv_path, html, layout)
+    _check_options(layout)
+    with guard_outputs(report_outputs(html), local_paths(csv_path, crops or None)):
+        _check_files_dir(files_dir_of(html))
+        return _build(csv_path, html, layout, crops, workers, progress, console, started)
+
+
+def _build(csv_path: Path, html: Path, layout: Layout, crops, workers: int, progress: bool,
+           console: Console | None, started: float) -> ReportSummary:
     table = read_scores(csv_path)
     html.parent.mkdir(parents=True, exist_ok=True)
     files_dir = files_dir_of(html)
-    _check_files_dir(files_dir)
+    _remove_stale_builds(html, files_dir)
     report = plan_report(table, html, files_dir.name, layout)
     faces, failures = pictured(report, layout.show)
     report.load(np.concatenate([faces, failures]))

@@ -29,6 +29,7 @@ import pyarrow.csv as pcsv
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, resolve_csv_path
 from aikd_cli.tasks.score import OK
+from aikd_cli.utils.csvfiles import open_csv, read_header
 
 BOX_COLUMNS = ("box_x1", "box_y1", "box_x2", "box_y2")
 NUMBER_COLUMNS = ("quality", "det_score", *BOX_COLUMNS, *LANDMARK_COLUMNS)
@@ -179,17 +180,10 @@ def read_meta(csv_path: Path) -> tuple[dict[str, str | None], str | None]:
 
 
 # ---- reading ------------------------------------------------------------------------------------
-def _check_header(csv_path: Path) -> None:
-    """Refuse what is not a score CSV before the bulk read: empty, not UTF-8, columns missing."""
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
-    except OSError as exc:
-        raise InputFormatError(f"{csv_path}: cannot open score CSV ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise InputFormatError(f"{csv_path}: not a UTF-8 text CSV") from None
-    except csv.Error as exc:
-        raise InputFormatError(f"{csv_path}:1: malformed CSV ({exc})") from None
+def _check_header(csv_path: Path) -> str:
+    """Refuse what is not a score CSV before the bulk read: empty, not UTF-8, columns missing.
+    Returns the delimiter."""
+    header, delimiter = read_header(csv_path, "CSV")
     if not header:
         raise InputFormatError(f"{csv_path}: empty file, not a score CSV")
     missing = [c for c in REPORT_COLUMNS if c not in header]
@@ -198,12 +192,14 @@ def _check_header(csv_path: Path) -> None:
             f"{csv_path}: not an aikd score CSV, missing columns: {', '.join(missing)}",
             hint="reports read the CSV written by `aikd score` (columns: " + ", ".join(REPORT_COLUMNS) + ")",
         )
+    return delimiter
 
 
 def _line_of(csv_path: Path, row: int) -> int:
     """The physical line where data row ``row`` ends (quoted cells may span lines)."""
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+    handle, delimiter = open_csv(csv_path)
+    with handle:
+        reader = csv.reader(handle, delimiter=delimiter)
         next(reader)
         for i, _ in enumerate(reader):
             if i == row:
@@ -213,9 +209,10 @@ def _line_of(csv_path: Path, row: int) -> int:
 
 def _diagnose(csv_path: Path, arrow_error: Exception) -> InputFormatError:
     """The precise one-line error for a CSV the bulk reader refused (error path only: a full scan)."""
+    handle, delimiter = open_csv(csv_path)
     try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+        with handle:
+            reader = csv.reader(handle, delimiter=delimiter)
             width = len(next(reader))
             for cells in reader:
                 if len(cells) != width:
@@ -233,7 +230,7 @@ def _diagnose(csv_path: Path, arrow_error: Exception) -> InputFormatError:
     return InputFormatError(f"{csv_path}: malformed CSV ({reason[:200]})")
 
 
-def _read_text_columns(csv_path: Path) -> pa.Table:
+def _read_text_columns(csv_path: Path, delimiter: str) -> pa.Table:
     convert = pcsv.ConvertOptions(
         column_types={c: pa.string() for c in REPORT_COLUMNS},
         include_columns=list(REPORT_COLUMNS),
@@ -243,7 +240,7 @@ def _read_text_columns(csv_path: Path) -> pa.Table:
     try:
         return pcsv.read_csv(
             csv_path,
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=convert,
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -273,8 +270,7 @@ def _floats(array: pa.ChunkedArray) -> np.ndarray:
 def read_scores(csv_path: str | Path) -> ScoreTable:
     """Every row of a score CSV, in file order, plus the sidecar's run information."""
     csv_path = Path(csv_path)
-    _check_header(csv_path)
-    text = _read_text_columns(csv_path)
+    text = _read_text_columns(csv_path, _check_header(csv_path))
     columns = {"path": text["path"]}
     columns["face"] = _numbers(text["face"], pa.int64(), "face", csv_path)
     for name in NUMBER_COLUMNS:

@@ -70,7 +70,7 @@ def read_pairs_txt(path: Path, image_root: Path | None = None, ext: str = ".jpg"
     The lines are split in Python (their field count varies), but each distinct image is named once."""
     root = Path(image_root) if image_root else path.parent
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise InputFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:

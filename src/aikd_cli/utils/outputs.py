@@ -1,0 +1,208 @@
+"""Where a command may write, checked before any work and held by one run at a time.
+
+Every command describes its outputs (:class:`Output`) and names what it reads; :func:`guard_outputs`
+refuses, with one line, an output that would replace one of its inputs, that exists as the wrong
+kind (a folder where a file is written, or the reverse), whose parent is a file, or whose folder
+cannot be written -- before a model is loaded. It then takes an advisory lock on each output (a
+hidden ``.NAME.lock`` file beside it, ``flock`` through :mod:`filelock`, released by the kernel
+when the process dies), so a second run on the same output stops at once and says which process
+holds it, instead of two runs interleaving into one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aikd_cli.errors import AikdError
+from aikd_cli.images.decode import IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a command.
+
+    ``folder``: a folder (else a file). ``whole``: the folder is replaced as a whole (so no input may
+    lie inside it). ``mirror``: the folder receives files named after the inputs (crops), so it must
+    not be an input folder itself. ``names``: files or sub-folders the command writes inside a
+    folder output, each of which must not hold an input.
+    """
+
+    path: Path
+    option: str = "--output"
+    folder: bool = False
+    whole: bool = False
+    mirror: bool = False
+    names: tuple[str, ...] = ()
+
+
+def _real(path: str | os.PathLike) -> str:
+    return os.path.normcase(os.path.realpath(os.path.expanduser(str(path))))
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both real, normalised paths)."""
+    return path == folder or path.startswith(os.path.join(folder, ""))
+
+
+def local_paths(*refs: str | os.PathLike | None) -> list[str]:
+    """The references that name existing local files or folders (registry names, ``hf://``
+    addresses and ``None`` are left out): the inputs an output is checked against."""
+    found = []
+    for ref in refs:
+        if ref is None or str(ref).startswith("hf://") or str(ref) == "":
+            continue
+        if os.path.exists(os.path.expanduser(str(ref))):
+            found.append(str(ref))
+    return found
+
+
+def _kind(out: Output) -> None:
+    """The output, if it exists, is of the right kind, and its first existing ancestor is a folder."""
+    path = Path(os.path.expanduser(out.path))
+    if path.exists() or path.is_symlink():
+        if out.folder and not path.is_dir():
+            raise AikdError(f"{out.path}: {out.option} must be a folder, but this is a file",
+                            hint=f"choose another {out.option}, or move the file away")
+        if not out.folder and path.is_dir():
+            raise AikdError(f"{out.path}: {out.option} must be a file, but this is a folder",
+                            hint=f"name a file inside it, e.g. {path / 'out'}{_suffix(out)}")
+        return
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise AikdError(f"{out.path}: cannot create {out.option}: {parent} is a file, not a folder")
+
+
+def _suffix(out: Output) -> str:
+    return Path(out.path).suffix
+
+
+def _writable(out: Output) -> None:
+    """The folder the output is written into (the output itself for an existing folder that is
+    filled in place) accepts new files."""
+    path = Path(os.path.expanduser(out.path)).absolute()
+    target = path if out.folder and not out.whole and path.is_dir() else path.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise AikdError(f"{out.path}: cannot write {out.option}: {target} is not writable",
+                        hint="choose a folder you can write to")
+
+
+def _collision(out: Output, inputs: Sequence[str]) -> str | None:
+    """The input ``out`` would replace, if any."""
+    target = _real(out.path)
+    for given in inputs:
+        source = _real(given)
+        is_dir = os.path.isdir(source)
+        if not out.folder:
+            if target == source:
+                return given
+            if is_dir and _inside(target, source) and os.path.isfile(target) and _is_image(target):
+                return target  # an image the walk of that folder reads
+            continue
+        if out.whole and _inside(source, target):
+            return given
+        if out.mirror and is_dir and target == source:
+            return given
+        for name in out.names:
+            if _inside(source, os.path.join(target, name)):
+                return given
+    return None
+
+
+def _is_image(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse outputs that cannot or must not be written (see the module docstring)."""
+    inputs = [str(p) for p in inputs]
+    seen: dict[str, Output] = {}
+    for out in outputs:
+        _kind(out)
+        victim = _collision(out, inputs)
+        if victim is not None:
+            raise AikdError(f"{out.path}: {out.option} would overwrite the input {victim}",
+                            hint=f"choose another {out.option}; aikd never replaces its inputs")
+        real = _real(out.path)
+        if real in seen:
+            raise AikdError(f"{out.path}: {out.option} and {seen[real].option} name the same path")
+        seen[real] = out
+        _writable(out)
+
+
+def check_mirror(folder: str | os.PathLike, option: str, pairs: Iterable[tuple[str, str]],
+                 inputs: Iterable[str]) -> None:
+    """Refuse a mirrored output (``(source, file name under folder)`` pairs, ``.png`` crops that may
+    get a ``_<face>`` suffix) when a file it writes would be one of the ``inputs``."""
+    taken: dict[str, str] = {}
+    for given in inputs:
+        real = _real(given)
+        if real.endswith(".png"):
+            stem = real[: -len(".png")]
+            taken[stem] = given
+            if (m := re.fullmatch(r"(.*)_\d+", stem)) is not None:
+                taken.setdefault(m.group(1), given)
+    if not taken:
+        return
+    base = _real(folder)
+    for source, name in pairs:
+        stem = os.path.normcase(os.path.normpath(os.path.join(base, name)))[: -len(".png")]
+        if stem in taken:
+            raise AikdError(f"{folder}: {option} would overwrite the input {taken[stem]} with the crop of {source}",
+                            hint=f"write the crops to a folder outside the inputs with {option}")
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of an output: ``.NAME.lock`` beside it (a folder output is replaced or
+    filled in place; the lock outlives both)."""
+    real = Path(os.path.realpath(os.path.expanduser(str(path))))
+    return real.parent / f".{real.name}.lock"
+
+
+@contextlib.contextmanager
+def lock_output(path: str | os.PathLike, option: str = "--output") -> Iterator[None]:
+    """Hold the advisory lock of one output for the block; another holder is an error at once."""
+    from filelock import FileLock, Timeout
+
+    lock_file = lock_path(path)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_file), timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise AikdError(f"{path}: {option} is in use by process {_holder(lock_file)} (another aikd run writes it)",
+                        hint="wait for that run to finish, or choose another output") from None
+    except OSError as exc:
+        raise AikdError(f"{path}: cannot write {option} ({exc.strerror or exc})") from None
+    try:
+        with contextlib.suppress(OSError):
+            lock_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+        yield
+    finally:
+        lock.release()
+
+
+def _holder(lock_file: Path) -> str:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = lock_file.read_text(encoding="ascii").strip()
+        if text.isdigit():
+            return text
+    return "(unknown)"
+
+
+@contextlib.contextmanager
+def guard_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike] = ()) -> Iterator[None]:
+    """:func:`check_outputs`, then hold every output's lock until the block ends."""
+    check_outputs(outputs, inputs)
+    with contextlib.ExitStack() as stack:
+        for out in outputs:
+            stack.enter_context(lock_output(out.path, out.option))
+        yield
