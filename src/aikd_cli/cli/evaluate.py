@@ -226,9 +226,8 @@ def evaluate(
         EvaluateOptions,
         QualityInput,
         ThresholdRule,
-        write_outputs,
+        evaluate_into,
     )
-    from aikd_cli.tasks.evaluate import evaluate as run_evaluation
     from aikd_cli.tasks.evaluate.cache import default_cache_dir
     from aikd_cli.tasks.evaluate.quality import parse_labelled
     from aikd_cli.tasks.evaluate.tables import METRICS, rich_tables
@@ -288,7 +287,7 @@ def evaluate(
                 tasks[name] = bar.add_task(f"faces of {escape(name)}", total=total)
             bar.update(tasks[name], advance=advance)
 
-        result = run_evaluation(options, progress=progress, log=lambda msg: err.print(escape(msg)))
+        result = evaluate_into(options, output_dir, metric, progress=progress, log=lambda msg: err.print(escape(msg)))
     for table in rich_tables(result, metric):
         out.print(table)
     for d in result.datasets:
@@ -296,7 +295,6 @@ def evaluate(
             err.print(f"[yellow]{escape(d.name)}: excluded {n:,} pairs: {escape(why)}[/]")
         for note in d.notes:
             err.print(f"[dim]{escape(d.name)}: {escape(note)}[/]")
-    write_outputs(result, output_dir, metric)
     out.print(f"results in {escape(output_dir)}/ (table.md, table.csv, results.json, plots/, config.json)")
 
 

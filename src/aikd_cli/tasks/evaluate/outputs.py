@@ -10,7 +10,9 @@ from pathlib import Path
 
 from aikd_cli._version import __version__
 from aikd_cli.tasks.evaluate import tables
-from aikd_cli.tasks.evaluate.pipeline import EvaluateOptions, Evaluation
+from aikd_cli.tasks.evaluate.pipeline import EvaluateOptions, Evaluation, evaluate
+from aikd_cli.utils.atomic import StagedFiles
+from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
 
 
 def config_record(options: EvaluateOptions) -> dict:
@@ -44,11 +46,54 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "dataset"
 
 
+#: What ``--output-dir`` receives; an input at one of these places would be overwritten.
+OUTPUT_NAMES = ("results.json", "results.csv", "table.csv", "table.md", "misalignment.csv", "config.json",
+                "curves", "plots", StagedFiles.NAME)
+
+
+def evaluate_outputs(out_dir: Path) -> list[Output]:
+    return [Output(Path(out_dir), "--output-dir", folder=True, names=OUTPUT_NAMES)]
+
+
+def evaluate_inputs(options: EvaluateOptions) -> list[str]:
+    """Every local file or folder ``aikd evaluate`` reads (protocols, qualities, models, ...)."""
+    return local_paths(
+        *(d.path for d in options.datasets), *(q.path for q in options.quality), *options.embeddings,
+        options.landmarks, options.image_root, options.fr_model, *options.quality_models, options.detector,
+    )
+
+
+def evaluate_into(options: EvaluateOptions, out_dir: Path, headline: str = "normalised", progress=None,
+                  log=None) -> Evaluation:
+    """:func:`~aikd_cli.tasks.evaluate.evaluate` and :func:`write_outputs`, with ``out_dir`` checked
+    before anything is read and held (one run per folder) until it is written."""
+    with guard_outputs(evaluate_outputs(out_dir), evaluate_inputs(options)):
+        evaluation = evaluate(options, progress=progress, log=log)
+        write_outputs(evaluation, out_dir, headline)
+    return evaluation
+
+
 def write_outputs(evaluation: Evaluation, out_dir: Path, headline: str = "normalised") -> list[Path]:
-    """Write the full report to ``out_dir`` (created; existing files of the same names replaced)."""
+    """Write the full report to ``out_dir`` (created; existing files of the same names replaced).
+
+    Everything is written under a hidden staging folder first and moved into place at the end, so
+    a failure (a full disk) leaves the earlier results as they were.
+    """
+    out_dir = Path(out_dir)
+    staged = StagedFiles(out_dir)
+    root = staged.start()
+    try:
+        written = _write_all(evaluation, root, headline)
+    except BaseException:
+        staged.discard()
+        raise
+    staged.publish()
+    return [out_dir / p.relative_to(root) for p in written]
+
+
+def _write_all(evaluation: Evaluation, out_dir: Path, headline: str) -> list[Path]:
     from aikd_cli.tasks.evaluate import plots
 
-    out_dir = Path(out_dir)
     (out_dir / "curves").mkdir(parents=True, exist_ok=True)
     (out_dir / "plots").mkdir(parents=True, exist_ok=True)
     written = []

@@ -25,6 +25,8 @@ from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, rea
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
 from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
+from aikd_cli.utils.checks import MAX_BATCH, MAX_WORKERS, check_number
+from aikd_cli.utils.device import resolve_device
 
 if TYPE_CHECKING:
     from aikd_cli.faces.detector import FaceDetector
@@ -51,6 +53,7 @@ class ThresholdRule:
         for name, v in (("--fmr", self.fmr), ("--start-error", self.start_error)):
             if v is not None and not 0.0 < v < 1.0:
                 raise AikdError(f"{name} must be between 0 and 1, got {v}")
+        check_number("--threshold", self.value)
 
     def describe(self) -> str:
         if self.fmr is not None:
@@ -114,8 +117,14 @@ class EvaluateOptions:
             )
         if not self.limits or any(not 0.0 < lim <= 1.0 for lim in self.limits):
             raise AikdError(f"discard limits must be in (0, 1], got {list(self.limits)}")
-        if any(p < 0 for p in self.misalign):
-            raise AikdError("--misalign levels must be >= 0")
+        for p in self.misalign:
+            check_number("--misalign", p, 0.0, 1000.0)
+        check_number("--max-nonmated", self.max_nonmated, 0)
+        check_number("--det-size", self.det_size, 0, 8192)
+        check_number("--det-threshold", self.det_threshold, 0.0, 1.0)
+        check_number("--batch-size", self.batch_size, 1, MAX_BATCH)
+        check_number("--workers", self.workers, 0, MAX_WORKERS)
+        resolve_device(self.device)
         if self.misalign and not self.quality_models:
             raise AikdError("--misalign re-scores the images, so it needs --quality-model")
         if not self.quality and not self.quality_models:
@@ -201,10 +210,14 @@ def evaluate(
         )
         say(f"{protocol.name}: {len(protocol):,} pairs from {dataset.path}")
         protocols.append(protocol)
-    models = _open_models(options, taken={t.label for t in tables} | {RANDOM, NORM})
-    return Evaluation(
-        options, [_evaluate_dataset(p, options, tables, embedded, models, progress) for p in protocols]
+    needs_images = bool(options.quality_models) or (
+        options.fr_model is not None and options.score_column is None and not options.embeddings
     )
+    prepared = [_prepare(p, tables, embedded, needs_images) for p in protocols]
+    for d in prepared:  # before any model runs: what is certain to be excluded already
+        d.check_feasible(options)
+    models = _open_models(options, taken={t.label for t in tables} | {RANDOM, NORM})
+    return Evaluation(options, [_evaluate_dataset(d, options, tables, models, progress) for d in prepared])
 
 
 def _read_quality(options: EvaluateOptions) -> list[QualityTable]:
@@ -297,26 +310,68 @@ class _Samples:
         return np.array([r is None for r in self.reasons], dtype=bool)
 
 
-def _evaluate_dataset(
-    protocol: Protocol,
-    options: EvaluateOptions,
-    tables: list[QualityTable],
-    embedded: dict[str, np.ndarray],
-    models: _Models,
-    progress: Progress | None,
-) -> DatasetResult:
+@dataclass
+class _Dataset:
+    """One protocol after the checks that need no model: bad pairs dropped, and the samples that
+    are unusable whatever the models say (no quality in a quality file, image file missing, no
+    precomputed embedding) flagged."""
+
+    protocol: Protocol
+    pairs_read: int
+    excluded: Counter
+    samples: _Samples
+
+    @property
+    def where(self) -> str:
+        return f"{self.protocol.name} ({self.protocol.source})"
+
+    def pair_ok(self) -> np.ndarray:
+        ok = self.samples.ok
+        pair_ok = ok[self.protocol.ia] & ok[self.protocol.ib]
+        if self.protocol.scores is not None:
+            pair_ok &= np.isfinite(self.protocol.scores)
+        return pair_ok
+
+    def check_feasible(self, options: EvaluateOptions) -> None:
+        """Refuse now a dataset whose threshold rule cannot be met on the pairs left, naming why
+        the others are excluded (models can only exclude more)."""
+        pair_ok = self.pair_ok()
+        mated = self.protocol.mated[pair_ok]
+        excluded = self.excluded + _pair_reasons(
+            self.samples.reasons, self.samples.ok, self.protocol.ia, self.protocol.ib, pair_ok
+        )
+        _check_counts(options, self.where, int(mated.sum()), int((~mated).sum()), excluded)
+
+
+def _prepare(protocol: Protocol, tables: list[QualityTable], embedded: dict[str, np.ndarray],
+             needs_images: bool) -> _Dataset:
     pairs_read = len(protocol)
     protocol, excluded = drop_bad_pairs(protocol)
-    ia, ib = protocol.ia, protocol.ib
     samples = _Samples(protocol.keys.tolist(), [None] * len(protocol.keys))
     for table in tables:
         values, why = table.lookup(samples.keys)
         for i, w in enumerate(why):
             samples.flag(i, w)
         samples.qualities[table.label], samples.kinds[table.label] = values, "quality file"
-    _run_models(protocol, samples, options, tables, models, progress)
     if embedded and protocol.scores is None:
         _attach_embeddings(samples, embedded)
+    if needs_images:
+        for i in np.flatnonzero(samples.ok):
+            if not protocol.images.exists(samples.keys[i]):
+                samples.flag(int(i), "image file missing")
+    return _Dataset(protocol, pairs_read, excluded, samples)
+
+
+def _evaluate_dataset(
+    d: _Dataset,
+    options: EvaluateOptions,
+    tables: list[QualityTable],
+    models: _Models,
+    progress: Progress | None,
+) -> DatasetResult:
+    protocol, samples, excluded, pairs_read = d.protocol, d.samples, d.excluded, d.pairs_read
+    ia, ib = protocol.ia, protocol.ib
+    _run_models(protocol, samples, options, tables, models, progress)
     _add_baselines(samples, options.seed, protocol.notes)
 
     sample_ok = samples.ok
@@ -329,10 +384,9 @@ def _evaluate_dataset(
     used = np.flatnonzero(pair_ok)
     mated, s = protocol.mated[used], scores[used]
     n_mated, n_nonmated = int(mated.sum()), int((~mated).sum())
-    where = f"{protocol.name} ({protocol.source})"
-    if n_mated == 0:
-        raise InputFormatError(f"{where}: no mated pairs left to evaluate{_why(excluded)}")
-    threshold, achieved = _threshold(options, where, s, mated, n_nonmated)
+    where = d.where
+    _check_counts(options, where, n_mated, n_nonmated, excluded)
+    threshold, achieved = _threshold(options, s, mated, n_nonmated)
 
     def curve_of(q: np.ndarray):
         pq = edc.pair_quality(q[ia[used]], q[ib[used]])
@@ -505,18 +559,27 @@ def _why(excluded: Counter) -> str:
     return f" (excluded pairs: {top})"
 
 
-def _threshold(
-    options: EvaluateOptions, where: str, scores: np.ndarray, mated: np.ndarray, n_nonmated: int
-) -> tuple[float, float | None]:
-    """The comparison threshold of the EDC protocol (and the FMR it gives over the non-mated)."""
+def _check_counts(options: EvaluateOptions, where: str, n_mated: int, n_nonmated: int, excluded: Counter) -> None:
+    """Mated pairs are left, and enough non-mated ones for the FMR the threshold is fixed at."""
+    if n_mated == 0:
+        raise InputFormatError(f"{where}: no mated pairs left to evaluate{_why(excluded)}")
     rule = options.threshold
     if rule.fmr is not None:
         need = edc.min_nonmated_for_fmr(rule.fmr)
         if n_nonmated < need:
             raise InputFormatError(
-                f"{where}: {n_nonmated:,} non-mated pairs left, but FMR {rule.fmr:g} needs at least {need:,}",
+                f"{where}: {n_nonmated:,} non-mated pairs left, but FMR {rule.fmr:g} needs at least {need:,}"
+                f"{_why(excluded)}",
                 hint="use a larger --fmr, --start-error, or --threshold, or a protocol with more non-mated pairs",
             )
+
+
+def _threshold(
+    options: EvaluateOptions, scores: np.ndarray, mated: np.ndarray, n_nonmated: int
+) -> tuple[float, float | None]:
+    """The comparison threshold of the EDC protocol (and the FMR it gives over the non-mated)."""
+    rule = options.threshold
+    if rule.fmr is not None:
         t = edc.threshold_for_fmr(scores[~mated], rule.fmr)  # the crfiqa protocol re-fixes it per rate
     elif rule.start_error is not None:
         t = edc.threshold_for_start_error(scores[mated], rule.start_error)

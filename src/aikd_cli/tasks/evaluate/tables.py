@@ -269,7 +269,7 @@ def write_wide_csv(path: Path, evaluation: Evaluation, metric: str) -> None:
 
 def write_json(path: Path, data: dict) -> None:
     with atomic_open(path) as f:
-        json.dump(data, f, indent=2, default=_jsonable)
+        json.dump(_strict(data), f, indent=2, allow_nan=False)
         f.write("\n")
 
 
@@ -290,11 +290,21 @@ def write_curves(path: Path, d: DatasetResult) -> None:
         np.savez_compressed(f, **arrays)
 
 
-def _jsonable(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
+def _strict(value):
+    """``value`` as strict JSON data: NaN and infinities (an undefined normalised pAUC, say) become
+    ``null``, which every JSON parser reads, where ``NaN`` is not JSON at all."""
+    if isinstance(value, dict):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Path):
         return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -8,6 +8,7 @@ metadata, never typed in by hand) and which licence the weights derive from.
 from __future__ import annotations
 
 import re
+from pathlib import PurePath, PureWindowsPath
 from typing import TYPE_CHECKING
 
 from aikd_cli._version import __version__
@@ -64,17 +65,59 @@ def hub_licence(label: str | None) -> dict:
     return {"license": "other", "license_name": re.sub(r"[^a-z0-9]+", "-", key).strip("-") or "unknown"}
 
 
+#: File names that say nothing about the model they hold; a card names the folder instead.
+_GENERIC_NAMES = frozenset({"best", "last", "model", "weights", "checkpoint", "pytorch_model"})
+
+
+def public(text: str) -> str:
+    """``text`` as a card may show it: a local absolute path (which would publish a user name
+    and folder layout with the card) becomes the file's name."""
+    if text.startswith(("/", "~", "\\")) or PureWindowsPath(text).drive:
+        return PurePath(text).name or text
+    return text
+
+
+def model_name(ref: str) -> str:
+    """The model's name for the card title: a registry name, a Hub repository's name, or the file's
+    stem (its folder's name for ``best.safetensors`` and the like)."""
+    if ref.startswith("hf://"):
+        return ref.removeprefix("hf://").split("/")[1].split("@")[0] if "/" in ref[5:] else ref[5:]
+    path = PurePath(ref.rstrip("/\\"))
+    if not path.suffix:
+        return path.name or ref
+    return path.parent.name if path.stem in _GENERIC_NAMES and path.parent.name else path.stem
+
+
+def _text(value) -> str:
+    """One table cell: plain text, never a Python repr."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        if len(value) > 8:
+            return f"{len(value)} values"
+        return ", ".join(_text(v) for v in value) or "none"
+    return public(str(value))
+
+
 def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(value, dict):
         rows = []
         for k, v in value.items():
             rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
         return rows
-    if isinstance(value, float):
-        return [(prefix, f"{value:.4g}")]
-    if isinstance(value, (list, tuple)) and len(value) > 8:
-        return [(prefix, f"[{len(value)} values]")]
-    return [(prefix, str(value))]
+    return [(prefix, _text(value))]
+
+
+def _teacher(teacher) -> str:
+    """The teacher as one phrase: its name (a path is shortened) and architecture."""
+    if isinstance(teacher, dict):
+        name = public(str(teacher.get("source") or teacher.get("name") or "unknown"))
+        return f"`{name}`" + (f" ({teacher['arch']})" if teacher.get("arch") else "")
+    return f"`{public(str(teacher))}`"
 
 
 def _table(mapping: dict, head: tuple[str, str] = ("key", "value")) -> str:
@@ -140,6 +183,7 @@ def render_model_card(
     ).to_yaml()
     source = record.get("source", {})
     ref = f"hf://{repo_id}" if repo_id else folder_name
+    source_ref = str(source.get("ref", job.loaded.source))
     files = "\n".join(
         f"| `{r.path.name}` | {r.format} | {_size(r.size)} | {r.details.get('precision', 'fp32')} | "
         f"{'yes' if r.details.get('preprocessing') else 'no'} | {r.verification.worst.error:.1e} "
@@ -153,9 +197,9 @@ def render_model_card(
     )
     parts = [
         f"---\n{header.rstrip()}\n---",
-        f"# {repo_id.split('/')[-1] if repo_id else folder_name}",
+        f"# {repo_id.split('/')[-1] if repo_id else model_name(source_ref)}",
         f"A {cfg.arch} {cfg.task} model exported with [aikd](https://arxiv.org/abs/2404.09555) {__version__} "
-        f"from `{source.get('ref', job.loaded.source)}`.",
+        f"from `{public(source_ref)}`.",
         "## Intended use",
         _USE[cfg.task],
         f"**Out of scope.** {_OUT_OF_SCOPE}" if not job.is_detector else "",
@@ -175,7 +219,7 @@ def render_model_card(
     if record.get("teacher") or record.get("training"):
         parts += ["## Training"]
         if record.get("teacher"):
-            parts.append(f"Distilled from teacher `{record['teacher']}`.")
+            parts.append(f"Distilled from teacher {_teacher(record['teacher'])}.")
         if isinstance(record.get("training"), dict):
             parts.append(_table(record["training"], ("setting", "value")))
     if isinstance(record.get("metrics"), dict) and record["metrics"]:

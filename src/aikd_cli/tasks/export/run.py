@@ -34,6 +34,11 @@ from aikd_cli.tasks.export.job import ExportJob
 from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
 from aikd_cli.tasks.export.verify import MAX_REAL, FormatResult, make_samples, verify
 from aikd_cli.utils.atomic import replace_dir
+from aikd_cli.utils.checks import check_number
+from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+
+#: A guard against typos (opset 180): ONNX 1.23 defines opsets up to 28.
+MAX_OPSET = 30
 
 
 @dataclass
@@ -51,6 +56,8 @@ def _licence(spec, teacher) -> tuple[str | None, str]:
     """Licence of the weights an export derives from: its registry entry, else its teacher's."""
     if spec is not None:
         return spec.license, f"registry entry {spec.name}: {spec.source}"
+    if isinstance(teacher, dict):  # a distilled student records its teacher's source
+        teacher = teacher.get("source")
     if isinstance(teacher, str):
         with contextlib.suppress(AikdError):
             t = get_spec(teacher)
@@ -177,35 +184,10 @@ def _check_requirements(formats: list[ExportFormat]) -> None:
             )
 
 
-def export_model(
-    model: str | os.PathLike,
-    output: str | os.PathLike,
-    formats: str | Sequence[str] = "onnx",
-    *,
-    fp16: bool = False,
-    include_preprocessing: bool = False,
-    opset: int = DEFAULT_OPSET,
-    exporter: str = "auto",
-    verify_images: Sequence[str | os.PathLike | np.ndarray] = (),
-    overwrite: bool = False,
-    push_to_hub: str | None = None,
-    private: bool = False,
-    on_step: Callable[[str], None] | None = None,
-) -> ExportResult:
-    """Export ``model`` (anything ``score`` accepts) to ``output`` in each of ``formats``, verify
-    every file against the torch model, write the model card, and optionally push to the Hub.
-
-    Raises :class:`~aikd_cli.errors.AikdError` (nothing is left in ``output``) when the model cannot
-    be loaded or exported, or when an export misses the tolerance.
-    """
+def _export(model, folder: Path, chosen: list[ExportFormat], fp16: bool, include_preprocessing: bool, opset: int,
+            exporter: str, verify_images, push_to_hub: str | None, step: Callable[[str], None]):
+    """Load, export, verify and publish (the body of :func:`export_model`, run holding the lock)."""
     from aikd_cli.tasks.export.model_card import render_model_card
-
-    step = on_step or (lambda message: None)
-    folder = Path(output).expanduser()
-    chosen = parse_formats(formats)
-    check_exporter(exporter)
-    check_output(folder, overwrite)
-    _check_requirements(chosen)
 
     step(f"loading {model}")
     resolved = resolve_weights(model)
@@ -269,6 +251,42 @@ def export_model(
         _publish(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+    return loaded, results, real, notes
+
+
+def export_model(
+    model: str | os.PathLike,
+    output: str | os.PathLike,
+    formats: str | Sequence[str] = "onnx",
+    *,
+    fp16: bool = False,
+    include_preprocessing: bool = False,
+    opset: int = DEFAULT_OPSET,
+    exporter: str = "auto",
+    verify_images: Sequence[str | os.PathLike | np.ndarray] = (),
+    overwrite: bool = False,
+    push_to_hub: str | None = None,
+    private: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Export ``model`` (anything ``score`` accepts) to ``output`` in each of ``formats``, verify
+    every file against the torch model, write the model card, and optionally push to the Hub.
+
+    Raises :class:`~aikd_cli.errors.AikdError` (nothing is left in ``output``) when the model cannot
+    be loaded or exported, or when an export misses the tolerance.
+    """
+    step = on_step or (lambda message: None)
+    folder = Path(output).expanduser()
+    chosen = parse_formats(formats)
+    check_exporter(exporter)
+    check_number("--opset", opset, 17, MAX_OPSET)
+    check_output(folder, overwrite)
+    _check_requirements(chosen)
+    inputs = local_paths(str(model), *(p for p in verify_images if not isinstance(p, np.ndarray)))
+    with guard_outputs([Output(folder, "--output", folder=True, whole=True)], inputs):
+        loaded, results, real, notes = _export(model, folder, chosen, fp16, include_preprocessing, opset, exporter,
+                                               verify_images, push_to_hub, step)
 
     result = ExportResult(folder, str(model), loaded.config, results, len(real), notes=notes)
     if push_to_hub:
