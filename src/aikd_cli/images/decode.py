@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -68,6 +69,13 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _too_large(pil_message: str, limit: int) -> str:
+    """The documented message for an image PIL refused as a decompression bomb."""
+    found = re.search(r"\((\d+) pixels\)", pil_message)
+    size = f"{int(found.group(1)) / 1e6:.0f} MP, " if found else ""
+    return f"image too large ({size}limit {limit / 1e6:.0f} MP; raise AIKD_MAX_PIXELS to allow it)"
+
+
 def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:
     """Read ``path`` as an ``HxWx3`` uint8 RGB array, upright according to its EXIF orientation.
 
@@ -75,6 +83,8 @@ def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:
     """
     path = str(path)
     limit = max_pixels() if limit is None else limit
+    if "\x00" in path:
+        raise ImageError(path.replace("\x00", "\\0"), "not a valid file name (it contains a NUL byte)")
     try:
         size = os.path.getsize(path)
     except FileNotFoundError:
@@ -89,7 +99,10 @@ def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:
         raise ImageError(path, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL's own guard (a warning, then an error at twice its ceiling) follows aikd's limit,
+            # which the check below applies with the size in the message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = limit
             with Image.open(path) as img:
                 width, height = img.size
                 if width * height > limit:
@@ -110,8 +123,8 @@ def load_image(path: str | Path, *, limit: int | None = None) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise ImageError(path, "not an image (unrecognised format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(path, "refused as a decompression bomb (too many pixels)") from None
+    except Image.DecompressionBombError as exc:  # past twice the limit: PIL refuses before the check above
+        raise ImageError(path, _too_large(str(exc), limit)) from None
     except PermissionError:
         raise ImageError(path, "permission denied") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

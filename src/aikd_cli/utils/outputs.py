@@ -4,9 +4,10 @@ Every command describes its outputs (:class:`Output`) and names what it reads; :
 refuses, with one line, an output that would replace one of its inputs, that exists as the wrong
 kind (a folder where a file is written, or the reverse), whose parent is a file, or whose folder
 cannot be written -- before a model is loaded. It then takes an advisory lock on each output (a
-hidden ``.NAME.lock`` file beside it, ``flock`` through :mod:`filelock`, released by the kernel
-when the process dies), so a second run on the same output stops at once and says which process
-holds it, instead of two runs interleaving into one file.
+hidden ``.NAME.lock`` file beside it, removed when the run ends; ``flock`` through
+:mod:`filelock`, so the kernel releases it when the process dies), so a second run on the same
+output stops at once and says which process holds it, instead of two runs interleaving into one
+file.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Output:
     whole: bool = False
     mirror: bool = False
     names: tuple[str, ...] = ()
+    lock: bool = True  # False: part of another output, whose lock covers it
 
 
 def _real(path: str | os.PathLike) -> str:
@@ -187,6 +189,8 @@ def lock_output(path: str | os.PathLike, option: str = "--output") -> Iterator[N
             lock_file.write_text(f"{os.getpid()}\n", encoding="ascii")
         yield
     finally:
+        with contextlib.suppress(OSError):  # removed while held: a waiter on the old file retries
+            lock_file.unlink()
         lock.release()
 
 
@@ -204,5 +208,6 @@ def guard_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]
     check_outputs(outputs, inputs)
     with contextlib.ExitStack() as stack:
         for out in outputs:
-            stack.enter_context(lock_output(out.path, out.option))
+            if out.lock:
+                stack.enter_context(lock_output(out.path, out.option))
         yield

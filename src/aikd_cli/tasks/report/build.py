@@ -154,7 +154,7 @@ def _check_options(layout: Layout) -> None:
 
 def report_outputs(html: Path) -> list[Output]:
     """The page and its files folder (replaced as a whole by each build)."""
-    return [Output(html, "--output"), Output(files_dir_of(html), "--output", folder=True, whole=True)]
+    return [Output(html, "--output"), Output(files_dir_of(html), "--output", folder=True, whole=True, lock=False)]
 
 
 def check_report_output(scores_csv: str | Path, html: str | Path, inputs: list[str] = ()) -> None:

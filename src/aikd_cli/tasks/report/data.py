@@ -263,6 +263,16 @@ def _numbers(text: pa.ChunkedArray, kind: pa.DataType, column: str, csv_path: Pa
         raise InputFormatError(f"{where}: column {column}: {cell[:40]!r} is not {what}") from None
 
 
+def _check_paths(paths: pa.ChunkedArray, csv_path: Path) -> None:
+    """Every row names an image: an empty path cell, or one with a NUL byte (no file system allows
+    it), is a one-line error naming the line."""
+    for bad, why in ((pc.equal(pc.utf8_trim_whitespace(paths), ""), "empty path cell"),
+                     (pc.match_substring(paths, "\x00"), "path cell contains a NUL byte")):
+        flags = bad.to_numpy(zero_copy_only=False)
+        if flags.any():
+            raise InputFormatError(f"{csv_path}:{_line_of(csv_path, int(np.argmax(flags)))}: {why}")
+
+
 def _floats(array: pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(array, math.nan).to_numpy()
 
@@ -271,6 +281,7 @@ def read_scores(csv_path: str | Path) -> ScoreTable:
     """Every row of a score CSV, in file order, plus the sidecar's run information."""
     csv_path = Path(csv_path)
     text = _read_text_columns(csv_path, _check_header(csv_path))
+    _check_paths(text["path"], csv_path)
     columns = {"path": text["path"]}
     columns["face"] = _numbers(text["face"], pa.int64(), "face", csv_path)
     for name in NUMBER_COLUMNS:

@@ -115,10 +115,15 @@ def _from_crops(job: SourceJob) -> tuple[dict[int, np.ndarray], list[FaceJob]]:
 
 
 def _align(rgb: np.ndarray, faces: list[FaceJob]) -> dict[int, np.ndarray]:
+    """Crops of ``faces`` re-aligned from their landmarks; a face whose landmarks cannot be aligned
+    on this image (collapsed, far outside it) gets none: the page shows a placeholder."""
     import torch
 
-    from aikd_cli.faces.align import align_faces
+    from aikd_cli.faces.align import align_faces, landmark_problem
 
+    faces = [f for f in faces if landmark_problem(f.landmarks, rgb.shape[0], rgb.shape[1]) is None]
+    if not faces:
+        return {}
     landmarks = torch.tensor([f.landmarks for f in faces], dtype=torch.float64).reshape(-1, 5, 2)
     with warnings.catch_warnings():  # the decoded array is read-only; align_faces only reads it
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
