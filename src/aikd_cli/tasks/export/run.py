@@ -110,8 +110,6 @@ def load_real_images(items: Sequence[str | os.PathLike | np.ndarray]) -> list[np
 
 
 def check_output(folder: Path, overwrite: bool) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise AikdError(f"{folder}: exists and is not a folder")
     if folder.exists() and not overwrite:
         raise AikdError(
             f"{folder}: already exists", hint="pass --overwrite to replace it, or choose another -o"
@@ -281,10 +279,10 @@ def export_model(
     chosen = parse_formats(formats)
     check_exporter(exporter)
     check_number("--opset", opset, 17, MAX_OPSET)
-    check_output(folder, overwrite)
     _check_requirements(chosen)
     inputs = local_paths(str(model), *(p for p in verify_images if not isinstance(p, np.ndarray)))
     with guard_outputs([Output(folder, "--output", folder=True, whole=True)], inputs):
+        check_output(folder, overwrite)
         loaded, results, real, notes = _export(model, folder, chosen, fp16, include_preprocessing, opset, exporter,
                                                verify_images, push_to_hub, step)
 

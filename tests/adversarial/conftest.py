@@ -1,0 +1,96 @@
+"""The adversarial sweep of issue 12, kept so it can be re-run: bad inputs, hostile data and faults
+on every command. Each test states the case it covers; ``one_line_error`` is the contract every
+refusal meets (exit code, one ``error:`` line naming the problem, an optional hint, no traceback).
+
+The runs are kept cheap: pre-aligned crops (``--aligned``) or landmark CSVs instead of the detector,
+and a small random MobileFaceNet quality model saved as an aikd safetensors file.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from aikd_cli.cli.app import app
+
+runner = CliRunner()
+PHOTO = Path("lfw") / "Jean_Charest" / "Jean_Charest_0001.jpg"
+#: Landmarks of the kit's 250x250 deep-funneled LFW photos (eyes, nose, mouth corners), close enough
+#: to align them (the tests here check what happens to files, not the quality values).
+LFW_LANDMARKS = (96.0, 112.0, 153.0, 112.0, 125.0, 140.0, 101.0, 170.0, 149.0, 170.0)
+
+
+def cli(*args: object):
+    """Run ``aikd ARGS`` in this process (CPU, no decoding workers unless asked)."""
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *needles: str, code: int = 2) -> str:
+    """Assert the refusal contract and return the error line."""
+    text = result.output
+    assert result.exit_code == code, (result.exit_code, text, result.exception)
+    assert "Traceback" not in text, text
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, lines
+    assert all(line.startswith(("error:", "hint:")) for line in lines), lines
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def qmodel(tmp_path_factory) -> Path:
+    """A small random quality model (MobileFaceNet + MLP head) as an aikd safetensors file."""
+    from factories import make_quality_net
+
+    from aikd_cli.models.checkpoints import save_checkpoint
+    from aikd_cli.models.config import ModelConfig
+
+    net = make_quality_net(arch="mobilefacenet", embedding_size=64)
+    config = ModelConfig(arch="mobilefacenet", head="mlp", embedding_size=64, head_hidden=32)
+    return save_checkpoint(tmp_path_factory.mktemp("qmodel") / "tiny.safetensors", net, config)
+
+
+@pytest.fixture()
+def crops(tmp_path, assets) -> Path:
+    """A folder of three 112x112 face crops (for ``--aligned`` runs)."""
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    face = Image.open(assets / PHOTO).crop((69, 69, 181, 181))
+    for i in range(3):
+        face.save(folder / f"c{i}.png")
+    return folder
+
+
+@pytest.fixture()
+def photos(tmp_path, assets) -> Path:
+    """Two LFW photos in a folder, and a landmark CSV for them beside it (``landmarks.csv``)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(assets / PHOTO, folder / name)
+    write_landmarks(tmp_path / "landmarks.csv", {folder / "a.jpg": LFW_LANDMARKS, folder / "b.jpg": LFW_LANDMARKS})
+    return folder
+
+
+def write_landmarks(path: Path, faces: dict, relative_to: Path | None = None) -> Path:
+    """A landmark CSV (``path, face, lm0_x..lm4_y``) for ``{image: 10 values}``."""
+    columns = ["path", "face", *(f"lm{i}_{a}" for i in range(5) for a in "xy")]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for image, values in faces.items():
+            cell = str(Path(image).relative_to(relative_to)) if relative_to else str(image)
+            writer.writerow([cell, 0, *values])
+    return path
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
