@@ -30,15 +30,20 @@ def cli(*args: object):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def one_line_error(result, *needles: str, code: int = 2) -> str:
-    """Assert the refusal contract and return the error line."""
+def one_line_error(result, *needles: str, code: int = 2, quiet: bool = True) -> str:
+    """Assert the refusal contract and return the error line: exit ``code``, no traceback, one
+    ``error:`` line, at most a ``hint:`` after it, and (``quiet``: refused before any work) nothing
+    else on stderr."""
     text = result.output
     assert result.exit_code == code, (result.exit_code, text, result.exception)
     assert "Traceback" not in text, text
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
+    errors = [i for i, line in enumerate(lines) if line.startswith("error:")]
     assert len(errors) == 1, lines
-    assert all(line.startswith(("error:", "hint:")) for line in lines), lines
+    assert all(line.startswith("hint:") for line in lines[errors[0] + 1 :]) and len(lines) - errors[0] <= 2, lines
+    if quiet:
+        assert errors == [0], lines
+    errors = [lines[errors[0]]]
     for needle in needles:
         assert needle in errors[0], (needle, errors[0])
     return errors[0]
@@ -94,3 +99,27 @@ def write_landmarks(path: Path, faces: dict, relative_to: Path | None = None) ->
 def rows(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+@pytest.fixture()
+def eval_inputs(tmp_path) -> tuple[Path, Path]:
+    """A pairs CSV with comparison scores (no images needed) and a quality CSV for its 40 samples:
+    ``evaluate -p PAIRS --score-column score -q QUALITY --threshold T`` runs in a second."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    names = [f"s{i:02d}.jpg" for i in range(40)]
+    pairs = tmp_path / "pairs.csv"
+    with open(pairs, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path_a", "path_b", "mated", "score"])
+        for i in range(0, 40, 2):
+            writer.writerow([names[i], names[i + 1], 1, f"{rng.uniform(0.3, 0.9):.4f}"])
+        for i in range(40):
+            writer.writerow([names[i], names[(i + 7) % 40], 0, f"{rng.uniform(-0.2, 0.4):.4f}"])
+    quality = tmp_path / "quality.csv"
+    with open(quality, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "quality"])
+        writer.writerows([name, f"{rng.uniform():.4f}"] for name in names)
+    return pairs, quality
