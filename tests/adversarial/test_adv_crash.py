@@ -209,4 +209,4 @@ def test_a_really_full_disk_during_score_is_one_line_and_keeps_the_earlier_csv(c
     errors = [line for line in lines if line.startswith("error:")]
     assert len(errors) == 1 and lines[-2:] == [errors[0], lines[-1]] and lines[-1].startswith("hint:"), lines
     assert "No space left on device" in errors[0] and "s.csv.partial" in errors[0]  # mid-run: the journal
-    assert got["kept"] == earlier.read_text(encoding="utf-8")
+    assert got["kept"] == earlier.read_bytes().decode("utf-8")
