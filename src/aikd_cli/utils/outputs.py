@@ -171,10 +171,12 @@ def lock_path(path: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def lock_output(path: str | os.PathLike, option: str = "--output") -> Iterator[None]:
-    """Hold the advisory lock of one output for the block; another holder is an error at once."""
+    """Hold the advisory lock of one output for the block; another holder is an error at once.
+    Folders made for the lock file are removed again if the run leaves them empty."""
     from filelock import FileLock, Timeout
 
     lock_file = lock_path(path)
+    made = _missing_parents(lock_file)
     try:
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_file), timeout=0)
@@ -183,6 +185,7 @@ def lock_output(path: str | os.PathLike, option: str = "--output") -> Iterator[N
         raise AikdError(f"{path}: {option} is in use by process {_holder(lock_file)} (another aikd run writes it)",
                         hint="wait for that run to finish, or choose another output") from None
     except OSError as exc:
+        _remove_empty(made)
         raise AikdError(f"{path}: cannot write {option} ({exc.strerror or exc})") from None
     try:
         with contextlib.suppress(OSError):
@@ -192,6 +195,23 @@ def lock_output(path: str | os.PathLike, option: str = "--output") -> Iterator[N
         with contextlib.suppress(OSError):  # removed while held: a waiter on the old file retries
             lock_file.unlink()
         lock.release()
+        _remove_empty(made)
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, deepest first."""
+    missing = []
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _holder(lock_file: Path) -> str:
