@@ -22,10 +22,10 @@ err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 or mps.", rich_help_panel="Compute")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Faces per model batch.", rich_help_panel="Compute")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Faces per model batch (1 to 65,536).", rich_help_panel="Compute")]
 WorkersOpt = Annotated[
     int,
-    typer.Option("--workers", "-j", min=0, help="Decoding processes (0 decodes in the main process).", rich_help_panel="Compute"),
+    typer.Option("--workers", "-j", help="Decoding processes (0 decodes in the main process; at most 256).", rich_help_panel="Compute"),
 ]
 PrecisionOpt = Annotated[
     str,
@@ -49,11 +49,11 @@ LandmarksOpt = Annotated[
 ]
 DetSizeOpt = Annotated[
     int,
-    typer.Option("--det-size", min=0, max=8192, help="Detect on images shrunk to this longer side (0: original size).",
+    typer.Option("--det-size", help="Detect on images shrunk to this longer side, up to 8192 (0: original size).",
                  rich_help_panel="Faces"),
 ]
 DetThresholdOpt = Annotated[
-    float, typer.Option("--det-threshold", min=0.0, max=1.0, help="Minimum face confidence.", rich_help_panel="Faces")
+    float, typer.Option("--det-threshold", help="Minimum face confidence (0 to 1).", rich_help_panel="Faces")
 ]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]
 FollowLinksOpt = Annotated[

@@ -89,7 +89,6 @@ def evaluate(
     max_nonmated: Annotated[
         int,
         typer.Option(
-            min=0,
             help="All-pairs protocols: sample at most this many non-mated pairs (0 = all).",
             rich_help_panel=_IN,
         ),
@@ -268,7 +267,7 @@ def evaluate(
         precision=precision,
         batch_size=batch_size,
         workers=workers,
-        max_nonmated=max_nonmated or None,
+        max_nonmated=None if max_nonmated == 0 else max_nonmated,
         nonmated_within=nonmated_within,
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
     )

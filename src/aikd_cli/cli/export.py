@@ -37,7 +37,7 @@ def export(
             help="Graph takes uint8 RGB [N,112,112,3] and normalises inside (onnx, torchscript, pt2).",
         ),
     ] = False,
-    opset: Annotated[int, typer.Option("--opset", min=17, help="ONNX opset.")] = 18,
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset (17 or later).")] = 18,
     exporter: Annotated[
         str,
         typer.Option(

@@ -35,14 +35,14 @@ def report(
     ] = None,
     show: Annotated[
         int,
-        typer.Option("--show", min=1, help="Faces shown lowest, highest and around the threshold (samples)."),
+        typer.Option("--show", help="Faces shown lowest, highest and around the threshold (samples)."),
     ] = 48,
     sample: Annotated[
         int,
-        typer.Option("--sample", min=1, help="Faces shown per quality decile and per sampled sub-folder."),
+        typer.Option("--sample", help="Faces shown per quality decile and per sampled sub-folder."),
     ] = 8,
     folders: Annotated[
-        int, typer.Option("--folders", min=0, help="Sub-folders shown with samples, lowest median first.")
+        int, typer.Option("--folders", help="Sub-folders shown with samples, lowest median first.")
     ] = 24,
     crops: Annotated[
         Path | None,
@@ -59,7 +59,7 @@ def report(
             help="Decode the originals even when saved crops exist (detail panels show the photo).",
         ),
     ] = False,
-    per_page: Annotated[int, typer.Option("--per-page", min=1, help="Faces per page of the grid.")] = 240,
+    per_page: Annotated[int, typer.Option("--per-page", help="Faces per page of the grid.")] = 240,
     by_folder: Annotated[
         bool | None,
         typer.Option(
@@ -83,8 +83,7 @@ def report(
         typer.Option(
             "--workers",
             "-j",
-            min=0,
-            help="Threads reading images (0: in the main thread).",
+            help="Threads reading images (0: in the main thread; at most 256).",
             rich_help_panel="Compute",
         ),
     ] = default_workers(),

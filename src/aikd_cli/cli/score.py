@@ -62,12 +62,12 @@ def score(
     follow_links: FollowLinksOpt = False,
     perturb_samples: Annotated[
         int,
-        typer.Option("--perturb-samples", min=0, max=256, rich_help_panel="Alignment sensitivity",
+        typer.Option("--perturb-samples", rich_help_panel="Alignment sensitivity",
                      help="Also score each face under K seeded landmark perturbations; adds the mean and standard "
                           "deviation of those qualities (quality_perturbed_mean/_std)."),
     ] = 0,
     perturb: Annotated[
-        float, typer.Option("--perturb", min=0.0, max=1000.0, rich_help_panel="Alignment sensitivity",
+        float, typer.Option("--perturb", rich_help_panel="Alignment sensitivity",
                             help="Perturbation of --perturb-samples: each landmark moves by U[-P, P].")
     ] = 3.0,
     perturb_unit: Annotated[

@@ -32,7 +32,7 @@ from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.tasks.score import OK
 from aikd_cli.utils.atomic import atomic_open, replace_dir
-from aikd_cli.utils.checks import check_number
+from aikd_cli.utils.checks import MAX_WORKERS, check_number
 from aikd_cli.utils.outputs import Output, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import task_progress
 
@@ -195,6 +195,7 @@ def build_report(
     csv_path = Path(scores_csv)
     html = Path(output_html) if output_html is not None else default_output(csv_path)
     _check_options(layout)
+    check_number("--workers", workers, 0, MAX_WORKERS)
     with guard_outputs(report_outputs(html), local_paths(csv_path, crops or None)):
         _check_files_dir(files_dir_of(html))
         return _build(csv_path, html, layout, crops, workers, progress, console, started)
