@@ -7,6 +7,7 @@ metadata, never typed in by hand) and which licence the weights derive from.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import PurePath, PureWindowsPath
 from typing import TYPE_CHECKING
@@ -95,7 +96,7 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if math.isfinite(value) else "n/a"
     if isinstance(value, (list, tuple)):
         if len(value) > 8:
             return f"{len(value)} values"
