@@ -26,7 +26,7 @@ from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput,
 from aikd_cli.tasks.evaluate.protocols import FileImages, Protocol, drop_bad_pairs, open_protocol
 from aikd_cli.tasks.evaluate.protocols.pairs import mated_flag
 from aikd_cli.tasks.evaluate.quality import read_quality_file
-from aikd_cli.tasks.evaluate.tabular import resolve_paths
+from aikd_cli.utils.csvfiles import resolve_csv_paths as resolve_paths
 
 # ---------------------------------------------------------------- references (row by row)
 
@@ -264,7 +264,12 @@ def test_path_cells_resolve_as_resolve_csv_path_does(tmp_path):
         " f.jpg",
     ]
     cells += ["../up.jpg", "~root/f.jpg", "/", "a/./b/../c.jpg"]
+    def reference(cell: str, base) -> str:  # the rule spelled out with os.path, one cell at a time
+        cell = os.path.expanduser(cell)
+        return os.path.normpath(cell if os.path.isabs(cell) else os.path.join(os.path.abspath(base), cell))
+
     for base in (tmp_path, Path("/")):
+        assert resolve_paths(cells, base) == [reference(c, base) for c in cells]
         assert resolve_paths(cells, base) == [resolve_csv_path(c, base) for c in cells]
     rel = os.path.relpath(tmp_path)
     assert resolve_paths(cells, rel) == resolve_paths(

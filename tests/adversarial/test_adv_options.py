@@ -14,7 +14,7 @@ REPORT = ("report", "{pairs}", "-o", "{tmp}/out.html")
 EXPORT = ("export", "{qmodel}", "-f", "safetensors", "-o", "{tmp}/out")
 
 CASES = [
-    (SCORE, ["--det-threshold", "nan"], "--det-threshold must be a finite number [0, 1]"),
+    (SCORE, ["--det-threshold", "nan"], "--det-threshold must be a finite number in [0, 1] (got nan)"),
     (SCORE, ["--det-threshold", "2"], "--det-threshold"),
     (SCORE, ["--det-size", "100000"], "--det-size"),
     (SCORE, ["--batch-size", "0"], "--batch-size"),
@@ -27,7 +27,7 @@ CASES = [
     (SCORE, ["--precision", "fp8"], "--precision"),
     (SCORE, ["--device", "bogus"], "unknown device 'bogus'"),
     (SCORE, ["--device", "xla"], "device 'xla' is not supported"),
-    (ALIGN, ["--size", "100000"], "--size must be a finite number [16, 1,024]"),
+    (ALIGN, ["--size", "100000"], "--size must be an integer in [16, 1,024] (got 100000)"),
     (ALIGN, ["--size", "8"], "--size"),
     (ALIGN, ["--device", "bogus"], "unknown device 'bogus'"),
     (ALIGN, ["--perturb", "inf"], "--perturb"),

@@ -319,7 +319,7 @@ def test_bad_options_are_refused(lfw_scores, tmp_path):
         build(lfw_scores, tmp_path / "r.html", per_page=0)
     with pytest.raises(AikdError, match="finite"):
         build(lfw_scores, tmp_path / "r.html", threshold=float("nan"))
-    with pytest.raises(AikdError, match="overwrite the score CSV"):
+    with pytest.raises(AikdError, match="would overwrite the input"):
         build(lfw_scores, lfw_scores)
 
 

@@ -29,10 +29,11 @@ def check_number(option: str, value: float | int | None, low: float | None = Non
         ok = value <= high
     if not ok:
         left = "(" if low_open else "["
-        span = f"{left}{_fmt(low)}, {_fmt(high)}]" if low is not None and high is not None else (
-            f"> {_fmt(low)}" if low_open else f">= {_fmt(low)}" if low is not None else
-            f"<= {_fmt(high)}" if high is not None else "")
-        raise AikdError(f"{option} must be a finite number{' ' + span if span else ''} (got {value})")
+        span = f" in {left}{_fmt(low)}, {_fmt(high)}]" if low is not None and high is not None else (
+            f" > {_fmt(low)}" if low_open else f" >= {_fmt(low)}" if low is not None else
+            f" <= {_fmt(high)}" if high is not None else "")
+        kind = "an integer" if isinstance(value, int) else "a finite number"
+        raise AikdError(f"{option} must be {kind}{span} (got {value})")
 
 
 def _fmt(v: float | None) -> str:
