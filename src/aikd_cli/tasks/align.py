@@ -100,6 +100,8 @@ def align_images(
     try:
         paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
         done = 0
+        if progress:
+            progress(0, len(todo))  # the work starts now: rates count from here
         for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
             rows = []
             for img in batch:
