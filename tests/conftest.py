@@ -24,8 +24,13 @@ ASSETS = Path(os.environ.get("AIKD_ASSETS", Path(__file__).resolve().parents[1].
 
 
 def _need(path: Path) -> Path:
+    """The kit file, or a skip -- but in CI (``CI=true``) a missing kit fails the run instead of
+    quietly skipping every test that needs it."""
     if not path.exists():
-        pytest.skip(f"test kit not found at {path} (set AIKD_ASSETS to ../shared/assets)")
+        message = f"test kit not found at {path} (set AIKD_ASSETS to ../shared/assets)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return path
 
 

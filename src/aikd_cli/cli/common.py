@@ -15,11 +15,19 @@ import typer
 from rich.console import Console
 
 from aikd_cli.errors import AikdError
-from aikd_cli.utils.progress import task_progress
+from aikd_cli.utils.progress import ProgressReporter
+
+
+def _console(stream) -> Console:
+    """A console on ``stream``; in a pipe or log (not a terminal) lines are never cut at 80
+    columns (nor at an inherited ``COLUMNS``): tables widen to their content."""
+    wide = None if stream.isatty() else 4096
+    return Console(stderr=stream is sys.stderr, highlight=False, width=wide)
+
 
 #: Progress, logs and errors go to stderr; results (tables, paths) to stdout.
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = _console(sys.stderr)
+out = _console(sys.stdout)
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 or mps.", rich_help_panel="Compute")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Faces per model batch (1 to 65,536).", rich_help_panel="Compute")]
@@ -67,27 +75,14 @@ FacesOpt = Annotated[
 
 
 @contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar with items/s; yields the ``progress(done, total)`` callback tasks take.
+def progress_bar(description: str, unit: str = "img") -> Iterator[Callable[[int, int], None]]:
+    """The ``progress(done, total)`` callback tasks take: a bar on a terminal, plain lines in a pipe.
 
-    The bar appears on the first update, so errors raised while models load are not drawn under
-    an empty bar.
+    Nothing is drawn before the task's first report, so errors raised while models load are not
+    drawn under an empty bar.
     """
-    bar = task_progress(err, field="rate")
-    task = bar.add_task(description, total=None, rate="", start=False)
-
-    def update(done: int, total: int) -> None:
-        if not bar.live.is_started:
-            bar.start()
-            bar.start_task(task)
-        elapsed = bar.tasks[task].elapsed or 0.0
-        bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.1f} img/s" if elapsed > 0 else "")
-
-    try:
-        yield update
-    finally:
-        if bar.live.is_started:
-            bar.stop()
+    with ProgressReporter(err, description, unit=unit) as reporter:
+        yield reporter
 
 
 def default_workers() -> int:
@@ -144,7 +139,3 @@ def escape(text: object) -> str:
     from rich.markup import escape as _escape
 
     return _escape(str(text))
-
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -192,16 +192,19 @@ class FaceFinder:
         return True
 
     def _check(self, img: ImageFaces) -> None:
-        """Round landmarks to the CSV precision and flag faces that cannot be aligned."""
         if img.image is None or not img.faces:
             return
-        height, width = img.image.shape[:2]
-        for f in img.faces:
-            f.problem = landmark_problem(f.landmarks, height, width)
-            if f.problem is None:
-                f.landmarks = quantise(f.landmarks)
+        check_faces(img.faces, *img.image.shape[:2])
         if not img.usable:
             img.status, img.message = BAD_LANDMARKS, img.faces[0].problem
+
+
+def check_faces(faces: Sequence[AlignedFace], height: int, width: int) -> None:
+    """Round landmarks to the CSV precision and flag faces that cannot be aligned (in place)."""
+    for f in faces:
+        f.problem = landmark_problem(f.landmarks, height, width)
+        if f.problem is None:
+            f.landmarks = quantise(f.landmarks)
 
 
 def crop_faces(

@@ -163,6 +163,8 @@ def _run(todo: list, writer: ResultsWriter, out: Path, crops: Path, base: str, o
          summary: AlignSummary, progress: Callable[[int, int], None] | None) -> None:
     paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
     done = 0
+    if progress:
+        progress(0, len(todo))  # the work starts now: rates count from here
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
         rows = []
         for img in batch:

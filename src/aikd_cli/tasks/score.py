@@ -223,6 +223,8 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
          source: FaceSource, progress) -> None:
     paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
     done = 0
+    if progress:
+        progress(0, len(todo))  # the work starts now: rates count from here
     for batch in iter_faces(paths, source, opts.batch_size, opts.workers):
         rows = score_faces(batch, model, csv_dir, opts.batch_size)
         if opts.save_crops is not None:  # before the rows: a journalled row has its crop

@@ -309,6 +309,7 @@ def label_faces(
         if progress:
             progress(done, total)
 
+    tick(0)  # the work starts now: rates count from here
     labelled, embeddings = embed_identities(
         faces,
         model,

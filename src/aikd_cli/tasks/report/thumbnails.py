@@ -114,22 +114,20 @@ def _from_crops(job: SourceJob) -> tuple[dict[int, np.ndarray], list[FaceJob]]:
     return found, rest
 
 
-def _align(rgb: np.ndarray, faces: list[FaceJob]) -> dict[int, np.ndarray]:
-    """Crops of ``faces`` re-aligned from their landmarks; a face whose landmarks cannot be aligned
-    on this image (collapsed, far outside it) gets none: the page shows a placeholder."""
+def _align(rgb: np.ndarray, faces: list[FaceJob], path: str) -> dict[int, np.ndarray]:
+    """Crops cut by the face pipeline every command uses (faces whose landmarks cannot be aligned
+    get none, and show a placeholder)."""
     import torch
 
-    from aikd_cli.faces.align import align_faces, landmark_problem
+    from aikd_cli.faces.pipeline import FROM_FILE, AlignedFace, check_faces, crop_faces
 
-    faces = [f for f in faces if landmark_problem(f.landmarks, rgb.shape[0], rgb.shape[1]) is None]
-    if not faces:
-        return {}
-    landmarks = torch.tensor([f.landmarks for f in faces], dtype=torch.float64).reshape(-1, 5, 2)
-    with warnings.catch_warnings():  # the decoded array is read-only; align_faces only reads it
+    with warnings.catch_warnings():  # the decoded array is read-only; cropping only reads it
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        image = torch.from_numpy(rgb).permute(2, 0, 1)
-    crops, _ = align_faces(image, landmarks, THUMB_SIZE)
-    return dict(zip((f.index for f in faces), crops.permute(0, 2, 3, 1).numpy(), strict=True))
+        image = torch.from_numpy(rgb)
+    found = [AlignedFace(f.face or 0, np.asarray(f.landmarks, dtype=np.float64).reshape(5, 2), FROM_FILE) for f in faces]
+    check_faces(found, *rgb.shape[:2])
+    cropped = crop_faces(image, found, THUMB_SIZE, path=path)
+    return {f.index: c.crop.permute(1, 2, 0).numpy() for f, c in zip(faces, cropped) if c.crop is not None}
 
 
 def render_source(job: SourceJob, out_dir: str | None) -> SourceResult:
@@ -151,7 +149,7 @@ def render_source(job: SourceJob, out_dir: str | None) -> SourceResult:
             result.decoded = True
             result.size = (rgb.shape[1], rgb.shape[0])
             if rest:
-                pixels.update(_align(rgb, rest))
+                pixels.update(_align(rgb, rest, job.path))
             preview = _preview(rgb)
     thumbs = {index: _jpeg(crop, THUMB_QUALITY) for index, crop in pixels.items()}
     result.faces = sorted(thumbs)
