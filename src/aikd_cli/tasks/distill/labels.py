@@ -14,13 +14,16 @@ aligned faces and the identity of each face:
   when the impostor similarities are the higher ones), so a face that looks more like others than
   like itself never scores high.
 
-Identities with one face have no genuine comparison and get no label (status ``single_image``).
+Identities with one face have no genuine comparison and get no label (status ``single_image``); when
+only one identity has usable faces there is no impostor comparison (status ``no_impostor``), and an
+identities CSV that lists a single identity is refused before any work.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,19 +157,13 @@ def write_labels(
     from aikd_cli.utils.csvout import ResultsWriter
 
     quality, genuine, impostor = values
+    usable = Counter(f.identity for f in faces if f.row is not None)
     counts: dict[str, int] = {}
     rows = []
     for f in faces:
         i = f.row
         ok = i is not None and math.isfinite(quality[i])
-        status = "ok" if ok else f.status if i is None else "single_image"
-        message = (
-            f.message
-            if i is None
-            else ""
-            if ok
-            else "the only usable face of its identity: no genuine comparison"
-        )
+        status, message = ("ok", "") if ok else (f.status, f.message) if i is None else _unlabelled(f, usable)
         counts[status] = counts.get(status, 0) + 1
         rows.append(
             {
@@ -185,6 +182,14 @@ def write_labels(
     writer.write(rows)
     writer.close()
     return counts
+
+
+def _unlabelled(face: LabelledFace, usable: Counter) -> tuple[str, str]:
+    """Why an embedded face got no label: its identity has no other usable face, or no other
+    identity has one."""
+    if usable[face.identity] < 2:
+        return "single_image", "the only usable face of its identity: no genuine comparison"
+    return "no_impostor", "no other identity has a usable face: no impostor comparison"
 
 
 def _cell(values: np.ndarray, i: int | None) -> str:
@@ -276,14 +281,26 @@ def label_faces(
 ) -> LabelResult:
     """Label every image of an identities CSV (``path, identity`` [, face, lm0_x..lm4_y]) and write
     ``output``; the Python equivalent of ``aikd label``. ``progress(done, total)`` is called as
-    images are embedded."""
-    from aikd_cli.models.inference import open_face_model
-    from aikd_cli.tasks.distill.samples import read_manifest
+    images are embedded. ``output`` is checked against the inputs and locked before any work."""
+    from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
 
     if scheme not in SCHEMES:
         raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    with guard_outputs([Output(output, "--output")], local_paths(identities, landmarks, fr_model, detector)):
+        return _label(identities, fr_model, output, scheme=scheme, landmarks=landmarks, detector=detector,
+                      det_size=det_size, det_threshold=det_threshold, device=device, precision=precision,
+                      workers=workers, batch_size=batch_size, max_impostors=max_impostors, seed=seed,
+                      progress=progress)
+
+
+def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, landmarks, detector, det_size: int,
+           det_threshold: float, device: str, precision: str, workers: int, batch_size: int, max_impostors: int,
+           seed: int, progress: Callable[[int, int], None] | None) -> LabelResult:
+    """The body of :func:`label_faces`, run holding the output's lock."""
+    from aikd_cli.models.inference import open_face_model
+    from aikd_cli.tasks.distill.samples import read_manifest
+
     faces = read_manifest(identities)
     if not faces:
         raise InputFormatError(f"{identities}: lists no images")
@@ -299,6 +316,11 @@ def label_faces(
             raise InputFormatError(
                 f"{identities}: {f.path} is listed as both {seen[f.path]!r} and {f.identity!r}"
             )
+    if len(set(seen.values())) < 2:
+        raise InputFormatError(
+            f"{identities}: lists one identity ({next(iter(seen.values()))!r}); a label compares each face with "
+            "its own identity and the others, so at least two are needed"
+        )
     model = open_face_model(fr_model, device=device, precision=precision, expect="recognition")  # type: ignore[arg-type]
     total = len({f.path for f in faces})
     done = 0
