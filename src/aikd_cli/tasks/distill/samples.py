@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from aikd_cli.faces.landmarks import (
 )
 from aikd_cli.images.decode import file_sha256
 from aikd_cli.images.discover import iter_inputs
+from aikd_cli.utils.csvfiles import dict_rows
 
 #: Columns of the detection cache and of ``skipped.csv``.
 CACHE_COLUMNS = ("path", "face", "det_score", *LANDMARK_COLUMNS, DIGEST_COLUMN, "status", "message")
@@ -71,51 +71,41 @@ def _float(cell: str | None) -> float:
         return math.nan
 
 
-def _open_csv(path: Path, what: str) -> TextIO:
-    try:
-        return open(path, newline="", encoding="utf-8")  # noqa: SIM115 (the caller closes it with `with`)
-    except OSError as exc:
-        raise InputFormatError(f"{path}: cannot open {what} ({exc.strerror or exc})") from None
-
-
 def read_manifest(csv_file: str | Path) -> list[FaceRecord]:
     """Faces listed in a CSV: ``path`` plus optional ``face``, ``lm0_x..lm4_y``, ``quality`` (or
     ``label``) and ``identity`` columns. A score CSV from ``aikd score`` is a valid manifest."""
     csv_file = Path(csv_file)
-    with _open_csv(csv_file, "manifest") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        if "path" not in columns:
-            raise InputFormatError(
-                f"{csv_file}: a manifest needs a 'path' column (found: {', '.join(columns) or 'nothing'})"
+    columns, rows = dict_rows(csv_file, "manifest")
+    if "path" not in columns:
+        rows.close()
+        raise InputFormatError(
+            f"{csv_file}: a manifest needs a 'path' column (found: {', '.join(columns) or 'nothing'})"
+        )
+    has_lm = all(c in columns for c in LANDMARK_COLUMNS)
+    label_col = "quality" if "quality" in columns else "label" if "label" in columns else None
+    records = []
+    for line, row in rows:
+        if not (row.get("path") or "").strip():
+            continue
+        face_cell = (row.get("face") or "").strip()
+        try:
+            face = int(face_cell) if face_cell else 0
+        except ValueError:
+            raise InputFormatError(f"{csv_file}:{line}: face index {face_cell!r} is not an integer") from None
+        landmarks = None
+        if has_lm:
+            values = [_float(row.get(c)) for c in LANDMARK_COLUMNS]
+            if all(math.isfinite(v) for v in values):
+                landmarks = np.array(values, dtype=np.float64).reshape(5, 2)
+        records.append(
+            FaceRecord(
+                path=resolve_csv_path(row["path"], csv_file.parent),
+                face=face,
+                landmarks=landmarks,
+                label=_float(row.get(label_col)) if label_col else math.nan,
+                identity=(row.get("identity") or None),
             )
-        has_lm = all(c in columns for c in LANDMARK_COLUMNS)
-        label_col = "quality" if "quality" in columns else "label" if "label" in columns else None
-        records = []
-        for line, row in enumerate(reader, start=2):
-            if not (row.get("path") or "").strip():
-                continue
-            face_cell = (row.get("face") or "").strip()
-            try:
-                face = int(face_cell) if face_cell else 0
-            except ValueError:
-                raise InputFormatError(
-                    f"{csv_file}:{line}: face index {face_cell!r} is not an integer"
-                ) from None
-            landmarks = None
-            if has_lm:
-                values = [_float(row[c]) for c in LANDMARK_COLUMNS]
-                if all(math.isfinite(v) for v in values):
-                    landmarks = np.array(values, dtype=np.float64).reshape(5, 2)
-            records.append(
-                FaceRecord(
-                    path=resolve_csv_path(row["path"], csv_file.parent),
-                    face=face,
-                    landmarks=landmarks,
-                    label=_float(row.get(label_col)) if label_col else math.nan,
-                    identity=(row.get("identity") or None),
-                )
-            )
+        )
     return records
 
 
@@ -156,28 +146,25 @@ def read_labels(csv_file: str | Path) -> dict[tuple[str, int], float]:
     """
     csv_file = Path(csv_file)
     labels: dict[tuple[str, int], float] = {}
-    with _open_csv(csv_file, "labels") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        column = "quality" if "quality" in columns else "label" if "label" in columns else None
-        if "path" not in columns or column is None:
-            raise InputFormatError(
-                f"{csv_file}: a labels CSV needs 'path' and 'quality' columns (found: {', '.join(columns)})"
-            )
-        for line, row in enumerate(reader, start=2):
-            value = (row.get(column) or "").strip()
-            if not value:
-                continue
-            try:
-                quality = float(value)
-            except ValueError:
-                raise InputFormatError(f"{csv_file}:{line}: quality {value!r} is not a number") from None
-            if not math.isfinite(quality):
-                continue
-            face_cell = (row.get("face") or "").strip()
-            labels[(resolve_csv_path(row["path"], csv_file.parent), int(face_cell) if face_cell else 0)] = (
-                quality
-            )
+    columns, rows = dict_rows(csv_file, "labels CSV")
+    column = "quality" if "quality" in columns else "label" if "label" in columns else None
+    if "path" not in columns or column is None:
+        rows.close()
+        raise InputFormatError(
+            f"{csv_file}: a labels CSV needs 'path' and 'quality' columns (found: {', '.join(columns)})"
+        )
+    for line, row in rows:
+        value = (row.get(column) or "").strip()
+        if not value:
+            continue
+        try:
+            quality = float(value)
+        except ValueError:
+            raise InputFormatError(f"{csv_file}:{line}: quality {value!r} is not a number") from None
+        if not math.isfinite(quality):
+            continue
+        face_cell = (row.get("face") or "").strip()
+        labels[(resolve_csv_path(row["path"], csv_file.parent), int(face_cell) if face_cell else 0)] = quality
     return labels
 
 
