@@ -388,6 +388,17 @@ class Distiller:
         self.save(metrics, is_best)
         return metrics
 
+    def _check_trained(self, trained: int) -> None:
+        """Refuse to save a model no face has trained (every face skipped: missing, unreadable,
+        unusable landmarks), in every process at once."""
+        if -self.dist.min(-trained) == 0:
+            counts: dict[str, int] = {}
+            for s in self.skips:
+                counts[s.status] = counts.get(s.status, 0) + 1
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "all skipped"
+            first = f"; first: {self.skips[0].path}: {self.skips[0].message}" if self.skips else ""
+            raise AikdError(f"no training face could be used by step {self.step} ({reasons}{first})")
+
     def fit(self) -> DistillResult:
         """Train to ``total_steps`` (from wherever :meth:`restore` left off)."""
         if self.config.tensorboard and self.dist.main:
@@ -400,6 +411,7 @@ class Distiller:
             self.tb = SummaryWriter(str(self.files.root / "tensorboard"))
         set_train_mode(self.student, self.config.freeze_bn)
         window = _Window()
+        trained = 0  # faces this process has trained on since it started
         progress = progress_bar(self.console, self.show_progress)
         task = progress.add_task("distill", total=self.total_steps, completed=self.step, info="")
         with progress:
@@ -412,6 +424,7 @@ class Distiller:
                     self.step += 1
                     if out is not None:
                         window.add(*out)
+                        trained += out[1]
                     if self.step % self.config.log_every == 0 and window.count:
                         progress.update(task, info=self._log_window(window))
                     if (
@@ -421,6 +434,7 @@ class Distiller:
                     ):
                         self.ema.update(self.student)
                     if self.step % self.val_interval == 0 or self.step == self.total_steps:
+                        self._check_trained(trained)
                         if self.dist.main:
                             self._validate_and_save()
                         self.dist.barrier()
