@@ -57,6 +57,7 @@ class DistillConfig:
         0.01, "data", "Share of the training faces held out for validation when --val-data is not given."
     )
     detector: str = _f(DEFAULT_DETECTOR, "data", "Face detector for images without landmarks.")
+    follow_links: bool = _f(False, "data", "Also walk symbolic links to folders (each folder once, so link loops end).")
     # teacher
     teacher: str | None = _f(
         None,
@@ -167,7 +168,7 @@ class DistillConfig:
                     f"--{_opt(f.name)} must be one of {', '.join(choices)}, not {value!r}{close_matches(str(value), choices)}"
                 )
         checks = [
-            (self.perturb >= 0, "--perturb must be >= 0"),
+            (0 <= self.perturb <= 1000, "--perturb must be a finite number in [0, 1000]"),
             (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
             (self.lambda_cos >= 0 and self.lambda_q >= 0, "--lambda-cos and --lambda-q must be >= 0"),
             (self.lambda_cos + self.lambda_q > 0, "--lambda-cos and --lambda-q cannot both be 0"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from aikd_cli.tasks.distill.student import build_student
 from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
 from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.device import resolve_device
+from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
 
 
 def prepare_faces(
@@ -46,8 +48,8 @@ def prepare_faces(
     progress: bool = True,
 ) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
     """Training and validation faces with landmarks (detected once and cached) and labels."""
-    train, skips = collect_faces(config.data)
-    val, val_skips = collect_faces(config.val_data) if config.val_data else ([], [])
+    train, skips = collect_faces(config.data, follow_links=config.follow_links)
+    val, val_skips = collect_faces(config.val_data, follow_links=config.follow_links) if config.val_data else ([], [])
     skips += val_skips
     if config.landmarks:
         train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
@@ -156,7 +158,7 @@ def prepare_run(
     )
     if not train:
         reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
-        hint = f"see {files.skipped}" if skips else None
+        hint = f"first: {skips[0].path}: {skips[0].message}" if skips else None
         if need_labels and any(s.status == "no_label" for s in skips):
             hint = (
                 f"{teacher.loaded.source} has no quality output: pass --labels, or a FIQA model as --teacher"
@@ -199,9 +201,29 @@ def distill(
     progress: bool = True,
     teacher: Teacher | None = None,
 ) -> DistillResult:
-    """Train an AI-KD student as ``config`` says; the Python equivalent of ``aikd distill``."""
+    """Train an AI-KD student as ``config`` says; the Python equivalent of ``aikd distill``.
+
+    The run folder is checked against the inputs and locked (by the main process) before any work;
+    a run that fails before its first checkpoint removes the folder it created.
+    """
+    files = RunFiles(Path(config.output).expanduser())
+    fresh = not files.root.exists()
+    main = int(os.environ.get("RANK", "0")) == 0
     try:
-        return prepare_run(config, resume=resume, console=console, progress=progress, teacher=teacher).fit()
+        with guard_outputs([Output(files.root, "--output", folder=True, names=files.names, lock=main)],
+                           _inputs(config)):
+            try:
+                return prepare_run(config, resume=resume, console=console, progress=progress, teacher=teacher).fit()
+            except BaseException:
+                if fresh and main and not files.state.exists():
+                    shutil.rmtree(files.root, ignore_errors=True)
+                raise
     finally:
         if dist.is_available() and dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             dist.destroy_process_group()
+
+
+def _inputs(config: DistillConfig) -> list[str]:
+    """The local files and folders a run reads (data, labels, landmarks, teacher, student, detector)."""
+    return local_paths(*config.data, *config.val_data, config.labels, config.landmarks, config.teacher,
+                       config.backbone, config.student, config.detector)

@@ -47,6 +47,13 @@ class RunFiles:
     def skipped(self) -> Path:
         return self.root / "skipped.csv"
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What a run writes in its folder (an input there would be overwritten)."""
+        files = (self.config, self.best, self.last, self.state, self.model_json, self.metrics, self.landmarks,
+                 self.skipped)
+        return tuple(f.name for f in files)
+
 
 @dataclass
 class DistillResult:

@@ -110,7 +110,7 @@ def read_manifest(csv_file: str | Path) -> list[FaceRecord]:
 
 
 def collect_faces(
-    inputs: Iterable[str | Path], *, recursive: bool = True
+    inputs: Iterable[str | Path], *, recursive: bool = True, follow_links: bool = False
 ) -> tuple[list[FaceRecord], list[Skip]]:
     """Faces from folders, image files and CSV manifests, in a stable order, duplicates dropped."""
     records: list[FaceRecord] = []
@@ -120,7 +120,7 @@ def collect_faces(
         if given.lower().endswith(".csv") and Path(given).is_file():
             records.extend(read_manifest(given))
             continue
-        for item in iter_inputs([given], recursive=recursive):
+        for item in iter_inputs([given], recursive=recursive, follow_links=follow_links):
             if item.problem:
                 skips.append(Skip(item.path, "unreadable", item.problem))
             elif item.duplicate_of:
