@@ -168,7 +168,7 @@ class DistillConfig:
                     f"--{_opt(f.name)} must be one of {', '.join(choices)}, not {value!r}{close_matches(str(value), choices)}"
                 )
         checks = [
-            (0 <= self.perturb <= 1000, "--perturb must be a finite number in [0, 1000]"),
+            (0 <= self.perturb <= 1000, "--perturb must be >= 0 and at most 1000"),
             (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
             (self.lambda_cos >= 0 and self.lambda_q >= 0, "--lambda-cos and --lambda-q must be >= 0"),
             (self.lambda_cos + self.lambda_q > 0, "--lambda-cos and --lambda-q cannot both be 0"),
