@@ -75,7 +75,7 @@ def test_tiny_student_learns_and_teacher_stays_bit_identical(lfw_labels, tmp_pat
     teacher = tiny_teacher()
     before = {k: v.clone() for k, v in teacher.net.state_dict().items()}
     run = prepare_run(
-        _config(lfw_labels, tmp_path / "run", max_steps=24, val_every=1.0, lr=0.02),
+        _config(lfw_labels, tmp_path / "run", max_steps=24, val_every=1.0, lr=0.01),
         progress=False,
         teacher=teacher,
     )

@@ -1,0 +1,356 @@
+"""AI-KD against a plain regressor by the paper's metric (EDC pAUC), with aikd's own commands.
+
+For each seed: hold out ``--test-people`` LFW people (seeded), label the rest with ``aikd label``
+(CR-FIQA certainty ratio, and SDD-FIQA), train two students from the same frozen MobileFaceNet at the
+same budget with ``aikd distill`` (AI-KD: p = 3 px, embedding + quality terms; plain: p = 0, quality
+only), and run ``aikd evaluate`` on all pairs of the held-out people at p = 0, 2, 3, 5 px and at
+IOD-relative levels. Then, from the same cached model outputs ``aikd evaluate`` computed:
+
+* 95 % bootstrap intervals over held-out identities (mated pairs of resampled identities, the
+  threshold fixed once on all non-mated pairs, as in the EDC protocol) for each model and p, and
+  for the paired difference AI-KD - plain, with the number of false non-matches behind each curve;
+* the FR embedding norm yardstick at every p (the norm of the teacher's embedding of the same
+  misaligned crop: a training-free quality that sees the same misalignment);
+* how far each student's embedding is from the teacher's on the held-out faces (1 - cos).
+
+Run (CPU, ~15 min per seed on the shared 2-core machine):
+``PYTHONPATH=src python benchmarks/aikd_acceptance.py --out out/acceptance --seeds 0 1 2``
+Every ``aikd`` command it runs is printed and logged in ``--out/commands.log``; ``summary.md`` holds
+the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from aikd_cli.tasks.evaluate import edc  # noqa: E402
+
+LABEL_FIELDS = ["path", "identity"]
+
+
+def aikd(out: Path, *args: str) -> None:
+    """Run one ``aikd`` command (logged), failing loudly."""
+    cmd = [sys.executable, "-m", "aikd_cli", *map(str, args)]
+    line = "aikd " + " ".join(shlex.quote(str(a)) for a in args)
+    print(f"$ {line}", flush=True)
+    with open(out / "commands.log", "a") as log:
+        log.write(line + "\n")
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    with open(out / "commands.log", "a") as log:
+        log.write(f"# rc {result.returncode}, {time.perf_counter() - start:.0f} s\n")
+        log.write("".join(f"#   {x}\n" for x in (result.stdout + result.stderr).splitlines()[-40:]))
+    if result.returncode:
+        raise SystemExit(f"failed ({result.returncode}): {line}\n{result.stderr[-3000:]}")
+
+
+def split(landmarks: Path, people: int, seed: int, out: Path) -> tuple[Path, Path, list[str]]:
+    """Train identities CSV (with landmarks: no detection) and test identities CSV."""
+    rows = [r for r in csv.DictReader(open(landmarks, newline="")) if r["status"] == "ok"]
+    names = sorted({r["identity"] for r in rows})
+    random.Random(seed).shuffle(names)
+    held = set(names[:people])
+    lm = [k for k in rows[0] if k.startswith("lm")]
+    train, test = out / "train_ids.csv", out / "test_ids.csv"
+    for path, keep, fields in ((train, False, ["path", "identity", "face", *lm]), (test, True, LABEL_FIELDS)):
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(r for r in rows if (r["identity"] in held) == keep)
+    return train, test, sorted(held)
+
+
+def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, levels, unit: str):
+    """Qualities (per model and p) and FR embeddings of the test faces, from the cache ``aikd evaluate`` filled."""
+    from aikd_cli.faces.landmarks import read_landmarks
+    from aikd_cli.models.inference import open_face_model
+    from aikd_cli.tasks.evaluate.cache import default_cache_dir
+    from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint, run_models
+    from aikd_cli.tasks.evaluate.protocols import FileImages
+
+    rows = list(csv.DictReader(open(test, newline="")))
+    keys = [os.path.normpath(os.path.abspath(r["path"])) for r in rows]
+    lms = {k: min(v, key=lambda f: f[0])[1] for k, v in read_landmarks(landmarks).items()}
+    variants = tuple(sorted({0.0, *levels}))
+    jobs = []
+    for label, ref in models.items():
+        m = open_face_model(ref, device="cpu", precision="fp32", expect="quality")
+        jobs.append(ModelJob(label, m, model_fingerprint(ref, m), "quality", variants))
+        jobs.append(ModelJob(f"{label}#emb", m, model_fingerprint(ref, m), "embedding"))
+    frm = open_face_model(fr, device="cpu", precision="fp32", expect="recognition")
+    jobs.append(ModelJob("fr", frm, model_fingerprint(fr, frm), "embedding", variants))
+    ran = run_models(
+        keys,
+        FileImages(),
+        jobs,
+        landmarks=lms,
+        misalign_unit=unit,
+        seed=0,
+        workers=2,
+        cache_root=default_cache_dir(),
+    )
+    assert not ran.failures, ran.failures
+    return [r["identity"] for r in rows], ran.outputs, variants
+
+
+def pairs(identities: list[str]):
+    ids = np.array(identities)
+    ia, ib = np.triu_indices(len(ids), 1)
+    return ia, ib, ids[ia] == ids[ib]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.sum(a * b, axis=1)
+
+
+def bootstrap(identities, outputs, models, variants, fmr: float, limits, draws: int, seed: int) -> dict:
+    """pAUC per (method, p) with 95 % intervals over identities, and AI-KD - plain differences."""
+    ia, ib, mated = pairs(identities)
+    emb = outputs["fr", 0.0]
+    scores = cosine(emb[ia], emb[ib])
+    threshold = edc.threshold_for_fmr(scores[~mated], fmr)
+    mi, mb, ms = ia[mated], ib[mated], scores[mated]
+    names = np.array(identities)
+    people = sorted(set(identities))
+    by_person = {p: np.flatnonzero(names[mi] == p) for p in people}
+    methods = {f"{m}": {p: outputs[m, p][:, 0] for p in variants} for m in models}
+    methods["FR embedding norm"] = {p: np.linalg.norm(outputs["fr", p], axis=1) for p in variants}
+
+    def areas(sel: np.ndarray) -> dict:
+        res = {}
+        for name, per_p in methods.items():
+            for p, q in per_p.items():
+                curve = edc.fnm_edc(ms[sel], edc.pair_quality(q[mi[sel]], q[mb[sel]]), threshold)
+                res[name, p] = [a.normalised for a in edc.partial_areas(curve, limits)]
+        return res
+
+    full = areas(np.arange(len(ms)))
+    rng = np.random.default_rng(seed)
+    samples, fnm = [], []
+    for _ in range(draws):
+        drawn = rng.choice(len(people), len(people))
+        sel = np.concatenate([by_person[people[k]] for k in drawn])
+        samples.append(areas(sel))
+        fnm.append(int(np.sum(ms[sel] < threshold)))
+    out = {"threshold": threshold, "mated": int(mated.sum()), "nonmated": int((~mated).sum())}
+    out["false_nonmatches"] = int(np.sum(ms < threshold))
+    out["false_nonmatches_ci95"] = np.percentile(fnm, [2.5, 97.5]).tolist()
+    table = {}
+    a, b = list(models)[:2]
+    for (name, p), value in full.items():
+        boot = np.array([s[name, p] for s in samples])
+        table[f"{name}|{p:g}"] = {
+            "value": value,
+            "ci95": np.nanpercentile(boot, [2.5, 97.5], axis=0).T.tolist(),
+        }
+    for p in variants:
+        diff = np.array([np.subtract(s[a, p], s[b, p]) for s in samples])
+        table[f"{a} - {b}|{p:g}"] = {
+            "value": np.subtract(full[a, p], full[b, p]).tolist(),
+            "ci95": np.nanpercentile(diff, [2.5, 97.5], axis=0).T.tolist(),
+        }
+    out["pauc"] = table
+    out["limits"] = list(limits)
+    return out
+
+
+def embedding_distance(identities, outputs, models) -> dict:
+    """Mean 1 - cos between each student's embedding and the teacher's on the clean held-out crops."""
+    return {m: float(np.mean(1 - cosine(outputs[f"{m}#emb", 0.0], outputs["fr", 0.0]))) for m in models}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--assets", type=Path, default=Path(os.environ.get("AIKD_ASSETS", ROOT.parent / "shared" / "assets"))
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "acceptance")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--test-people", type=int, default=150)
+    parser.add_argument("--schemes", nargs="+", default=["cr"], help="label schemes to train students on")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--px", default="2,3,5")
+    parser.add_argument("--iod", default="0.02,0.03,0.05")
+    parser.add_argument("--fmr", type=float, default=1e-3)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument(
+        "--extra", default="", help="extra options for both distill runs (e.g. '--recipe paper')"
+    )
+    args = parser.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    fr = str(args.assets / "models" / "fr" / "mobilefacenet_foamliu.pt")
+    det = str(args.assets / "models" / "retinaface" / "mobilenet0.25_Final.pth")
+    landmarks = out / "all_landmarks.csv"
+    if (
+        not landmarks.exists()
+    ):  # one detection pass over the 2,000 photos; the labels CSV carries the landmarks
+        aikd(
+            out,
+            "label",
+            "-i",
+            args.assets / "lfw" / "identities.csv",
+            "-m",
+            fr,
+            "--detector",
+            det,
+            "--device",
+            "cpu",
+            "--precision",
+            "fp32",
+            "-o",
+            landmarks,
+        )
+    results = {}
+    for seed in args.seeds:
+        sdir = out / f"seed{seed}"
+        sdir.mkdir(exist_ok=True)
+        train, test, held = split(landmarks, args.test_people, seed, sdir)
+        for scheme in args.schemes:
+            labels = sdir / f"train_{scheme}.csv"
+            if not labels.exists():
+                aikd(
+                    out,
+                    "label",
+                    "-i",
+                    train,
+                    "-m",
+                    fr,
+                    "--scheme",
+                    scheme,
+                    "--device",
+                    "cpu",
+                    "--precision",
+                    "fp32",
+                    "-o",
+                    labels,
+                )
+            runs = {}
+            for name, extra in (
+                ("AI-KD", ["--perturb", "3", "--cache-teacher"]),
+                ("plain", ["--perturb", "0", "--lambda-cos", "0"]),
+            ):
+                run = sdir / f"{'aikd' if name == 'AI-KD' else 'plain'}_{scheme}"
+                if not (run / "best.safetensors").exists() or not (run / "done").exists():
+                    if run.exists():
+                        import shutil
+
+                        shutil.rmtree(run)
+                    aikd(
+                        out,
+                        "distill",
+                        labels,
+                        "--backbone",
+                        fr,
+                        "-o",
+                        run,
+                        "--seed",
+                        seed,
+                        "--epochs",
+                        args.epochs,
+                        "-b",
+                        args.batch_size,
+                        "-j",
+                        "2",
+                        "--device",
+                        "cpu",
+                        *extra,
+                        *shlex.split(args.extra),
+                    )
+                    (run / "done").write_text("")
+                runs[name] = str(run)
+            evaluations = {}
+            for unit, levels in (("px", args.px), ("iod", args.iod)):
+                edir = sdir / f"eval_{scheme}_{unit}"
+                if not (edir / "results.json").exists():
+                    aikd(
+                        out,
+                        "evaluate",
+                        "--identities",
+                        test,
+                        "-f",
+                        fr,
+                        "--landmarks",
+                        landmarks,
+                        *[x for n, r in runs.items() for x in ("-m", f"{r}:{n}")],
+                        "--misalign",
+                        f"0,{levels}",
+                        "--misalign-unit",
+                        unit,
+                        "--fmr",
+                        args.fmr,
+                        "--device",
+                        "cpu",
+                        "--precision",
+                        "fp32",
+                        "-j",
+                        "2",
+                        "-o",
+                        edir,
+                    )
+                lv = [float(x) for x in levels.split(",")]
+                identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit)
+                evaluations[unit] = bootstrap(
+                    identities, outputs, runs, variants, args.fmr, (0.2, 0.3), args.draws, seed
+                )
+                evaluations[unit]["cli_table"] = json.loads((edir / "results.json").read_text())["robustness"]
+                evaluations["embedding_distance"] = embedding_distance(identities, outputs, runs)
+            metrics = {
+                n: json.loads((Path(r) / "config.json").read_text())["metrics"] for n, r in runs.items()
+            }
+            results[f"seed{seed}/{scheme}"] = {
+                "evaluations": evaluations,
+                "validation": metrics,
+                "test_people": held,
+            }
+            (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+            print(summarise(results), flush=True)
+    (out / "summary.md").write_text(summarise(results))
+
+
+def summarise(results: dict) -> str:
+    lines = []
+    for key, r in results.items():
+        for unit in ("px", "iod"):
+            ev = r["evaluations"][unit]
+            lines += [
+                f"\n### {key}, misalignment in {unit}: normalised pAUC @0.2 / @0.3 [95 % CI over identities]",
+                f"({ev['mated']:,} mated, {ev['nonmated']:,} non-mated pairs; {ev['false_nonmatches']} false non-matches at "
+                f"0 % discard, CI {ev['false_nonmatches_ci95']}; threshold {ev['threshold']:.4f})\n",
+                "| method | p | @0.2 | @0.3 |",
+                "|---|---|---|---|",
+            ]
+            for name, cell in ev["pauc"].items():
+                method, p = name.split("|")
+                (v2, v3), ((l2, h2), (l3, h3)) = cell["value"], cell["ci95"]
+                lines.append(
+                    f"| {method} | {p} | {v2:.3f} [{l2:.3f}, {h2:.3f}] | {v3:.3f} [{l3:.3f}, {h3:.3f}] |"
+                )
+        d = r["evaluations"]["embedding_distance"]
+        lines.append(
+            "\n1 - cos(student, teacher) on held-out faces: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in d.items())
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
