@@ -58,7 +58,7 @@ class DistillConfig:
         0.05,
         "data",
         "Share of the training images held out for validation when --val-data is not given (at least 64 "
-        "and at most 5,000 when there are enough).",
+        "when that is at most a tenth of them; at most 5,000).",
     )
     detector: str = _f(DEFAULT_DETECTOR, "data", "Face detector for images without landmarks.")
     # teacher
@@ -130,7 +130,7 @@ class DistillConfig:
         ("default", "paper"),
     )
     optimizer: str = _f("adamw", "optim", "Optimiser.", ("sgd", "adamw"))
-    lr: float = _f(1e-3, "optim", "Learning rate of the quality head.")
+    lr: float = _f(3e-3, "optim", "Learning rate of the quality head.")
     lr_backbone: float = _f(1e-4, "optim", "Learning rate of the trained backbone tensors.")
     momentum: float = _f(0.9, "optim", "SGD momentum of the head.")
     momentum_backbone: float = _f(0.1, "optim", "SGD momentum of the backbone tensors.")
@@ -158,7 +158,7 @@ class DistillConfig:
     batch_size: int = _f(
         64, "run", "Faces per step and process (the global batch is this times the number of processes)."
     )
-    val_every: float = _f(0.1, "run", "Validate and checkpoint every this many epochs.")
+    val_every: float = _f(0.25, "run", "Validate and checkpoint every this many epochs.")
     log_every: int = _f(10, "run", "Write a metrics line every N steps.")
     seed: int = _f(0, "run", "Seed of everything random: split, order, landmark noise, head initialisation.")
     device: str = _f(
@@ -294,6 +294,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "quality_units": "label",
         "freeze_bn": False,
         "val_fraction": 0.01,
+        "val_every": 0.1,
     },
 }
 

@@ -168,23 +168,20 @@ def prepare_run(
         if dist_.main and skips:
             write_skips(skips, files.skipped)
         raise InputFormatError(f"no usable training faces ({reasons})", hint=hint)
-    calibration = None
-    if config.head_scaling or config.quality_units == "std":
-        calibration = calibrate(
-            teacher.to(device),
-            train,
-            seed=config.seed,
-            device=device,
-            dtype=resolve_precision(config.precision, device),  # type: ignore[arg-type]
-            batch_size=config.batch_size,
-            workers=config.workers,
-        )
-        set_head_units(
-            student, 1.0 / calibration.embedding_norm, calibration.label_mean, calibration.label_std
-        )
+    # always measured: the label mean is also the bar validation compares the head against
+    calibration = calibrate(
+        teacher.to(device),
+        train,
+        seed=config.seed,
+        device=device,
+        dtype=resolve_precision(config.precision, device),  # type: ignore[arg-type]
+        batch_size=config.batch_size,
+        workers=config.workers,
+    )
+    set_head_units(student, 1.0 / calibration.embedding_norm, calibration.label_mean, calibration.label_std)
     if dist_.main:
         write_skips(skips, files.skipped)
-        if calibration is not None:
+        if config.head_scaling or config.quality_units == "std":
             console.print(
                 f"head units: embedding norm {calibration.embedding_norm:.3g} (median), targets mean "
                 f"{calibration.label_mean:.4g} std {calibration.label_std:.3g} (from {calibration.faces} {calibration.source})",
