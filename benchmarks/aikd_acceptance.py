@@ -122,55 +122,60 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-def bootstrap(identities, outputs, models, variants, fmr: float, limits, draws: int, seed: int) -> dict:
-    """pAUC per (method, p) with 95 % intervals over identities, and AI-KD - plain differences."""
+def bootstrap(
+    identities, emb, methods: dict, diff: tuple[str, str], fmr: float, limits, draws: int, seed: int
+):
+    """Normalised pAUC of each ``methods[name][level]`` quality with 95 % intervals over identities
+    (mated pairs of resampled identities; the threshold fixed once on all non-mated pairs), and of the
+    paired difference ``diff[0] - diff[1]`` at each level."""
     ia, ib, mated = pairs(identities)
-    emb = outputs["fr", 0.0]
     scores = cosine(emb[ia], emb[ib])
     threshold = edc.threshold_for_fmr(scores[~mated], fmr)
     mi, mb, ms = ia[mated], ib[mated], scores[mated]
     names = np.array(identities)
     people = sorted(set(identities))
     by_person = {p: np.flatnonzero(names[mi] == p) for p in people}
-    methods = {f"{m}": {p: outputs[m, p][:, 0] for p in variants} for m in models}
-    methods["FR embedding norm"] = {p: np.linalg.norm(outputs["fr", p], axis=1) for p in variants}
 
     def areas(sel: np.ndarray) -> dict:
         res = {}
-        for name, per_p in methods.items():
-            for p, q in per_p.items():
+        for name, per_level in methods.items():
+            for level, q in per_level.items():
                 curve = edc.fnm_edc(ms[sel], edc.pair_quality(q[mi[sel]], q[mb[sel]]), threshold)
-                res[name, p] = [a.normalised for a in edc.partial_areas(curve, limits)]
+                res[name, level] = [a.normalised for a in edc.partial_areas(curve, limits)]
         return res
 
     full = areas(np.arange(len(ms)))
     rng = np.random.default_rng(seed)
     samples, fnm = [], []
     for _ in range(draws):
-        drawn = rng.choice(len(people), len(people))
-        sel = np.concatenate([by_person[people[k]] for k in drawn])
+        sel = np.concatenate([by_person[people[k]] for k in rng.choice(len(people), len(people))])
         samples.append(areas(sel))
         fnm.append(int(np.sum(ms[sel] < threshold)))
     out = {"threshold": threshold, "mated": int(mated.sum()), "nonmated": int((~mated).sum())}
     out["false_nonmatches"] = int(np.sum(ms < threshold))
     out["false_nonmatches_ci95"] = np.percentile(fnm, [2.5, 97.5]).tolist()
     table = {}
-    a, b = list(models)[:2]
-    for (name, p), value in full.items():
-        boot = np.array([s[name, p] for s in samples])
-        table[f"{name}|{p:g}"] = {
+    for (name, level), value in full.items():
+        boot = np.array([s[name, level] for s in samples])
+        table[f"{name}|{level}"] = {
             "value": value,
             "ci95": np.nanpercentile(boot, [2.5, 97.5], axis=0).T.tolist(),
         }
-    for p in variants:
-        diff = np.array([np.subtract(s[a, p], s[b, p]) for s in samples])
-        table[f"{a} - {b}|{p:g}"] = {
-            "value": np.subtract(full[a, p], full[b, p]).tolist(),
-            "ci95": np.nanpercentile(diff, [2.5, 97.5], axis=0).T.tolist(),
+    a, b = diff
+    for level in methods[a]:
+        d = np.array([np.subtract(s[a, level], s[b, level]) for s in samples])
+        table[f"{a} - {b}|{level}"] = {
+            "value": np.subtract(full[a, level], full[b, level]).tolist(),
+            "ci95": np.nanpercentile(d, [2.5, 97.5], axis=0).T.tolist(),
         }
-    out["pauc"] = table
-    out["limits"] = list(limits)
-    return out
+    return {**out, "pauc": table, "limits": list(limits)}
+
+
+def level_methods(outputs, models, variants) -> dict:
+    """Each student's quality and the teacher's embedding norm (the yardstick) at every level p."""
+    methods = {m: {f"{p:g}": outputs[m, p][:, 0] for p in variants} for m in models}
+    methods["FR embedding norm"] = {f"{p:g}": np.linalg.norm(outputs["fr", p], axis=1) for p in variants}
+    return methods
 
 
 def embedding_distance(identities, outputs, models) -> dict:
@@ -260,7 +265,17 @@ def main() -> None:
                          "-o", edir)  # fmt: skip
                 lv = [float(x) for x in levels.split(",")]
                 identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit)
-                ev = bootstrap(identities, outputs, runs, variants, args.fmr, (0.2, 0.3), args.draws, seed)
+                methods = level_methods(outputs, runs, variants)
+                ev = bootstrap(
+                    identities,
+                    outputs["fr", 0.0],
+                    methods,
+                    ("AI-KD", "plain"),
+                    args.fmr,
+                    (0.2, 0.3),
+                    args.draws,
+                    seed,
+                )
                 ev["cli_table"] = json.loads((edir / "results.json").read_text())["robustness"]
                 evaluations[unit] = ev
                 evaluations["embedding_distance"] = embedding_distance(identities, outputs, runs)
