@@ -121,15 +121,16 @@ def intervals(rows, paths, runs, fr, full, out: Path, sizes, args) -> dict:
     for label, lms in [("full", full)] + [
         (f"det{s}", landmarks_of(out / f"AI-KD_det{s}.csv")) for s in sizes
     ]:
-        ran = run_models(keys, FileImages(), list(jobs.values()), landmarks=lms, detector=None, workers=2,
+        missing = [i for i, k in enumerate(keys) if k not in lms]  # faces the small-image detector missed
+        ran = run_models(keys, FileImages(), list(jobs.values()), landmarks={**full, **lms}, workers=2,
                          cache_root=default_cache_dir())  # fmt: skip
-        missing = set(ran.failures)
+        assert not ran.failures, ran.failures
         for name in runs:
             q = ran.outputs[name, 0.0][:, 0].astype(np.float64)
-            q[list(missing)] = -np.inf  # a face the small detector missed counts as the worst quality
+            q[missing] = -np.inf  # a face the detector missed counts as the worst quality
             methods[name][label] = q
         norm = np.linalg.norm(ran.outputs["fr", 0.0], axis=1).astype(np.float64)
-        norm[list(missing)] = -np.inf
+        norm[missing] = -np.inf
         methods["FR embedding norm"][label] = norm
         if label == "full":
             emb = ran.outputs["fr", 0.0]
