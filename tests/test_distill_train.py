@@ -422,3 +422,22 @@ def test_tensorboard_without_the_package_is_a_clear_error(lfw_labels, tmp_path):
     )
     with pytest.raises(Exception, match="--tensorboard needs the tensorboard package"):
         run.fit()
+
+
+def test_no_by_construction_or_silent_validation_numbers(lfw_labels, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    config = _config(lfw_labels, tmp_path / "p0", perturb=0.0, lambda_cos=0.0, max_steps=2, val_every=1.0)
+    result = distill(config, progress=False, teacher=tiny_teacher(), console=Console(file=buffer, width=200))
+    said = buffer.getvalue()
+    val = [m for m in _metrics(tmp_path / "p0") if "val_q_loss" in m]
+    # p = 0: one view, so no stability (it would be 1 by construction), and the run says so
+    assert val and all("val_stability" not in m for m in val) and "p = 0" in said
+    # 8 validation faces: the run warns that its validation numbers are noise
+    assert result.val_faces == 8 and "8 validation faces" in said
+    assert {"val_q_loss_mean", "val_pred_std", "val_label_std"} <= set(val[-1])
+    meta = json.loads(load_file_meta(tmp_path / "p0" / "best.safetensors"))
+    assert meta["calibration"]["source"] == "labels" and meta["calibration"]["faces"] == result.train_faces
