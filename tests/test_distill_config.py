@@ -16,7 +16,13 @@ from aikd_cli.tasks.distill.config import (
 
 def test_paper_recipe_is_the_reference_and_options_still_override_it():
     c = resolve_config(None, {"recipe": "paper"})
-    assert (c.optimizer, c.lr, c.lr_backbone, c.momentum, c.momentum_backbone) == ("sgd", 0.05, 0.05, 0.9, 0.1)
+    assert (c.optimizer, c.lr, c.lr_backbone, c.momentum, c.momentum_backbone) == (
+        "sgd",
+        0.05,
+        0.05,
+        0.9,
+        0.1,
+    )
     assert (c.weight_decay, c.backbone_tensors, c.grad_clip, c.quality_loss, c.beta) == (
         5e-4,
         100,

@@ -91,7 +91,9 @@ def _learnable_labels(manifest: Path, out: Path, teacher) -> Path:
     return out
 
 
-def test_default_recipe_learns_what_the_paper_recipe_cannot_and_teacher_stays_bit_identical(lfw_labels, tmp_path):
+def test_default_recipe_learns_what_the_paper_recipe_cannot_and_teacher_stays_bit_identical(
+    lfw_labels, tmp_path
+):
     teacher = tiny_teacher()
     before = {k: v.clone() for k, v in teacher.net.state_dict().items()}
     labels = _learnable_labels(lfw_labels, tmp_path / "labels.csv", teacher)
@@ -130,7 +132,9 @@ def test_scaled_head_is_saved_as_the_plain_head_it_computes():
 
     torch.manual_seed(0)
     backbone = torch.nn.Linear(6, 16)
-    scaled = QualityRegressor(backbone, ScaledHead(MLPHead(16, 32), in_scale=1 / 18.0, shift=0.64, scale=0.05))
+    scaled = QualityRegressor(
+        backbone, ScaledHead(MLPHead(16, 32), in_scale=1 / 18.0, shift=0.64, scale=0.05)
+    )
     plain = QualityRegressor(torch.nn.Linear(6, 16), MLPHead(16, 32))
     plain.load_state_dict(scaled.export_state())  # strict: the canonical MLPHead layout
     x = torch.randn(5, 6)
@@ -305,7 +309,9 @@ def test_cli_trains_a_real_mobilefacenet_student_that_score_can_use(
         128,
     )
     assert loaded.config.preprocess.mean == (0.485, 0.456, 0.406)  # the teacher's normalisation, carried over
-    assert Path(loaded.info["teacher"]["source"]).resolve() == mobilefacenet_weights.resolve()  # the same file
+    assert (
+        Path(loaded.info["teacher"]["source"]).resolve() == mobilefacenet_weights.resolve()
+    )  # the same file
     assert loaded.info["step"] in (1, 2)
     assert load_network(run / "last.safetensors").info["step"] == 2
     assert ModelConfig.from_dict(json.loads((run / "config.json").read_text())["config"]) == loaded.config

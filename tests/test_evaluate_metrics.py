@@ -244,3 +244,41 @@ def test_quality_model_labels(tmp_path):
     odd = tmp_path / "a:b.safetensors"  # an existing file whose name has a colon is a path
     odd.write_bytes(b"")
     assert ModelInput.parse(str(odd)) == ModelInput(str(odd))
+
+
+def test_fmr_rule_closest_through_evaluate_gives_erc_numbers(tmp_path):
+    import csv
+
+    from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput, ThresholdRule, evaluate
+
+    rng = np.random.default_rng(3)
+    quality = rng.random(300)
+    a, b = rng.integers(0, 300, 6000), rng.integers(0, 300, 6000)
+    keep = np.unique(np.sort(np.stack([a, b], 1), axis=1)[a != b], axis=0)[:4000]
+    mated = rng.random(len(keep)) < 0.2
+    scores = np.round(np.where(mated, rng.normal(0.5, 0.2, len(keep)), rng.normal(0.0, 0.15, len(keep))), 3)
+    with open(tmp_path / "pairs.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path_a", "path_b", "mated", "score"])
+        w.writerows([f"s{i}", f"s{j}", int(m), repr(float(s))] for (i, j), m, s in zip(keep, mated, scores))
+    with open(tmp_path / "q.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "quality"])
+        w.writerows([f"s{i}", repr(float(q))] for i, q in enumerate(quality))
+    options = EvaluateOptions(
+        datasets=[DatasetInput(tmp_path / "pairs.csv")],
+        quality=[QualityInput(tmp_path / "q.csv", "Q")],
+        score_column="score",
+        threshold=ThresholdRule(fmr=1e-2, fmr_rule="closest"),
+        protocol="crfiqa",
+        limits=(0.95,),
+    )
+    (dataset,) = evaluate(options).datasets
+    method = next(m for m in dataset.methods if m.label == "Q")
+    pair_q = np.minimum(quality[keep[:, 0]], quality[keep[:, 1]])
+    _, reference = _erc_curve(scores, mated.astype(int), pair_q, 1e-2)
+    assert np.array_equal(method.curve.fnmr, reference)
+    # sklearn.metrics.auc over the 20 rates (= numpy's trapezoid rule), un-normalised
+    assert method.areas[0].pauc == pytest.approx(
+        float(np.trapezoid(reference, np.arange(0, 0.98, 0.05))), abs=1e-15
+    )
