@@ -69,6 +69,8 @@ def split(landmarks: Path, people: int, seed: int, out: Path) -> tuple[Path, Pat
     held = set(names[:people])
     lm = [k for k in rows[0] if k.startswith("lm")]
     train, test = out / "train_ids.csv", out / "test_ids.csv"
+    if train.exists() and test.exists():  # written once: several drivers may share a split
+        return train, test, sorted(held)
     for path, keep, fields in ((train, False, ["path", "identity", "face", *lm]), (test, True, LABEL_FIELDS)):
         with open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
@@ -85,6 +87,8 @@ def subset(labels: Path, people: int, seed: int) -> Path:
     random.Random(seed).shuffle(names)
     keep = set(names[:people])
     out = labels.with_name(f"{labels.stem}_{people}people.csv")
+    if out.exists():
+        return out
     with open(out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -305,9 +309,32 @@ def main() -> None:
                 "validation": metrics,
                 "test_people": held,
             }
-            (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
-            print(summarise(results), flush=True)
-    (out / "summary.md").write_text(summarise(results))
+            key = f"seed{seed}/{scheme}"
+            (out / f"results_seed{seed}_{scheme}.json").write_text(
+                json.dumps({key: results[key]}, indent=2, default=float)
+            )
+            print(summarise({key: results[key]}), flush=True)
+    merged = {}
+    for path in sorted(out.glob("results_seed*_*.json")):
+        merged.update(json.loads(path.read_text()))
+    (out / "summary.md").write_text(summarise(merged) + "\n" + across_seeds(merged))
+
+
+def across_seeds(results: dict) -> str:
+    """Mean over seeds of each method's normalised pAUC per level, with the per-seed values."""
+    lines = ["\n### Across seeds: normalised pAUC @0.2 / @0.3, mean over seeds (per-seed values)\n"]
+    lines += ["| method | p | @0.2 | @0.3 | seeds |", "|---|---|---|---|---|"]
+    for unit in ("px", "iod"):
+        cells: dict = {}
+        for r in results.values():
+            for name, cell in r["evaluations"][unit]["pauc"].items():
+                cells.setdefault(name, []).append(cell["value"])
+        for name, values in cells.items():
+            method, p = name.split("|")
+            v = np.array(values)
+            per = "; ".join(f"{a:.3f}/{b:.3f}" for a, b in v)
+            lines.append(f"| {method} | {p} {unit} | {v[:, 0].mean():.3f} | {v[:, 1].mean():.3f} | {per} |")
+    return "\n".join(lines)
 
 
 def summarise(results: dict) -> str:
