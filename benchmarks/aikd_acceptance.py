@@ -224,9 +224,14 @@ def main() -> None:
     parser.add_argument(
         "--extra", default="", help="extra options for both distill runs (e.g. '--recipe paper')"
     )
+    parser.add_argument(
+        "--summary-only", action="store_true", help="only merge the result files into summary.md"
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.summary_only:
+        return write_summary(out)
     fr = str(args.assets / "models" / "fr" / "mobilefacenet_foamliu.pt")
     det = str(args.assets / "models" / "retinaface" / "mobilenet0.25_Final.pth")
     landmarks = out / "all_landmarks.csv"
@@ -314,10 +319,17 @@ def main() -> None:
                 json.dumps({key: results[key]}, indent=2, default=float)
             )
             print(summarise({key: results[key]}), flush=True)
+    write_summary(out)
+
+
+def write_summary(out: Path) -> None:
+    """summary.md from every result file in ``out`` (per seed, or one file of several seeds)."""
     merged = {}
-    for path in sorted(out.glob("results_seed*_*.json")):
+    for path in sorted(out.glob("results*.json")):
         merged.update(json.loads(path.read_text()))
+    merged = dict(sorted(merged.items()))
     (out / "summary.md").write_text(summarise(merged) + "\n" + across_seeds(merged))
+    print(across_seeds(merged))
 
 
 def across_seeds(results: dict) -> str:
