@@ -54,11 +54,7 @@ class ThresholdRule:
 
     def describe(self) -> str:
         if self.fmr is not None:
-            closest = (
-                " (ROC point with the FMR closest to it, as CR-FIQA's ERC code)"
-                if self.fmr_rule == "closest"
-                else ""
-            )
+            closest = ", the closest ROC point as in CR-FIQA" if self.fmr_rule == "closest" else ""
             return f"FMR {self.fmr:g}{closest}"
         if self.start_error is not None:
             return f"starting FNMR {self.start_error:g}"
