@@ -58,9 +58,9 @@ def main() -> None:
     parser.add_argument(
         "--assets", type=Path, default=Path(os.environ.get("AIKD_ASSETS", ROOT.parent / "shared" / "assets"))
     )
-    parser.add_argument("--people", type=int, default=12)
-    parser.add_argument("--rate-steps", type=int, default=4)
-    parser.add_argument("--rate-batch", type=int, default=8)
+    parser.add_argument("--people", type=int, default=6)
+    parser.add_argument("--rate-steps", type=int, default=3)
+    parser.add_argument("--rate-batch", type=int, default=4)
     args = parser.parse_args()
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
