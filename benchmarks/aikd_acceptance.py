@@ -61,6 +61,28 @@ def aikd(out: Path, *args: str) -> None:
         raise SystemExit(f"failed ({result.returncode}): {line}\n{result.stderr[-3000:]}")
 
 
+def finished_elsewhere(run: Path, epochs: int) -> bool:
+    """Wait for another process training ``run`` (a second driver of the same seeds) and say whether
+    it completed: its last validation is at the final epoch."""
+    while any(str(run) in cmd for cmd in _command_lines()):
+        time.sleep(30)
+    metrics = run / "metrics.jsonl"
+    if not (run / "best.safetensors").exists() or not metrics.exists():
+        return False
+    records = [json.loads(x) for x in metrics.read_text().splitlines() if x]
+    return any("val_q_loss" in r and r["epoch"] >= epochs - 1e-6 for r in records)
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for proc in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(proc.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return [x for x in lines if "aikd_cli distill" in x]
+
+
 def split(landmarks: Path, people: int, seed: int, out: Path) -> tuple[Path, Path, list[str]]:
     """Train identities CSV (with landmarks: no detection) and test identities CSV."""
     rows = [r for r in csv.DictReader(open(landmarks, newline="")) if r["status"] == "ok"]
@@ -275,6 +297,8 @@ def main() -> None:
             runs = {}
             for name, extra in students.items():
                 run = sdir / f"{'aikd' if name == 'AI-KD' else 'plain'}_{scheme}"
+                if not (run / "done").exists() and finished_elsewhere(run, args.epochs):
+                    (run / "done").write_text("")
                 if not (run / "done").exists():
                     shutil.rmtree(run, ignore_errors=True)
                     budget = ["--seed", seed, "--epochs", args.epochs, "-b", args.batch_size, "-j", "2"]
