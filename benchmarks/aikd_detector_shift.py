@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--acceptance", type=Path, default=ROOT / "out" / "acceptance")
     parser.add_argument("--seed", type=int, default=0, help="which training seed's students")
     parser.add_argument("--scheme", default="cr")
-    parser.add_argument("--det-sizes", default="160,112")
+    parser.add_argument("--det-sizes", default="160")
     parser.add_argument(
         "--assets", type=Path, default=Path(os.environ.get("AIKD_ASSETS", ROOT.parent / "shared" / "assets"))
     )
@@ -62,6 +63,8 @@ def main() -> None:
         "AI-KD": acc / f"seed{args.seed}" / f"aikd_{args.scheme}",
         "plain": acc / f"seed{args.seed}" / f"plain_{args.scheme}",
     }
+    while not all((run / "done").exists() for run in runs.values()):  # the acceptance is still training
+        time.sleep(60)
     full = landmarks_of(full_lm)
     report: dict = {"det_sizes": {}}
     quality_files = []
@@ -102,38 +105,39 @@ def main() -> None:
 
 
 def intervals(rows, paths, runs, fr, full, out: Path, sizes, args) -> dict:
-    """Bootstrap over identities: each student at the full-size alignment and at each det-size, and
-    the FR embedding norm of the same crops (the teacher, run on the same landmarks)."""
+    """Bootstrap over identities: each student at the full-size alignment (outputs cached by the
+    acceptance's ``aikd evaluate``) and at each det-size (the ``aikd score`` CSVs), and the FR
+    embedding norm of the same crops."""
     from aikd_cli.models.inference import open_face_model
     from aikd_cli.tasks.evaluate.cache import default_cache_dir
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint, run_models
     from aikd_cli.tasks.evaluate.protocols import FileImages
+    from aikd_cli.tasks.evaluate.quality import read_quality_csv
 
     keys = [os.path.normpath(p) for p in paths]
     frm = open_face_model(fr, device="cpu", precision="fp32", expect="recognition")
-    jobs = {"fr": ModelJob("fr", frm, model_fingerprint(fr, frm), "embedding")}
+    jobs = [ModelJob("fr", frm, model_fingerprint(fr, frm), "embedding")]
     for name, run in runs.items():
         m = open_face_model(str(run), device="cpu", precision="fp32", expect="quality")
-        jobs[name] = ModelJob(name, m, model_fingerprint(str(run), m), "quality")
-    methods: dict = {name: {} for name in runs}
-    methods["FR embedding norm"] = {}
-    emb = None
-    for label, lms in [("full", full)] + [
-        (f"det{s}", landmarks_of(out / f"AI-KD_det{s}.csv")) for s in sizes
-    ]:
-        missing = [i for i, k in enumerate(keys) if k not in lms]  # faces the small-image detector missed
-        ran = run_models(keys, FileImages(), list(jobs.values()), landmarks={**full, **lms}, workers=2,
-                         cache_root=default_cache_dir())  # fmt: skip
-        assert not ran.failures, ran.failures
+        jobs.append(ModelJob(name, m, model_fingerprint(str(run), m), "quality"))
+    cache = default_cache_dir()
+    ran = run_models(keys, FileImages(), jobs, landmarks=full, workers=2, cache_root=cache)
+    emb = ran.outputs["fr", 0.0]
+    methods: dict = {name: {"full": ran.outputs[name, 0.0][:, 0].astype(np.float64)} for name in runs}
+    methods["FR embedding norm"] = {"full": np.linalg.norm(emb, axis=1).astype(np.float64)}
+    for size in sizes:
+        label = f"det{size}"
         for name in runs:
-            q = ran.outputs[name, 0.0][:, 0].astype(np.float64)
-            q[missing] = -np.inf  # a face the detector missed counts as the worst quality
-            methods[name][label] = q
-        norm = np.linalg.norm(ran.outputs["fr", 0.0], axis=1).astype(np.float64)
+            q, _ = read_quality_csv(out / f"{name}_det{size}.csv").lookup(keys)
+            methods[name][label] = np.where(np.isfinite(q), q, -np.inf)  # a missed face is the worst
+        lms = landmarks_of(out / f"AI-KD_det{size}.csv")
+        missing = [i for i, k in enumerate(keys) if k not in lms]
+        norm = np.linalg.norm(
+            run_models(keys, FileImages(), jobs[:1], landmarks={**full, **lms}, workers=2, cache_root=cache)
+            .outputs["fr", 0.0], axis=1
+        ).astype(np.float64)  # fmt: skip
         norm[missing] = -np.inf
         methods["FR embedding norm"][label] = norm
-        if label == "full":
-            emb = ran.outputs["fr", 0.0]
     identities = [r["identity"] for r in rows]
     return bootstrap(identities, emb, methods, ("AI-KD", "plain"), 1e-3, (0.2, 0.3), args.draws, args.seed)
 
