@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -212,10 +213,16 @@ def bootstrap(
     return {**out, "pauc": table, "limits": list(limits)}
 
 
-def level_methods(outputs, models, variants) -> dict:
-    """Each student's quality and the teacher's embedding norm (the yardstick) at every level p."""
+def level_methods(outputs, models, variants, identities) -> dict:
+    """Each student's quality and the teacher's embedding norm (the yardstick) at every level p, and
+    the held-out faces' own CR label at p = 0 (computed with their identities: what the students are
+    taught to predict, as a reference, not a quality method)."""
+    from aikd_cli.tasks.distill.labels import certainty_ratio
+
     methods = {m: {f"{p:g}": outputs[m, p][:, 0] for p in variants} for m in models}
     methods["FR embedding norm"] = {f"{p:g}": np.linalg.norm(outputs["fr", p], axis=1) for p in variants}
+    cr = certainty_ratio(torch.from_numpy(outputs["fr", 0.0]), list(identities))[0].numpy()
+    methods["CR label of the test faces (uses identities)"] = {"0": cr}
     return methods
 
 
@@ -316,7 +323,7 @@ def main() -> None:
                          "-o", edir)  # fmt: skip
                 lv = [float(x) for x in levels.split(",")]
                 identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit)
-                methods = level_methods(outputs, runs, variants)
+                methods = level_methods(outputs, runs, variants, identities)
                 ev = bootstrap(
                     identities,
                     outputs["fr", 0.0],
