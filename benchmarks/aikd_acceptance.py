@@ -359,8 +359,31 @@ def write_summary(out: Path) -> None:
     for path in sorted(out.glob("results*.json")):
         merged.update(json.loads(path.read_text()))
     merged = dict(sorted(merged.items()))
-    (out / "summary.md").write_text(summarise(merged) + "\n" + across_seeds(merged))
-    print(across_seeds(merged))
+    (out / "summary.md").write_text(
+        summarise(merged) + "\n" + across_seeds(merged) + "\n\n" + doc_table(merged)
+    )
+    print(doc_table(merged))
+
+
+def doc_table(results: dict) -> str:
+    """The table docs/distill.md shows: normalised pAUC @0.2 [95 % CI] per seed, and the means."""
+    seeds = list(results)
+    head = " | ".join(k.split("/")[0] for k in seeds)
+    lines = [f"| quality | p | {head} | mean @0.2 | mean @0.3 |", "|---|---|" + "---|" * (len(seeds) + 2)]
+    for unit in ("px", "iod"):
+        names = list(next(iter(results.values()))["evaluations"][unit]["pauc"])
+        for name in names:
+            method, p = name.split("|")
+            cells = [r["evaluations"][unit]["pauc"].get(name) for r in results.values()]
+            if any(c is None for c in cells):
+                continue
+            text = [f"{c['value'][0]:+.3f}" if " - " in method else f"{c['value'][0]:.3f}" for c in cells]
+            text = [f"{t} [{c['ci95'][0][0]:.2f}, {c['ci95'][0][1]:.2f}]" for t, c in zip(text, cells)]
+            mean = np.mean([c["value"] for c in cells], axis=0)
+            lines.append(
+                f"| {method} | {p} {unit} | " + " | ".join(text) + f" | {mean[0]:.3f} | {mean[1]:.3f} |"
+            )
+    return "\n".join(lines)
 
 
 def across_seeds(results: dict) -> str:
