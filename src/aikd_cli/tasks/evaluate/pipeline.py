@@ -44,6 +44,7 @@ class ThresholdRule:
     fmr: float | None = 1e-3
     start_error: float | None = None
     value: float | None = None
+    fmr_rule: str = "at-most"  # or "closest": CR-FIQA's ROC point nearest the target FMR
 
     def __post_init__(self) -> None:
         if sum(v is not None for v in (self.fmr, self.start_error, self.value)) != 1:
@@ -51,10 +52,13 @@ class ThresholdRule:
         for name, v in (("--fmr", self.fmr), ("--start-error", self.start_error)):
             if v is not None and not 0.0 < v < 1.0:
                 raise AikdError(f"{name} must be between 0 and 1, got {v}")
+        if self.fmr_rule not in edc.FMR_RULES:
+            raise AikdError(f"unknown --fmr-rule {self.fmr_rule!r} (choose {', '.join(edc.FMR_RULES)})")
 
     def describe(self) -> str:
         if self.fmr is not None:
-            return f"FMR {self.fmr:g}"
+            closest = ", the closest ROC point as in CR-FIQA" if self.fmr_rule == "closest" else ""
+            return f"FMR {self.fmr:g}{closest}"
         if self.start_error is not None:
             return f"starting FNMR {self.start_error:g}"
         return f"threshold {self.value:g}"
@@ -73,6 +77,25 @@ class QualityInput:
     label: str | None = None
 
 
+@dataclass(frozen=True)
+class ModelInput:
+    """A quality model to run (``-m REF[:LABEL]``); the label defaults to :func:`model_label`."""
+
+    ref: str
+    label: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelInput:
+        """``REF`` or ``REF:LABEL``: a whole string naming an existing file or folder is a reference,
+        and the ``:`` of ``hf://`` is never a label separator."""
+        _, sep, rest = text.partition("://")
+        body = rest if sep else text
+        if Path(text).exists() or ":" not in body:
+            return cls(text)
+        ref, _, label = text.rpartition(":")
+        return cls(ref, label or None)
+
+
 @dataclass
 class EvaluateOptions:
     datasets: list[DatasetInput]
@@ -85,7 +108,7 @@ class EvaluateOptions:
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     limits: tuple[float, ...] = (0.2, 0.3)
     protocol: str = "edc"  # or "crfiqa"
-    quality_models: list[str] = field(default_factory=list)
+    quality_models: list[str | ModelInput] = field(default_factory=list)
     misalign: tuple[float, ...] = ()
     misalign_unit: str = "px"
     seed: int = 0
@@ -240,21 +263,28 @@ def _open_models(options: EvaluateOptions, taken: set[str]) -> _Models:
         fr = ModelJob("fr", model, model_fingerprint(options.fr_model, model), "embedding")
     variants = tuple(sorted({0.0, *map(float, options.misalign)}))
     jobs = []
-    for ref in options.quality_models:
+    for item in options.quality_models:
+        item = ModelInput(item) if isinstance(item, str) else item
+        ref, base = item.ref, item.label or model_label(item.ref)
         model = open_face_model(ref, device=options.device, precision=options.precision, expect="quality")
-        label, k = _model_label(ref), 1
+        label, k = base, 1
         while label in taken:  # the same model twice, or a quality file of the same name
             k += 1
-            label = f"{_model_label(ref)} ({k})"
+            label = f"{base} ({k})"
         taken.add(label)
         jobs.append(ModelJob(label, model, model_fingerprint(ref, model), "quality", variants))
     return _Models(fr, jobs)
 
 
-def _model_label(ref: str) -> str:
+def model_label(ref: str) -> str:
+    """A model's default label: a run folder's own name (for the folder, its ``best.safetensors``
+    or ``last.safetensors``: "run", "run (last)"), else the file's stem, else the reference."""
     path = Path(ref)
+    if path.is_dir():
+        return path.resolve().name
     if path.exists():
-        return path.parent.name if path.is_dir() else path.stem
+        run = path.resolve().parent.name
+        return {"best": run, "last": f"{run} (last)"}.get(path.stem, path.stem)
     return ref.removeprefix("hf://")
 
 
@@ -339,7 +369,7 @@ def _evaluate_dataset(
         if options.protocol == "edc":
             curve = edc.fnm_edc(s[mated], pq[mated], threshold)
             return curve, edc.partial_areas(curve, options.limits)
-        curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr)
+        curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr, rule=options.threshold.fmr_rule)
         return curve, edc.rejection_partial_areas(curve, options.limits)
 
     methods = []
@@ -517,7 +547,11 @@ def _threshold(
                 f"{where}: {n_nonmated:,} non-mated pairs left, but FMR {rule.fmr:g} needs at least {need:,}",
                 hint="use a larger --fmr, --start-error, or --threshold, or a protocol with more non-mated pairs",
             )
-        t = edc.threshold_for_fmr(scores[~mated], rule.fmr)  # the crfiqa protocol re-fixes it per rate
+        t = (  # the crfiqa protocol re-fixes it per rate
+            edc.closest_fmr_threshold(scores[mated], scores[~mated], rule.fmr)
+            if rule.fmr_rule == "closest"
+            else edc.threshold_for_fmr(scores[~mated], rule.fmr)
+        )
     elif rule.start_error is not None:
         t = edc.threshold_for_start_error(scores[mated], rule.start_error)
     else:
