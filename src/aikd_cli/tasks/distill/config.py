@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from aikd_cli.defaults import DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
 
 #: TOML tables, in the order they are written.
@@ -61,6 +61,8 @@ class DistillConfig:
         "when that is at most a tenth of them; at most 5,000).",
     )
     detector: str = _f(DEFAULT_DETECTOR, "data", "Face detector for images without landmarks.")
+    det_size: int = _f(DEFAULT_DET_SIZE, "data", "Detect on images shrunk to this longer side (0: original size).")
+    det_threshold: float = _f(0.5, "data", "Minimum face confidence of the detector.")
     # teacher
     teacher: str | None = _f(
         None,

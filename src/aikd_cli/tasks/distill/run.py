@@ -54,7 +54,12 @@ def prepare_faces(
     val, val_skips = collect_faces(config.val_data) if config.val_data else ([], [])
     skips += val_skips
     if config.landmarks:
+        before = sum(r.landmarks is not None for r in train + val)
         train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
+        if dist_.main:
+            reused = sum(r.landmarks is not None for r in train + val) - before
+            console.print(f"{reused} faces' landmarks from {config.landmarks} (images missing from it, or changed "
+                          "since, are detected)")
     if config.labels:
         labels = read_labels(config.labels)
         train, val = attach_labels(train, labels), attach_labels(val, labels)
@@ -85,7 +90,10 @@ def _detect(
 
     def make_detector() -> FaceDetector:
         return load_detector(
-            config.detector, device=resolve_device(config.device) if not dist_.active else device
+            config.detector,
+            device=resolve_device(config.device) if not dist_.active else device,
+            max_size=config.det_size,
+            score_threshold=config.det_threshold,
         )
 
     device = (
