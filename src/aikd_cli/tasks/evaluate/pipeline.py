@@ -10,6 +10,7 @@ are compared on the same comparisons) and counted by reason in :class:`DatasetRe
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
 
 if TYPE_CHECKING:
-    from aikd_cli.faces.detector import FaceDetector
     from aikd_cli.faces.landmarks import LandmarkTable
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob
 
@@ -427,23 +427,28 @@ def _run_models(
     jobs = ([models.fr] if models.fr is not None and protocol.scores is None else []) + models.quality
     if not jobs:
         return
+    from aikd_cli.faces.detector import FaceDetector
     from aikd_cli.tasks.evaluate.model_outputs import run_models
 
     active = np.flatnonzero(samples.ok)  # samples already excluded are not worth a model run
     active_keys = [samples.keys[i] for i in active]
     landmarks = _landmark_table(options, tables)
-    # a detector for images without landmarks, and for those whose recorded hash may have changed
-    needs_detection = not protocol.images.aligned and (
-        landmarks is None or landmarks.has_digests or any(k not in landmarks for k in active_keys)
-    )
-    detector = _open_detector(options) if needs_detection else None
+    # a detector for images without landmarks (loaded now: workers prepare their inputs), and a
+    # factory for images whose recorded hash may turn out stale (loaded only if one is)
+    detector = None
+    if not protocol.images.aligned:
+        if landmarks is None or any(k not in landmarks for k in active_keys):
+            detector = _open_detector(options)
+        elif landmarks.has_digests:
+            detector = functools.partial(_open_detector, options)
     ran = run_models(
         active_keys,
         protocol.images,
         jobs,
         landmarks=landmarks,
         detector=detector,
-        detector_id=_detector_fingerprint(options.detector, options.det_size, options.det_threshold) if detector else "",
+        detector_id=_detector_fingerprint(options.detector, options.det_size, options.det_threshold)
+        if isinstance(detector, FaceDetector) else "",
         misalign_unit=options.misalign_unit,
         seed=options.seed,
         batch_size=options.batch_size,
@@ -513,7 +518,7 @@ def _pair_reasons(reasons: list[str | None], sample_ok: np.ndarray, ia, ib, pair
     return Counter({labels[k]: int(c) for k, c in enumerate(counts) if c})
 
 
-def _open_detector(options: EvaluateOptions) -> FaceDetector:
+def _open_detector(options: EvaluateOptions):
     from aikd_cli.faces.detector import load_detector
 
     return load_detector(options.detector, device=options.device, max_size=options.det_size,
