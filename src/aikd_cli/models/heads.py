@@ -72,15 +72,3 @@ class QualityRegressor(nn.Module):
             state = {k: v for k, v in state.items() if not k.startswith("quality_head.")}
             state.update({f"quality_head.{k}": v for k, v in self.quality_head.folded_state().items()})
         return state
-
-
-class EmbeddingNorm(nn.Module):
-    """A training-free quality: the norm of the unnormalised FR embedding (MagFace-style)."""
-
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.backbone(x)
-        return emb, emb.float().norm(dim=-1)
