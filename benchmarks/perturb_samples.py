@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -27,9 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def aikd(*args: str) -> float:
-    """Run the aikd CLI; returns the CPU seconds its process tree used."""
+    """Run the aikd CLI (one thread: CPU time stays meaningful on a shared machine); returns the
+    CPU seconds its process tree used."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "aikd_cli", *args], check=True)
+    subprocess.run([sys.executable, "-m", "aikd_cli", *args], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 

@@ -14,8 +14,8 @@ from aikd_cli.tasks.distill.config import (
 )
 
 
-def test_reference_defaults():
-    c = DistillConfig()
+def test_paper_recipe_is_the_reference_and_options_still_override_it():
+    c = resolve_config(None, {"recipe": "paper"})
     assert (c.optimizer, c.lr, c.lr_backbone, c.momentum, c.momentum_backbone) == (
         "sgd",
         0.05,
@@ -31,6 +31,22 @@ def test_reference_defaults():
         0.5,
     )
     assert (c.perturb, c.perturb_unit, c.batch_size, c.val_every, c.ema_decay) == (3.0, "px", 64, 0.1, 0.1)
+    assert (c.head_scaling, c.quality_units, c.freeze_bn, c.schedule, c.val_fraction) == (
+        False,
+        "label",
+        False,
+        "constant",
+        0.01,
+    )
+    assert resolve_config(None, {"recipe": "paper", "lr": 0.01}).lr == 0.01  # typed options win
+    default = resolve_config(None, {})
+    assert default == DistillConfig() and (default.optimizer, default.head_scaling, default.epochs) == (
+        "adamw",
+        True,
+        0,
+    )
+    with pytest.raises(InputFormatError, match="--recipe must be one of default, paper"):
+        resolve_config(None, {"recipe": "papr"})
 
 
 def test_file_then_command_line_precedence_and_toml_round_trip(tmp_path):

@@ -162,3 +162,123 @@ def test_spearman_matches_scipy_with_ties():
     assert edc.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
     assert edc.rank_average(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [3.5, 1.0, 3.5, 2.0]
     assert math.isnan(edc.spearman(np.ones(5), np.arange(5.0)))
+
+
+def _erc_roc_threshold(pos_dists, neg_dists, op):
+    """CR-FIQA ERC/roc.py, calculate_roc(ds_scores=True, rates=False) + get_fmr_op, transcribed."""
+    g, i = -np.asarray(pos_dists, np.float64), -np.asarray(neg_dists, np.float64)
+    stacked = sorted(list(zip(g, [1] * len(g))) + list(zip(i, [0] * len(i))), key=lambda t: t[0])
+    scores = np.array(stacked)
+    cumul = np.cumsum(scores[:, 1])
+    thresholds, u_indices = np.unique(scores[:, 0], return_index=True)
+    fnm = cumul[u_indices] - scores[u_indices][:, 1]
+    fm = len(i) - (u_indices - fnm)
+    index = np.argmin(abs(fm / len(i) - op))
+    return thresholds[index] * -1
+
+
+def _erc_curve(similarity, is_same, qualities, op):
+    """CR-FIQA ERC/erc.py getFNMRFixedTH on cosine similarities (angular distance arccos / pi),
+    with a stable argsort (erc.py's default argsort is unstable; the test qualities are distinct)."""
+    dist = np.arccos(np.clip(similarity, -1.0, 1.0)) / math.pi
+    order = np.argsort(qualities, kind="stable")
+    fnmrs = []
+    for u_rate in np.arange(0, 0.98, 0.05):
+        keep = order[int(u_rate * len(is_same)) :]
+        pos, neg = np.sort(dist[keep][is_same[keep] == 1]), np.sort(dist[keep][is_same[keep] == 0])
+        th = _erc_roc_threshold(pos, neg, op)
+        fnmrs.append(1 - len([g for g in pos if g < th]) / len(pos))
+    return np.arange(0, 0.98, 0.05), np.array(fnmrs)
+
+
+@pytest.mark.parametrize("seed,fmr", [(0, 1e-2), (1, 1e-3), (2, 1e-2)])
+def test_closest_fmr_rule_reproduces_crfiqa_erc_loop(seed, fmr):
+    rng = np.random.default_rng(seed)
+    n = 6000
+    mated = rng.random(n) < 0.25
+    q = rng.random(n)  # distinct qualities: erc.py's unstable argsort then has nothing to break
+    scores = np.where(mated, rng.normal(0.35 + 0.4 * q, 0.15, n), rng.normal(0.0, 0.12, n)).clip(-0.99, 0.99)
+    # scores on a coarse grid: ties between mated and non-mated scores exercise the >= / > edges
+    scores = np.round(scores, 3)
+    rates, reference = _erc_curve(scores, mated.astype(int), q, fmr)
+    curve = edc.rejection_curve(scores, mated, q, fmr, rule="closest")
+    assert np.array_equal(curve.rates, rates)
+    assert np.array_equal(curve.fnmr, reference)
+    # the published number: sklearn.metrics.auc over all 20 rates = the trapezoid rule, un-normalised
+    (area,) = edc.rejection_partial_areas(curve, (0.95,))
+    assert area.pauc == float(np.sum(np.diff(rates) * (reference[1:] + reference[:-1]) / 2.0))
+    # the default rule (FMR <= target, rates rounded) is a different number on the same data
+    assert not np.array_equal(edc.rejection_curve(scores, mated, q, fmr).fnmr, curve.fnmr)
+
+
+def test_closest_fmr_threshold_picks_the_nearest_roc_point():
+    nonmated = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    mated = np.array([0.85, 0.95])
+    # candidates are all distinct scores; FMR(c) = #{nonmated >= c} / 10; the lowest candidate of the
+    # nearest FMR wins, and a comparison is accepted only above it
+    assert edc.closest_fmr_threshold(mated, nonmated, 0.12) == np.nextafter(0.95, np.inf)  # FMR 0.1
+    assert edc.closest_fmr_threshold(mated, nonmated, 0.19) == np.nextafter(
+        0.85, np.inf
+    )  # FMR 0.2, a mated score
+    assert edc.closest_fmr_threshold(mated, nonmated, 0.38) == np.nextafter(0.7, np.inf)  # FMR 0.4 > target
+    assert edc.threshold_for_fmr(nonmated, 0.38) == np.nextafter(0.7, np.inf)  # at-most: 3 false matches
+
+
+def test_quality_model_labels(tmp_path):
+    from aikd_cli.tasks.evaluate.pipeline import ModelInput, model_label
+
+    for name in ("aikd_s0", "plain_s0"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "best.safetensors").write_bytes(b"")
+        (tmp_path / name / "last.safetensors").write_bytes(b"")
+    run = tmp_path / "aikd_s0"
+    # two run folders are told apart by their own names, however they are passed
+    assert model_label(str(run)) == "aikd_s0" and model_label(str(tmp_path / "plain_s0")) == "plain_s0"
+    assert model_label(str(run / "best.safetensors")) == "aikd_s0"
+    assert model_label(str(run / "last.safetensors")) == "aikd_s0 (last)"
+    assert model_label("hf://org/model") == "org/model" and model_label("ediffiqa-s") == "ediffiqa-s"
+    assert ModelInput.parse(f"{run}/best.safetensors:AI-KD") == ModelInput(f"{run}/best.safetensors", "AI-KD")
+    assert ModelInput.parse(f"{run}:AI-KD") == ModelInput(str(run), "AI-KD")
+    assert ModelInput.parse("hf://org/model") == ModelInput("hf://org/model")
+    assert ModelInput.parse("hf://org/model:mine") == ModelInput("hf://org/model", "mine")
+    odd = tmp_path / "a:b.safetensors"  # an existing file whose name has a colon is a path
+    odd.write_bytes(b"")
+    assert ModelInput.parse(str(odd)) == ModelInput(str(odd))
+
+
+def test_fmr_rule_closest_through_evaluate_gives_erc_numbers(tmp_path):
+    import csv
+
+    from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput, ThresholdRule, evaluate
+
+    rng = np.random.default_rng(3)
+    quality = rng.random(300)
+    a, b = rng.integers(0, 300, 6000), rng.integers(0, 300, 6000)
+    keep = np.unique(np.sort(np.stack([a, b], 1), axis=1)[a != b], axis=0)[:4000]
+    mated = rng.random(len(keep)) < 0.2
+    scores = np.round(np.where(mated, rng.normal(0.5, 0.2, len(keep)), rng.normal(0.0, 0.15, len(keep))), 3)
+    with open(tmp_path / "pairs.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path_a", "path_b", "mated", "score"])
+        w.writerows([f"s{i}", f"s{j}", int(m), repr(float(s))] for (i, j), m, s in zip(keep, mated, scores))
+    with open(tmp_path / "q.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "quality"])
+        w.writerows([f"s{i}", repr(float(q))] for i, q in enumerate(quality))
+    options = EvaluateOptions(
+        datasets=[DatasetInput(tmp_path / "pairs.csv")],
+        quality=[QualityInput(tmp_path / "q.csv", "Q")],
+        score_column="score",
+        threshold=ThresholdRule(fmr=1e-2, fmr_rule="closest"),
+        protocol="crfiqa",
+        limits=(0.95,),
+    )
+    (dataset,) = evaluate(options).datasets
+    method = next(m for m in dataset.methods if m.label == "Q")
+    pair_q = np.minimum(quality[keep[:, 0]], quality[keep[:, 1]])
+    _, reference = _erc_curve(scores, mated.astype(int), pair_q, 1e-2)
+    assert np.array_equal(method.curve.fnmr, reference)
+    # sklearn.metrics.auc over the 20 rates (= numpy's trapezoid rule), un-normalised
+    assert method.areas[0].pauc == pytest.approx(
+        float(np.trapezoid(reference, np.arange(0, 0.98, 0.05))), abs=1e-15
+    )

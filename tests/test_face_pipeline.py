@@ -292,3 +292,22 @@ def test_perturb_samples_measure_alignment_sensitivity(assets, retinaface_weight
         assert float(big["quality_perturbed_std"]) == pytest.approx(float(a["quality_perturbed_std"]), abs=1e-5)
     spread = lambda rows: np.mean([float(r["quality_perturbed_std"]) for r in rows])  # noqa: E731
     assert 0 < spread(small) < spread(large)
+
+
+def test_a_detector_that_is_not_needed_is_never_loaded(assets, retinaface_weights, tiny_quality_checkpoint, tmp_path):
+    """Landmarks from a score CSV with hashes: the detector is only a fallback for changed images,
+    so it is not loaded (offline, it may not even be available) unless one has changed."""
+    from aikd_cli.faces.landmarks import read_landmarks
+    from aikd_cli.faces.pipeline import FaceFinder, iter_found
+    from aikd_cli.tasks.score import ScoreOptions, score_images
+
+    photos = [str(p) for p in sorted((assets / "lfw").glob("*/*.jpg"))[:3]]
+    score_images(photos, tmp_path / "s.csv", ScoreOptions(model=str(tiny_quality_checkpoint),
+                                                          detector=str(retinaface_weights), device="cpu", workers=0))
+
+    def unavailable():
+        raise AssertionError("the detector was loaded")
+
+    finder = FaceFinder("detect", detector=unavailable, table=read_landmarks(tmp_path / "s.csv"))
+    found = [img for batch in iter_found(photos, finder.find, finder.worker_transform(), 8, 0) for img in batch]
+    assert [img.faces[0].origin for img in found] == ["file"] * 3

@@ -63,8 +63,8 @@ def evaluate(
         typer.Option(
             "--quality-model",
             "-m",
-            help="Also score the faces with this quality model (registry name, file "
-            "or hf://), repeatable; needed by --misalign.",
+            help="Also score the faces with this quality model, as REF or REF:LABEL (registry name, file, "
+            "run folder or hf://), repeatable; needed by --misalign. Default label: the run folder's name.",
             rich_help_panel=_IN,
         ),
     ] = None,
@@ -131,6 +131,14 @@ def evaluate(
             rich_help_panel=_THR,
         ),
     ] = None,
+    fmr_rule: Annotated[
+        str,
+        typer.Option(
+            help="at-most: lowest threshold with FMR <= --fmr; closest: the ROC point whose FMR is closest "
+            "to it (CR-FIQA's ERC code; with --protocol crfiqa -l 0.95 --metric pauc: its published AUC).",
+            rich_help_panel=_THR,
+        ),
+    ] = "at-most",
     start_error: Annotated[
         float | None,
         typer.Option(
@@ -223,6 +231,7 @@ def evaluate(
     from aikd_cli.tasks.evaluate import (
         DatasetInput,
         EvaluateOptions,
+        ModelInput,
         QualityInput,
         ThresholdRule,
         evaluate_into,
@@ -241,6 +250,7 @@ def evaluate(
         fmr=fmr if fmr is not None or start_error is not None or threshold is not None else 1e-3,
         start_error=start_error,
         value=threshold,
+        fmr_rule=fmr_rule,
     )
     options = EvaluateOptions(
         datasets=datasets,
@@ -253,7 +263,7 @@ def evaluate(
         threshold=rule,
         limits=_numbers(limit, "--limit") or (0.2, 0.3),
         protocol=protocol,
-        quality_models=list(quality_model or []),
+        quality_models=[ModelInput.parse(m) for m in quality_model or []],
         misalign=_numbers(misalign, "--misalign"),
         misalign_unit=misalign_unit,
         seed=seed,

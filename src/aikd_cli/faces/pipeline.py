@@ -133,7 +133,7 @@ class FaceFinder:
     """
 
     mode: Mode = "detect"
-    detector: FaceDetector | None = None
+    detector: FaceDetector | Callable[[], FaceDetector] | None = None  # or a factory, called when first needed
     table: LandmarkTable | None = None
     faces: Literal["largest", "all"] = "largest"
     size: int = 112
@@ -144,8 +144,15 @@ class FaceFinder:
         return self.mode != "aligned"
 
     def worker_transform(self) -> _Prepare:
-        det = self.detector
+        """Workers prepare detector inputs when a detector is loaded (a factory not yet called
+        means detection is not expected: the few images that need it are prepared on demand)."""
+        det = self.detector if isinstance(self.detector, FaceDetector) else None
         return _Prepare(self.mode, det.max_size if det else -1, det.preprocess if det else None, self.size)
+
+    def _loaded_detector(self) -> FaceDetector:
+        if not isinstance(self.detector, FaceDetector):
+            self.detector = self.detector()
+        return self.detector
 
     def find(self, batch: Sequence[Decoded]) -> list[ImageFaces]:
         """Landmarks (no crops yet) for every decoded image, in order."""
@@ -166,7 +173,7 @@ class FaceFinder:
                     pending.append((img, d))
         if pending:
             extras = [d.extra if d.extra is not None else d.image for _, d in pending]
-            for (img, _), found in zip(pending, self.detector.detect(extras), strict=True):
+            for (img, _), found in zip(pending, self._loaded_detector().detect(extras), strict=True):
                 img.faces = [AlignedFace(i, f.landmarks, DETECTED, f) for i, f in enumerate(select_faces(found, self.faces))]
                 if not img.faces:
                     img.status, img.message = NO_FACE, "no face detected"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from torch import nn
@@ -50,9 +50,6 @@ class ModelConfig:
         if self.arch in DETECTORS:
             return "detection"
         return "quality" if self.head else "recognition"
-
-    def with_head(self, head: str | None) -> ModelConfig:
-        return replace(self, head=head)
 
     def to_dict(self) -> dict:
         return {

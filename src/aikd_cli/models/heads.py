@@ -23,6 +23,35 @@ class MLPHead(nn.Module):
         return self.l2(self.ac(self.l1(x)))
 
 
+class ScaledHead(nn.Module):
+    """An :class:`MLPHead` trained in convenient units: ``q = shift + scale * head(x * in_scale)``.
+
+    A fresh head on a raw FR embedding (norm ~10-30) regressing labels with a spread of ~0.05 starts
+    far off the labels and takes optimiser steps far coarser than the labels' resolution. Dividing the
+    input by a typical embedding norm, and predicting standardised labels (``shift``/``scale`` = label
+    mean/std, last layer zero-initialised so training starts at the mean), fixes both; :meth:`fold`
+    returns the plain head computing the same function, so saved checkpoints keep the MLPHead layout.
+    """
+
+    def __init__(self, head: MLPHead, in_scale: float = 1.0, shift: float = 0.0, scale: float = 1.0) -> None:
+        super().__init__()
+        self.head = head
+        self.register_buffer("in_scale", torch.tensor(float(in_scale)))
+        self.register_buffer("shift", torch.tensor(float(shift)))
+        self.register_buffer("scale", torch.tensor(float(scale)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x * self.in_scale.to(x.dtype)) * self.scale.to(x.dtype) + self.shift.to(x.dtype)
+
+    def folded_state(self) -> dict[str, torch.Tensor]:
+        """The state dict of the equivalent plain :class:`MLPHead` (``l1``/``l2`` names)."""
+        state = {k: v.detach().clone() for k, v in self.head.state_dict().items()}
+        state["l1.weight"] = state["l1.weight"] * self.in_scale
+        state["l2.weight"] = state["l2.weight"] * self.scale
+        state["l2.bias"] = state["l2.bias"] * self.scale + self.shift
+        return state
+
+
 class QualityRegressor(nn.Module):
     """Backbone + MLP head (eDifFIQA, AI-KD students). State-dict keys use AI-KD's names
     (``feature_extractor.*``, ``quality_head.*``); eDifFIQA's are converted on load."""
@@ -36,14 +65,10 @@ class QualityRegressor(nn.Module):
         emb = self.feature_extractor(x)
         return emb, self.quality_head(emb).squeeze(-1)
 
-
-class EmbeddingNorm(nn.Module):
-    """A training-free quality: the norm of the unnormalised FR embedding (MagFace-style)."""
-
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.backbone(x)
-        return emb, emb.float().norm(dim=-1)
+    def export_state(self) -> dict[str, torch.Tensor]:
+        """The state dict in the canonical layout (a :class:`ScaledHead` folded into a plain head)."""
+        state = self.state_dict()
+        if isinstance(self.quality_head, ScaledHead):
+            state = {k: v for k, v in state.items() if not k.startswith("quality_head.")}
+            state.update({f"quality_head.{k}": v for k, v in self.quality_head.folded_state().items()})
+        return state

@@ -160,7 +160,3 @@ def load_network(
     net = build_model(config)
     load_state_strict(net, state, str(ref))
     return LoadedModel(net.eval(), config, str(ref), layout, info)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

@@ -3,8 +3,9 @@
 Precedence is defaults < ``--config`` file < options typed on the command line. The resolved record
 is written beside the checkpoints as ``config.toml`` (and inside every checkpoint's metadata), so a
 run can be repeated or resumed from its folder alone. Defaults follow the AI-KD reference training
-configuration (SGD, two parameter groups, lr 0.05 with a sine warm-up, gradient clipping at 5,
-SmoothL1 with beta 0.5, EMA alpha 0.1, validation every 0.1 epoch, batch 64).
+configuration where it works on small data and a CPU; ``--recipe paper`` restores every setting of
+the reference (SGD, lr 0.05 with a sine warm-up, raw-unit head, EMA alpha 0.1, validation every 0.1
+epoch, batch 64); :data:`RECIPES` lists what it changes, docs/distill.md says why.
 
 Importing this module does not import torch (``aikd distill --help`` is built from it).
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from aikd_cli.defaults import DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
 
 #: TOML tables, in the order they are written.
@@ -54,9 +55,14 @@ class DistillConfig:
         None, "data", "Quality labels CSV (path[, face], quality) from any FIQA method or `aikd label`."
     )
     val_fraction: float = _f(
-        0.01, "data", "Share of the training faces held out for validation when --val-data is not given."
+        0.05,
+        "data",
+        "Share of the training images held out for validation when --val-data is not given (at least 64 "
+        "when that is at most a tenth of them; at most 5,000).",
     )
     detector: str = _f(DEFAULT_DETECTOR, "data", "Face detector for images without landmarks.")
+    det_size: int = _f(DEFAULT_DET_SIZE, "data", "Detect on images shrunk to this longer side (0: original size).")
+    det_threshold: float = _f(0.5, "data", "Minimum face confidence of the detector.")
     follow_links: bool = _f(False, "data", "Also walk symbolic links to folders (each folder once, so link loops end).")
     # teacher
     teacher: str | None = _f(
@@ -81,8 +87,14 @@ class DistillConfig:
     head_hidden: int = _f(
         1024, "student", "Hidden width of the MLP quality head (embedding -> hidden -> 1, GELU)."
     )
+    head_scaling: bool = _f(
+        True,
+        "student",
+        "Train the fresh head in standardised units: input / median teacher embedding norm, output = label "
+        "mean + std x MLP (last layer zero, so it starts at the mean); saved as a plain MLP head.",
+    )
     freeze_bn: bool = _f(
-        False, "student", "Keep the student's BatchNorm statistics fixed (eval mode) while training."
+        True, "student", "Keep the student's BatchNorm statistics fixed (eval mode) while training."
     )
     sync_bn: bool = _f(
         False, "student", "Synchronise BatchNorm statistics across GPUs under torchrun (CUDA only)."
@@ -103,20 +115,35 @@ class DistillConfig:
     lambda_cos: float = _f(1.0, "loss", "Weight of the embedding term 1 - cos(e, e_hat).")
     lambda_q: float = _f(1.0, "loss", "Weight of the quality term.")
     quality_loss: str = _f("smoothl1", "loss", "Quality regression loss.", ("smoothl1", "l1"))
-    beta: float = _f(0.5, "loss", "SmoothL1 beta.")
+    beta: float = _f(0.5, "loss", "SmoothL1 beta (in the units of --quality-units).")
+    quality_units: str = _f(
+        "std",
+        "loss",
+        "Units of the quality residual: 'std' (divided by the training labels' standard deviation, so the "
+        "balance with the embedding term does not depend on the label scheme) or 'label' (the reference).",
+        ("std", "label"),
+    )
     # optim
-    optimizer: str = _f("sgd", "optim", "Optimiser.", ("sgd", "adamw"))
-    lr: float = _f(0.05, "optim", "Learning rate of the quality head.")
-    lr_backbone: float = _f(0.05, "optim", "Learning rate of the trained backbone tensors.")
+    recipe: str = _f(
+        "default",
+        "optim",
+        "Preset of the settings below: 'default' (AdamW, scaled head, cosine schedule: converges on a few "
+        "thousand faces on a CPU) or 'paper' (the AI-KD reference: SGD lr 0.05, raw head, constant lr); "
+        "options typed alongside still override it.",
+        ("default", "paper"),
+    )
+    optimizer: str = _f("adamw", "optim", "Optimiser.", ("sgd", "adamw"))
+    lr: float = _f(3e-3, "optim", "Learning rate of the quality head.")
+    lr_backbone: float = _f(1e-4, "optim", "Learning rate of the trained backbone tensors.")
     momentum: float = _f(0.9, "optim", "SGD momentum of the head.")
     momentum_backbone: float = _f(0.1, "optim", "SGD momentum of the backbone tensors.")
-    weight_decay: float = _f(5e-4, "optim", "Weight decay of the head.")
+    weight_decay: float = _f(1e-4, "optim", "Weight decay of the head.")
     weight_decay_backbone: float = _f(0.0, "optim", "Weight decay of the backbone tensors.")
     backbone_tensors: int = _f(
         100, "optim", "Train the last N parameter tensors of the backbone (0 freezes it, -1 trains all)."
     )
     warmup: float = _f(0.15, "optim", "Sine learning-rate warm-up length in epochs.")
-    schedule: str = _f("constant", "optim", "Learning rate after the warm-up.", ("constant", "cosine"))
+    schedule: str = _f("cosine", "optim", "Learning rate after the warm-up.", ("constant", "cosine"))
     grad_clip: float = _f(5.0, "optim", "Clip the gradient norm to this value (0 disables).")
     ema_decay: float = _f(0.1, "optim", "EMA weight of the old average (reference: 0.1); 0 disables the EMA.")
     ema_every: int = _f(
@@ -126,12 +153,15 @@ class DistillConfig:
     output: str = _f(
         "runs/distill", "run", "Run folder: checkpoints, config.toml, metrics.jsonl, landmark cache."
     )
-    epochs: int = _f(1, "run", "Passes over the training data.")
+    epochs: int = _f(
+        0, "run", "Passes over the training data (0: as many as give at least --min-steps optimiser steps)."
+    )
+    min_steps: int = _f(400, "run", "With --epochs 0: train for at least this many steps (whole epochs).")
     max_steps: int = _f(0, "run", "Stop after this many optimiser steps (0: run all epochs).")
     batch_size: int = _f(
         64, "run", "Faces per step and process (the global batch is this times the number of processes)."
     )
-    val_every: float = _f(0.1, "run", "Validate and checkpoint every this many epochs.")
+    val_every: float = _f(0.25, "run", "Validate and checkpoint every this many epochs.")
     log_every: int = _f(10, "run", "Write a metrics line every N steps.")
     seed: int = _f(0, "run", "Seed of everything random: split, order, landmark noise, head initialisation.")
     device: str = _f(
@@ -151,6 +181,12 @@ class DistillConfig:
         ("auto", "device", "workers"),
     )
     tensorboard: bool = _f(False, "run", "Also write TensorBoard logs (needs the tensorboard package).")
+    grad_stats: bool = _f(
+        False,
+        "run",
+        "Log the gradient norm of each loss term on the backbone tensors they share (two extra backward "
+        "passes per logged step).",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,7 +215,8 @@ class DistillConfig:
             (self.grad_clip >= 0, "--grad-clip must be >= 0"),
             (0 <= self.ema_decay < 1, "--ema-decay must be in [0, 1)"),
             (self.ema_every >= 0, "--ema-every must be >= 0"),
-            (self.epochs >= 1, "--epochs must be >= 1"),
+            (self.epochs >= 0, "--epochs must be >= 0 (0: enough epochs for --min-steps)"),
+            (self.min_steps >= 1, "--min-steps must be >= 1"),
             (self.max_steps >= 0, "--max-steps must be >= 0"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.val_every > 0, "--val-every must be > 0"),
@@ -234,8 +271,35 @@ FIELDS = {f.name: f for f in fields(DistillConfig)}
 
 #: What may differ when resuming: none of these change the optimisation.
 RESUME_MUTABLE = frozenset(
-    {"device", "workers", "log_every", "tensorboard", "epochs", "max_steps", "output", "warp_on"}
+    {
+        "device",
+        "workers",
+        "log_every",
+        "tensorboard",
+        "epochs",
+        "max_steps",
+        "output",
+        "warp_on",
+        "grad_stats",
+    }
 )
+
+#: What ``--recipe paper`` changes from the defaults: the AI-KD reference's training settings.
+RECIPES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "paper": {
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "lr_backbone": 0.05,
+        "weight_decay": 5e-4,
+        "schedule": "constant",
+        "head_scaling": False,
+        "quality_units": "label",
+        "freeze_bn": False,
+        "val_fraction": 0.01,
+        "val_every": 0.1,
+    },
+}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -354,7 +418,12 @@ def resolve_config(
         if key not in FIELDS:
             raise InputFormatError(f"unknown option {key!r}{close_matches(key, FIELDS)}")
         values[key] = _coerce(key, value, f"--{_opt(key)}")
-    return DistillConfig(**values)
+    recipe = values.get("recipe", "default")
+    if recipe not in RECIPES:
+        raise InputFormatError(
+            f"--recipe must be one of {', '.join(RECIPES)}, not {recipe!r}{close_matches(recipe, RECIPES)}"
+        )
+    return DistillConfig(**{**RECIPES[recipe], **values})
 
 
 def _toml_value(value: Any) -> str:

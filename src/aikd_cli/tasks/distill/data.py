@@ -188,10 +188,15 @@ class EpochSampler(DistributedSampler):
         return self.num_samples - self.start
 
 
+#: Validation-set size bounds: fewer faces make its losses and rank correlations noise; more only cost time.
+MIN_VAL_IMAGES, MAX_VAL_IMAGES = 64, 5000
+
+
 def split_validation(
     faces: list[FaceRecord], fraction: float, seed: int
 ) -> tuple[list[FaceRecord], list[FaceRecord]]:
-    """A seeded random ``fraction`` of the faces for validation (at least one when fraction > 0).
+    """A seeded random ``fraction`` of the images for validation when fraction > 0: at least
+    :data:`MIN_VAL_IMAGES` when that is no more than a tenth of them, at most :data:`MAX_VAL_IMAGES`.
 
     Faces of one image stay on the same side of the split.
     """
@@ -199,6 +204,7 @@ def split_validation(
         return faces, []
     paths = sorted({f.path for f in faces})
     order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed)).tolist()
-    count = min(len(paths) - 1, max(1, math.floor(len(paths) * fraction + 0.5)))
+    wanted = max(math.floor(len(paths) * fraction + 0.5), min(MIN_VAL_IMAGES, len(paths) // 10))
+    count = min(len(paths) - 1, max(1, min(MAX_VAL_IMAGES, wanted)))
     held = {paths[i] for i in order[:count]}
     return [f for f in faces if f.path not in held], [f for f in faces if f.path in held]

@@ -16,6 +16,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import Progress
@@ -26,6 +27,7 @@ from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError, InputFormatError
 from aikd_cli.models.checkpoints import save_checkpoint
 from aikd_cli.models.config import ModelConfig
+from aikd_cli.tasks.distill.calibrate import Calibration
 from aikd_cli.tasks.distill.config import DistillConfig
 from aikd_cli.tasks.distill.data import (
     TRAIN_STREAM,
@@ -36,7 +38,7 @@ from aikd_cli.tasks.distill.data import (
     collate_views,
 )
 from aikd_cli.tasks.distill.distributed import Dist
-from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman
+from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman, term_gradients
 from aikd_cli.tasks.distill.runs import DistillResult, RunFiles
 from aikd_cli.tasks.distill.samples import (
     FaceRecord,
@@ -51,6 +53,12 @@ from aikd_cli.utils.device import autocast, resolve_precision
 from aikd_cli.utils.progress import task_progress
 
 STATE_FORMAT = 1
+
+
+def _exported(model: nn.Module) -> dict:
+    """A student's state in the canonical checkpoint layout (a scaled head folded into a plain one)."""
+    export = getattr(model, "export_state", None)
+    return export() if export is not None else model.state_dict()
 
 
 def _finite(metrics: dict) -> dict:
@@ -76,8 +84,10 @@ class Distiller:
         device: torch.device,
         console: Console,
         progress: bool = True,
+        calibration: Calibration | None = None,
     ) -> None:
         self.config = config
+        self.calibration = calibration
         self.files = RunFiles(Path(config.output))
         self.dist = dist_
         self.device = device
@@ -91,7 +101,8 @@ class Distiller:
         self.skips = list(skips)
         self.size = teacher.config.preprocess.size
         self.dtype = resolve_precision(config.precision, device)  # type: ignore[arg-type]
-        self.loss = DistillLoss(config.lambda_cos, config.lambda_q, config.quality_loss, config.beta)
+        units = calibration.label_std if calibration is not None and config.quality_units == "std" else 1.0
+        self.loss = DistillLoss(config.lambda_cos, config.lambda_q, config.quality_loss, config.beta, units)
         self.teacher_cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
 
         if config.sync_bn:
@@ -100,6 +111,8 @@ class Distiller:
             self.student = nn.SyncBatchNorm.convert_sync_batchnorm(self.student)
         groups = parameter_groups(self.student, config)
         self.trainable = [p for g in groups for p in g["params"]]
+        self.shared = [p for g in groups if g["name"] == "feature_extractor" for p in g["params"]]
+        self.grad_log: list[dict] = []
         self.optimizer = make_optimizer(groups, config.optimizer)
         self.model: nn.Module = self.student
         if dist_.active:
@@ -146,7 +159,8 @@ class Distiller:
                 f"only {len(train_faces)} usable training faces: fewer than one batch of {config.batch_size} per process",
                 hint="lower --batch-size or add data",
             )
-        self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
+        self.epochs = config.epochs or max(1, math.ceil(config.min_steps / self.steps_per_epoch))
+        self.total_steps = config.max_steps or self.epochs * self.steps_per_epoch
         warmup_steps = round(config.warmup * self.steps_per_epoch)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(warmup_steps, self.total_steps, config.schedule)
@@ -208,6 +222,9 @@ class Distiller:
         )
         emb, q = self._forward(self.model, noisy)
         terms = self.loss(emb, q, teacher_emb, self._targets(labels, teacher_q))
+        if self.config.grad_stats and (self.step + 1) % self.config.log_every == 0 and self.shared:
+            lambdas = (self.config.lambda_cos, self.config.lambda_q)
+            self.grad_log.append(term_gradients(terms, lambdas, self.shared))
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(terms.total).backward()
@@ -238,8 +255,10 @@ class Distiller:
         """Validation: quality loss on the misaligned view (fixed noise), on the aligned view, the
         embedding term, and how well quality ranks survive the misalignment."""
         model.eval()
-        sums = {"q": 0.0, "q_clean": 0.0, "cos": 0.0}
+        sums = {"q": 0.0, "q_clean": 0.0, "cos": 0.0, "q_mean": 0.0}
         count = 0
+        misaligned = self.config.perturb > 0  # with p = 0 both views are the same crop
+        mean = self.calibration.label_mean if self.calibration is not None else None
         q_clean_all, q_noisy_all, targets_all = [], [], []
         for batch in self.val_loader:
             self._record_bad(batch["bad"], VAL_STREAM)
@@ -248,13 +267,15 @@ class Distiller:
             clean, noisy = batch_views(batch, self.device, self.size)
             teacher_emb, teacher_q = self._teacher_outputs(VAL_STREAM, batch["index"], clean)
             target = self._targets(batch["label"], teacher_q)
-            _, q_clean = self._forward(model, clean)
-            emb, q_noisy = self._forward(model, noisy)
+            emb_clean, q_clean = self._forward(model, clean)
+            emb, q_noisy = self._forward(model, noisy) if misaligned else (emb_clean, q_clean)
             n = len(batch["index"])
             terms = self.loss(emb, q_noisy, teacher_emb, target)
             sums["q"] += float(terms.quality) * n
             sums["cos"] += float(terms.cos) * n
             sums["q_clean"] += float(self.loss.quality_term(q_clean, target)) * n
+            if mean is not None:
+                sums["q_mean"] += float(self.loss.quality_term(torch.full_like(target, mean), target)) * n
             count += n
             q_clean_all.append(q_clean.float().cpu())
             q_noisy_all.append(q_noisy.float().cpu())
@@ -262,14 +283,20 @@ class Distiller:
         if count == 0:
             return {}
         q_clean, q_noisy, targets = (torch.cat(v).numpy() for v in (q_clean_all, q_noisy_all, targets_all))
-        return {
+        metrics = {
             "val_q_loss": sums["q"] / count,
             "val_q_loss_clean": sums["q_clean"] / count,
             "val_cos": sums["cos"] / count,
-            "val_stability": spearman(q_clean, q_noisy),
             "val_label_spearman": spearman(q_clean, targets),
+            "val_pred_std": float(q_clean.std()),
+            "val_label_std": float(targets.std()),
             "val_faces": count,
         }
+        if mean is not None:  # the loss of always predicting the training-label mean: the bar to beat
+            metrics["val_q_loss_mean"] = sums["q_mean"] / count
+        if misaligned:  # Spearman of a p = 0 run would be 1 by construction: not reported
+            metrics["val_stability"] = spearman(q_clean, q_noisy)
+        return metrics
 
     # ------------------------------------------------------------ checkpoints
 
@@ -281,6 +308,7 @@ class Distiller:
             "step": self.step,
             "epoch": self.step / self.steps_per_epoch,
             "metrics": _finite(metrics),
+            "calibration": self.calibration.as_dict() if self.calibration is not None else None,
             "aikd_version": __version__,
         }
 
@@ -311,14 +339,14 @@ class Distiller:
         evaluated = self.ema.module if self.ema is not None else self.student
         info = self._info(metrics)
         if is_best:
-            save_checkpoint(self.files.best, evaluated, self.student_config, info)
+            save_checkpoint(self.files.best, _exported(evaluated), self.student_config, info)
             atomic_write(
                 self.files.model_json,
                 json.dumps({"config": self.student_config.to_dict(), **info}, indent=2, sort_keys=True),
             )
         with atomic_open(self.files.state, "wb") as f:
             torch.save(self._training_state(), f)
-        save_checkpoint(self.files.last, self.student, self.student_config, info)
+        save_checkpoint(self.files.last, _exported(self.student), self.student_config, info)
 
     def restore(self) -> None:
         """Continue from ``last.state.pt``: weights, optimiser, schedule, scaler, EMA, best, RNG."""
@@ -463,6 +491,14 @@ class Distiller:
             skipped=counts,
         )
 
+    def _grad_means(self) -> dict:
+        """Mean gradient statistics since the last log line (``--grad-stats``)."""
+        if not self.grad_log:
+            return {}
+        means = {k: float(np.nanmean([g[k] for g in self.grad_log])) for k in self.grad_log[0]}
+        self.grad_log.clear()
+        return means
+
     def _log_window(self, window: _Window) -> str:
         """Write the averages since the last log line; return them for the progress bar."""
         loss, cos, quality = window.means()
@@ -482,6 +518,7 @@ class Distiller:
                 "loss_cos": cos,
                 "loss_q": quality,
                 "samples_per_s": rate,
+                **self._grad_means(),
             }
         )
         window.reset()

@@ -11,6 +11,7 @@ import torch.distributed as dist
 from rich.console import Console
 
 from aikd_cli.errors import InputFormatError
+from aikd_cli.tasks.distill.calibrate import calibrate
 from aikd_cli.tasks.distill.config import DistillConfig, to_toml
 from aikd_cli.tasks.distill.data import (
     split_validation,
@@ -31,11 +32,14 @@ from aikd_cli.tasks.distill.samples import (
     split_usable,
     write_skips,
 )
-from aikd_cli.tasks.distill.student import build_student
+from aikd_cli.tasks.distill.student import build_student, set_head_units
 from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
 from aikd_cli.utils.atomic import atomic_write
-from aikd_cli.utils.device import resolve_device
+from aikd_cli.utils.device import resolve_device, resolve_precision
 from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+
+#: Fewer validation faces than this and the run says its validation numbers are noise.
+MIN_RELIABLE_VAL = 32
 
 
 def prepare_faces(
@@ -52,7 +56,12 @@ def prepare_faces(
     val, val_skips = collect_faces(config.val_data, follow_links=config.follow_links) if config.val_data else ([], [])
     skips += val_skips
     if config.landmarks:
+        before = sum(r.landmarks is not None for r in train + val)
         train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
+        if dist_.main:
+            reused = sum(r.landmarks is not None for r in train + val) - before
+            console.print(f"{reused} faces' landmarks from {config.landmarks} (images missing from it, or changed "
+                          "since, are detected)")
     if config.labels:
         labels = read_labels(config.labels)
         train, val = attach_labels(train, labels), attach_labels(val, labels)
@@ -83,7 +92,10 @@ def _detect(
 
     def make_detector() -> FaceDetector:
         return load_detector(
-            config.detector, device=resolve_device(config.device) if not dist_.active else device
+            config.detector,
+            device=resolve_device(config.device) if not dist_.active else device,
+            max_size=config.det_size,
+            score_threshold=config.det_threshold,
         )
 
     device = (
@@ -150,7 +162,7 @@ def prepare_run(
     dist_.barrier()
     teacher = teacher or load_teacher(config.teacher or config.backbone)
     student, student_config, student_info = build_student(
-        teacher, config.student, config.head_hidden, config.seed
+        teacher, config.student, config.head_hidden, config.seed, scaled_head=config.head_scaling
     )
     need_labels = not teacher.has_quality
     train, val, skips = prepare_faces(
@@ -166,8 +178,37 @@ def prepare_run(
         if dist_.main and skips:
             write_skips(skips, files.skipped)
         raise InputFormatError(f"no usable training faces ({reasons})", hint=hint)
+    # always measured: the label mean is also the bar validation compares the head against
+    calibration = calibrate(
+        teacher.to(device),
+        train,
+        seed=config.seed,
+        device=device,
+        dtype=resolve_precision(config.precision, device),  # type: ignore[arg-type]
+        batch_size=config.batch_size,
+        workers=config.workers,
+    )
+    set_head_units(student, 1.0 / calibration.embedding_norm, calibration.label_mean, calibration.label_std)
     if dist_.main:
         write_skips(skips, files.skipped)
+        if config.head_scaling or config.quality_units == "std":
+            console.print(
+                f"head units: embedding norm {calibration.embedding_norm:.3g} (median), targets mean "
+                f"{calibration.label_mean:.4g} std {calibration.label_std:.3g} (from {calibration.faces} {calibration.source})",
+                highlight=False,
+            )
+        if len(val) < MIN_RELIABLE_VAL:
+            console.print(
+                f"[yellow]warning:[/] {len(val)} validation faces: validation losses and rank correlations are "
+                + ("not computed, and the last weights are the best" if not val else "noise at this size")
+                + "; pass --val-data or a larger --val-fraction",
+                highlight=False,
+            )
+        if config.perturb == 0:
+            console.print(
+                "p = 0: both views are the aligned face, so no stability under misalignment is measured",
+                highlight=False,
+            )
         console.print(
             f"teacher {teacher.loaded.source} ({teacher.config.arch}, {teacher.loaded.layout}); student {student_info['init']}; "
             f"{len(train)} training / {len(val)} validation faces; {len(skips)} skipped; device {device}"
@@ -187,6 +228,7 @@ def prepare_run(
         device=device,
         console=console,
         progress=progress,
+        calibration=calibration,
     )
     if resume:
         run.restore()

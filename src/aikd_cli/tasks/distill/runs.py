@@ -83,6 +83,8 @@ def load_run_config(output: str | Path, overrides: dict | None = None) -> Distil
     saved = resolve_config(files.config)
     current = resolve_config(files.config, {**(overrides or {}), "output": str(files.root)})
     changed = differences(saved, current)
+    if current.schedule == "cosine":  # the cosine schedule is a function of the run's total length
+        changed += [k for k in ("epochs", "max_steps") if getattr(saved, k) != getattr(current, k)]
     if changed:
         raise InputFormatError(
             f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming {files.root}",

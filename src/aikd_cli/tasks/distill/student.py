@@ -10,14 +10,14 @@ from torch import nn
 
 from aikd_cli.errors import WeightsError
 from aikd_cli.models.config import BACKBONES, ModelConfig, build_backbone
-from aikd_cli.models.heads import MLPHead, QualityRegressor
+from aikd_cli.models.heads import MLPHead, QualityRegressor, ScaledHead
 from aikd_cli.models.loading import load_network
 from aikd_cli.tasks.distill.config import DistillConfig
 from aikd_cli.tasks.distill.teacher import Teacher, embedding_backbone
 
 
 def build_student(
-    teacher: Teacher, init: str, head_hidden: int, seed: int
+    teacher: Teacher, init: str, head_hidden: int, seed: int, scaled_head: bool = False
 ) -> tuple[QualityRegressor, ModelConfig, dict]:
     """``(student, its ModelConfig, provenance)``.
 
@@ -25,7 +25,9 @@ def build_student(
     an architecture name (random backbone + fresh head) or weights: an FR backbone gets a fresh
     head, a quality model with an MLP head is fine-tuned as it is. The student sees the same
     crops as the teacher, so it keeps the teacher's preprocessing, and its embedding must have the
-    teacher's size for the cosine term.
+    teacher's size for the cosine term. ``scaled_head`` wraps a fresh head in a
+    :class:`~aikd_cli.models.heads.ScaledHead` (units set later by :func:`set_head_units`) whose last
+    layer starts at zero.
     """
     emb = teacher.config.embedding_size
     with torch.random.fork_rng(devices=[]):
@@ -48,7 +50,11 @@ def build_student(
             if loaded.config.head == "mlp":
                 return loaded.net.train(), loaded.config, {"init": loaded.source}
             backbone, arch, info = embedding_backbone(loaded), loaded.config.arch, {"init": loaded.source}
-        student = QualityRegressor(backbone, MLPHead(emb, head_hidden))
+        head = MLPHead(emb, head_hidden)
+        if scaled_head:
+            nn.init.zeros_(head.l2.weight)
+            nn.init.zeros_(head.l2.bias)
+        student = QualityRegressor(backbone, ScaledHead(head) if scaled_head else head)
     config = replace(teacher.config, arch=arch, head="mlp", embedding_size=emb, head_hidden=head_hidden)
     return student.requires_grad_(True), config, info
 
@@ -96,6 +102,18 @@ def make_optimizer(groups: list[dict], name: str) -> torch.optim.Optimizer:
         return torch.optim.SGD(groups)
     # AdamW keeps its default betas; the SGD momentum options do not apply to it
     return torch.optim.AdamW([{k: v for k, v in g.items() if k != "momentum"} for g in groups])
+
+
+def set_head_units(student: nn.Module, in_scale: float, shift: float, scale: float) -> bool:
+    """Set the units of a :class:`ScaledHead` (``False`` when the student has none)."""
+    head = getattr(student, "quality_head", None)
+    if not isinstance(head, ScaledHead):
+        return False
+    with torch.no_grad():
+        head.in_scale.fill_(in_scale)
+        head.shift.fill_(shift)
+        head.scale.fill_(scale)
+    return True
 
 
 def set_train_mode(student: nn.Module, freeze_bn: bool) -> None:

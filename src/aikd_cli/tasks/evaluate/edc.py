@@ -23,6 +23,12 @@ import numpy as np
 
 #: The rejection rates of the CR-FIQA protocol: 0, 0.05, ..., 0.95.
 CRFIQA_RATES = np.round(np.arange(20) * 0.05, 2)
+#: The same rates exactly as CR-FIQA's ``ERC/erc.py`` makes them (``np.arange(0, 0.98, 0.05)``: a few
+#: carry float noise, e.g. 0.15000000000000002), used with the closest-FMR rule to reproduce its numbers.
+ERC_RATES = np.arange(0, 0.98, 0.05)
+#: How a target FMR becomes a threshold: the lowest threshold with FMR <= target (aikd's default), or
+#: the ROC point whose FMR is closest to the target (CR-FIQA's ``ERC/roc.py``).
+FMR_RULES = ("at-most", "closest")
 
 
 def pair_quality(quality_a: np.ndarray, quality_b: np.ndarray) -> np.ndarray:
@@ -52,6 +58,29 @@ def threshold_for_fmr(nonmated_scores: np.ndarray, fmr: float) -> float:
         return -math.inf
     kth = -np.partition(-scores, k)[k]  # (k+1)-th highest
     return float(np.nextafter(kth, math.inf))
+
+
+def closest_fmr_threshold(mated_scores: np.ndarray, nonmated_scores: np.ndarray, fmr: float) -> float:
+    """CR-FIQA's threshold (``ERC/roc.py``: ``calculate_roc`` + ``get_fmr_op``), for ``score >= t``.
+
+    Every distinct score of either kind is a candidate ``c`` with FMR(c) = #{non-mated >= c} / N; the
+    lowest candidate whose FMR is closest to ``fmr`` is chosen (its FMR may exceed the target), and
+    erc.py then accepts a comparison only when its score is strictly above ``c``. The returned
+    threshold is the next float above ``c``, so ``score >= t`` gives exactly erc.py's decisions.
+    (erc.py works on the angular distance arccos(cos)/pi, a strictly decreasing map of the cosine.)
+    """
+    return _closest_sorted(
+        np.sort(np.asarray(mated_scores, np.float64)), np.sort(np.asarray(nonmated_scores, np.float64)), fmr
+    )
+
+
+def _closest_sorted(mated: np.ndarray, nonmated: np.ndarray, fmr: float) -> float:
+    """:func:`closest_fmr_threshold` of two ascending arrays (a merge of two sorted runs)."""
+    merged = np.sort(np.concatenate([mated, nonmated]), kind="stable")
+    candidates = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
+    rates = (len(nonmated) - np.searchsorted(nonmated, candidates, side="left")) / len(nonmated)
+    chosen = candidates[int(np.argmin(np.abs(rates - fmr)))]
+    return float(np.nextafter(chosen, math.inf))
 
 
 def threshold_for_start_error(mated_scores: np.ndarray, start_error: float) -> float:
@@ -166,22 +195,33 @@ def rejection_curve(
     mated: np.ndarray,
     pair_qualities: np.ndarray,
     fmr: float,
-    rates: np.ndarray = CRFIQA_RATES,
+    rates: np.ndarray | None = None,
+    rule: str = "at-most",
 ) -> RejectionCurve:
     """CR-FIQA's protocol: reject the ``floor(rate * n)`` lowest-quality pairs (equal qualities in
     pair order), re-fix the threshold at ``fmr`` on the remaining non-mated scores, and take the
     FNMR of the remaining mated scores.
+
+    ``rule`` "at-most" takes the lowest threshold with FMR <= ``fmr``; "closest" takes CR-FIQA's
+    closest-FMR ROC point (:func:`closest_fmr_threshold`) at the rates exactly as ``ERC/erc.py``
+    makes and truncates them (:data:`ERC_RATES`, ``int(rate * n)``), which reproduces its curve.
 
     No argsort of all pairs: the quality ``v`` of the last rejected pair comes from a plain sort;
     a pair is kept when its quality is above ``v`` (or equal, and later in pair order than the last
     rejected one). The threshold is looked for among the highest non-mated scores only, and the
     FNMR is one vectorised count over the mated pairs.
     """
+    if rule not in FMR_RULES:
+        raise ValueError(f"unknown FMR rule {rule!r} (choose {', '.join(FMR_RULES)})")
     scores = np.asarray(scores, dtype=np.float64)
     mated = np.asarray(mated, dtype=bool)
     q = np.asarray(pair_qualities, dtype=np.float64)
     n = len(scores)
+    if rates is None:
+        rates = ERC_RATES if rule == "closest" else CRFIQA_RATES
     rates = np.asarray(rates, dtype=np.float64)
+    if rule == "closest":
+        return _closest_rejection_curve(scores, mated, q, fmr, rates)
     q_sorted = np.sort(q)
     index = np.arange(n)
     qm, sm, im = q[mated], scores[mated], index[mated]
@@ -194,11 +234,8 @@ def rejection_curve(
     left = np.zeros(len(rates), dtype=np.int64)
     for i, rate in enumerate(rates):
         cut = int(rate * n + 1e-9)
-        v, last, tie_nonmated = -math.inf, -1, 0
-        if cut > 0:
-            v = q_sorted[cut - 1]  # quality of the last rejected pair
-            ties = np.flatnonzero(q == v)[: cut - int(np.searchsorted(q_sorted, v, side="left"))]
-            last, tie_nonmated = ties[-1], int(np.count_nonzero(~mated[ties]))
+        v, last = _rejected_below(q, q_sorted, cut)
+        tie_nonmated = int(np.count_nonzero(~mated[(q == v) & (index <= last)])) if cut > 0 else 0
         left[i] = len(sn) - int(np.searchsorted(qn_sorted, v, side="left")) - tie_nonmated
         keep_m = (qm > v) | ((qm == v) & (im > last))
         kept_mated = int(keep_m.sum())
@@ -217,6 +254,41 @@ def rejection_curve(
         t = float(np.nextafter(sn[head[hits[k]]], math.inf)) if len(hits) > k else -math.inf
         thresholds[i] = t
         fnmr[i] = np.count_nonzero(keep_m & (sm < t)) / kept_mated
+    return RejectionCurve(rates, fnmr, thresholds, left, n)
+
+
+def _rejected_below(q: np.ndarray, q_sorted: np.ndarray, cut: int) -> tuple[float, int]:
+    """Quality ``v`` of the last of the ``cut`` rejected pairs and its pair index (``-inf, -1`` for none):
+    a pair is kept when its quality is above ``v``, or equal and later in pair order."""
+    if cut <= 0:
+        return -math.inf, -1
+    v = q_sorted[cut - 1]
+    ties = np.flatnonzero(q == v)[: cut - int(np.searchsorted(q_sorted, v, side="left"))]
+    return float(v), int(ties[-1])
+
+
+def _closest_rejection_curve(
+    scores: np.ndarray, mated: np.ndarray, q: np.ndarray, fmr: float, rates: np.ndarray
+) -> RejectionCurve:
+    """The rejection curve with CR-FIQA's closest-FMR threshold: per rate, the kept scores in sorted
+    order come from one global sort (a mask, no per-rate sort)."""
+    n = len(scores)
+    index = np.arange(n)
+    q_sorted = np.sort(q)
+    by_m = np.flatnonzero(mated)[np.argsort(scores[mated], kind="stable")]
+    by_n = np.flatnonzero(~mated)[np.argsort(scores[~mated], kind="stable")]
+    fnmr = np.full(len(rates), np.nan)
+    thresholds = np.full(len(rates), np.nan)
+    left = np.zeros(len(rates), dtype=np.int64)
+    for i, rate in enumerate(rates):
+        v, last = _rejected_below(q, q_sorted, int(rate * n))  # erc.py: int(u_rate * num_pairs)
+        kept_m, kept_n = (by[(q[by] > v) | ((q[by] == v) & (index[by] > last))] for by in (by_m, by_n))
+        left[i] = len(kept_n)
+        if len(kept_n) == 0 or len(kept_m) == 0:
+            continue
+        thresholds[i] = _closest_sorted(scores[kept_m], scores[kept_n], fmr)
+        # erc.py's float expression, 1 - accepted / mated: equal bits, not just equal values
+        fnmr[i] = 1 - np.count_nonzero(scores[kept_m] >= thresholds[i]) / len(kept_m)
     return RejectionCurve(rates, fnmr, thresholds, left, n)
 
 

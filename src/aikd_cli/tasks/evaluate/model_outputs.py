@@ -80,7 +80,7 @@ def run_models(
     jobs: list[ModelJob],
     *,
     landmarks: LandmarkTable | None = None,
-    detector: FaceDetector | None = None,
+    detector: FaceDetector | Callable[[], FaceDetector] | None = None,
     detector_id: str = "",
     misalign_unit: str = "px",
     seed: int = 0,
@@ -163,7 +163,7 @@ def _cache_key(key: str, images: FileImages | BinImages, landmarks: LandmarkTabl
         return None
     if landmarks is not None and key in landmarks:
         values = np.asarray(landmarks[key][0][1]).reshape(-1)
-        source = "lm:" + ",".join(f"{v:.2f}" for v in values) + f":{landmarks.digest(key) or ''}:{detector_id}"
+        source = "lm:" + ",".join(f"{v:.2f}" for v in values) + f":{landmarks.digest(key) or ''}"
     else:
         source = "aligned" if images.aligned else f"detect:{detector_id}"
     return digest(ident, source)

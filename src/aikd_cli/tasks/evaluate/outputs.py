@@ -57,9 +57,10 @@ def evaluate_outputs(out_dir: Path) -> list[Output]:
 
 def evaluate_inputs(options: EvaluateOptions) -> list[str]:
     """Every local file or folder ``aikd evaluate`` reads (protocols, qualities, models, ...)."""
+    models = [getattr(m, "ref", m) for m in options.quality_models]  # a reference, or a ModelInput
     return local_paths(
         *(d.path for d in options.datasets), *(q.path for q in options.quality), *options.embeddings,
-        options.landmarks, options.image_root, options.fr_model, *options.quality_models, options.detector,
+        options.landmarks, options.image_root, options.fr_model, *models, options.detector,
     )
 
 

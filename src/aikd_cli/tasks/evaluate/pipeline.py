@@ -10,6 +10,7 @@ are compared on the same comparisons) and counted by reason in :class:`DatasetRe
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,6 @@ from aikd_cli.utils.checks import MAX_BATCH, MAX_WORKERS, check_number
 from aikd_cli.utils.device import resolve_device
 
 if TYPE_CHECKING:
-    from aikd_cli.faces.detector import FaceDetector
     from aikd_cli.faces.landmarks import LandmarkTable
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob
 
@@ -46,6 +46,7 @@ class ThresholdRule:
     fmr: float | None = 1e-3
     start_error: float | None = None
     value: float | None = None
+    fmr_rule: str = "at-most"  # or "closest": CR-FIQA's ROC point nearest the target FMR
 
     def __post_init__(self) -> None:
         if sum(v is not None for v in (self.fmr, self.start_error, self.value)) != 1:
@@ -54,10 +55,13 @@ class ThresholdRule:
             if v is not None and not 0.0 < v < 1.0:
                 raise AikdError(f"{name} must be between 0 and 1, got {v}")
         check_number("--threshold", self.value)
+        if self.fmr_rule not in edc.FMR_RULES:
+            raise AikdError(f"unknown --fmr-rule {self.fmr_rule!r} (choose {', '.join(edc.FMR_RULES)})")
 
     def describe(self) -> str:
         if self.fmr is not None:
-            return f"FMR {self.fmr:g}"
+            closest = ", the closest ROC point as in CR-FIQA" if self.fmr_rule == "closest" else ""
+            return f"FMR {self.fmr:g}{closest}"
         if self.start_error is not None:
             return f"starting FNMR {self.start_error:g}"
         return f"threshold {self.value:g}"
@@ -76,6 +80,25 @@ class QualityInput:
     label: str | None = None
 
 
+@dataclass(frozen=True)
+class ModelInput:
+    """A quality model to run (``-m REF[:LABEL]``); the label defaults to :func:`model_label`."""
+
+    ref: str
+    label: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelInput:
+        """``REF`` or ``REF:LABEL``: a whole string naming an existing file or folder is a reference,
+        and the ``:`` of ``hf://`` is never a label separator."""
+        _, sep, rest = text.partition("://")
+        body = rest if sep else text
+        if Path(text).exists() or ":" not in body:
+            return cls(text)
+        ref, _, label = text.rpartition(":")
+        return cls(ref, label or None)
+
+
 @dataclass
 class EvaluateOptions:
     datasets: list[DatasetInput]
@@ -88,7 +111,7 @@ class EvaluateOptions:
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
     limits: tuple[float, ...] = (0.2, 0.3)
     protocol: str = "edc"  # or "crfiqa"
-    quality_models: list[str] = field(default_factory=list)
+    quality_models: list[str | ModelInput] = field(default_factory=list)
     misalign: tuple[float, ...] = ()
     misalign_unit: str = "px"
     seed: int = 0
@@ -253,21 +276,28 @@ def _open_models(options: EvaluateOptions, taken: set[str]) -> _Models:
         fr = ModelJob("fr", model, model_fingerprint(options.fr_model, model), "embedding")
     variants = tuple(sorted({0.0, *map(float, options.misalign)}))
     jobs = []
-    for ref in options.quality_models:
+    for item in options.quality_models:
+        item = ModelInput(item) if isinstance(item, str) else item
+        ref, base = item.ref, item.label or model_label(item.ref)
         model = open_face_model(ref, device=options.device, precision=options.precision, expect="quality")
-        label, k = _model_label(ref), 1
+        label, k = base, 1
         while label in taken:  # the same model twice, or a quality file of the same name
             k += 1
-            label = f"{_model_label(ref)} ({k})"
+            label = f"{base} ({k})"
         taken.add(label)
         jobs.append(ModelJob(label, model, model_fingerprint(ref, model), "quality", variants))
     return _Models(fr, jobs)
 
 
-def _model_label(ref: str) -> str:
+def model_label(ref: str) -> str:
+    """A model's default label: a run folder's own name (for the folder, its ``best.safetensors``
+    or ``last.safetensors``: "run", "run (last)"), else the file's stem, else the reference."""
     path = Path(ref)
+    if path.is_dir():
+        return path.resolve().name
     if path.exists():
-        return path.parent.name if path.is_dir() else path.stem
+        run = path.resolve().parent.name
+        return {"best": run, "last": f"{run} (last)"}.get(path.stem, path.stem)
     return ref.removeprefix("hf://")
 
 
@@ -393,7 +423,7 @@ def _evaluate_dataset(
         if options.protocol == "edc":
             curve = edc.fnm_edc(s[mated], pq[mated], threshold)
             return curve, edc.partial_areas(curve, options.limits)
-        curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr)
+        curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr, rule=options.threshold.fmr_rule)
         return curve, edc.rejection_partial_areas(curve, options.limits)
 
     methods = []
@@ -451,23 +481,28 @@ def _run_models(
     jobs = ([models.fr] if models.fr is not None and protocol.scores is None else []) + models.quality
     if not jobs:
         return
+    from aikd_cli.faces.detector import FaceDetector
     from aikd_cli.tasks.evaluate.model_outputs import run_models
 
     active = np.flatnonzero(samples.ok)  # samples already excluded are not worth a model run
     active_keys = [samples.keys[i] for i in active]
     landmarks = _landmark_table(options, tables)
-    # a detector for images without landmarks, and for those whose recorded hash may have changed
-    needs_detection = not protocol.images.aligned and (
-        landmarks is None or landmarks.has_digests or any(k not in landmarks for k in active_keys)
-    )
-    detector = _open_detector(options) if needs_detection else None
+    # a detector for images without landmarks (loaded now: workers prepare their inputs), and a
+    # factory for images whose recorded hash may turn out stale (loaded only if one is)
+    detector = None
+    if not protocol.images.aligned:
+        if landmarks is None or any(k not in landmarks for k in active_keys):
+            detector = _open_detector(options)
+        elif landmarks.has_digests:
+            detector = functools.partial(_open_detector, options)
     ran = run_models(
         active_keys,
         protocol.images,
         jobs,
         landmarks=landmarks,
         detector=detector,
-        detector_id=_detector_fingerprint(options.detector, options.det_size, options.det_threshold) if detector else "",
+        detector_id=_detector_fingerprint(options.detector, options.det_size, options.det_threshold)
+        if isinstance(detector, FaceDetector) else "",
         misalign_unit=options.misalign_unit,
         seed=options.seed,
         batch_size=options.batch_size,
@@ -537,7 +572,7 @@ def _pair_reasons(reasons: list[str | None], sample_ok: np.ndarray, ia, ib, pair
     return Counter({labels[k]: int(c) for k, c in enumerate(counts) if c})
 
 
-def _open_detector(options: EvaluateOptions) -> FaceDetector:
+def _open_detector(options: EvaluateOptions):
     from aikd_cli.faces.detector import load_detector
 
     return load_detector(options.detector, device=options.device, max_size=options.det_size,
@@ -580,7 +615,11 @@ def _threshold(
     """The comparison threshold of the EDC protocol (and the FMR it gives over the non-mated)."""
     rule = options.threshold
     if rule.fmr is not None:
-        t = edc.threshold_for_fmr(scores[~mated], rule.fmr)  # the crfiqa protocol re-fixes it per rate
+        t = (  # the crfiqa protocol re-fixes it per rate
+            edc.closest_fmr_threshold(scores[mated], scores[~mated], rule.fmr)
+            if rule.fmr_rule == "closest"
+            else edc.threshold_for_fmr(scores[~mated], rule.fmr)
+        )
     elif rule.start_error is not None:
         t = edc.threshold_for_start_error(scores[mated], rule.start_error)
     else:

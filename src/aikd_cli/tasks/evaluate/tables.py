@@ -75,6 +75,41 @@ def _area(evaluation: Evaluation, dataset: str, method: str, limit: float, attr:
     return math.nan
 
 
+def definition(metric: str, options) -> str:
+    """What a column ``D @L`` of ``metric``'s table is, in one line (the protocol and rule included)."""
+    rule = options.threshold.describe()
+    if options.protocol == "edc":
+        area = f"area under the FNM-EDC step curve (threshold fixed once, {rule}) from discard 0 to L on dataset D"
+        return {
+            "normalised": f"{area}, divided by FNMR(0)·L (a flat curve; 1.0 = random discarding)",
+            "pauc": area,
+            "minus-best": f"{area}, minus the area under the best curve max(0, FNMR(0) − d)",
+        }[metric]
+    area = (
+        "trapezoid area of the FNMR over the rejection rates 0, 0.05, ... up to L on dataset D, the threshold "
+        f"re-fixed at each rate ({rule}), pairs rejected by min quality"
+    )
+    if metric == "normalised":
+        return f"{area}, divided by FNMR(0)·L (aikd's normalisation; CR-FIQA reports the raw area)"
+    return (
+        f"{area}, un-normalised; at L = 0.95 with --fmr-rule closest this is the AUC that CR-FIQA's "
+        "ERC/erc.py writes (sklearn.metrics.auc over all 20 rates)"
+    )
+
+
+def misalignment_note(options) -> str:
+    """Which inputs ``--misalign`` perturbs (and which it does not)."""
+    unit = (
+        "source-image pixels" if options.misalign_unit == "px" else "fractions of the inter-ocular distance"
+    )
+    return (
+        f"Each --quality-model re-scores every face aligned from its landmarks + U[−p, p] per coordinate ({unit}, "
+        f"seed {options.seed}); the FR comparison scores, the threshold and the quality CSVs stay those of the "
+        "correctly aligned faces, so a change comes from the quality alone. ρ: Spearman of the model's qualities "
+        "at p vs p = 0."
+    )
+
+
 def _fmt(value: float, metric: str) -> str:
     return "–" if not math.isfinite(value) else METRICS[metric][2].format(value)
 
@@ -95,7 +130,13 @@ def markdown(evaluation: Evaluation, headline: str) -> str:
             continue
         g = grid(evaluation, metric)
         best = g.best()
-        lines += [f"## {METRICS[metric][0]}", "", "| Method | " + " | ".join(g.header()) + " |"]
+        lines += [
+            f"## {METRICS[metric][0]}",
+            "",
+            f"`D @L`: {definition(metric, opts)}.",
+            "",
+            "| Method | " + " | ".join(g.header()) + " |",
+        ]
         lines.append("|---|" + "---:|" * len(g.columns))
         for r, label in enumerate(g.methods):
             cells = [
@@ -106,14 +147,14 @@ def markdown(evaluation: Evaluation, headline: str) -> str:
     lines += [
         "## Data",
         "",
-        "| Dataset | pairs read | used | mated | non-mated | threshold | FMR | FNMR at 0% |",
+        "| Dataset | pairs read | used | mated | non-mated | threshold | FMR | FNMR at 0% | false non-matches at 0% |",
     ]
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for d in evaluation.datasets:
         fmr = "–" if d.achieved_fmr is None else f"{d.achieved_fmr:.2e}"
         lines.append(
             f"| {d.name} | {d.pairs_read:,} | {d.pairs_used:,} | {d.mated:,} | {d.nonmated:,} | "
-            f"{d.threshold:.4f} | {fmr} | {d.start_error:.4f} |"
+            f"{d.threshold:.4f} | {fmr} | {d.start_error:.4f} | {false_nonmatches(d):,} |"
         )
     lines.append("")
     for d in evaluation.datasets:
@@ -127,6 +168,8 @@ def markdown(evaluation: Evaluation, headline: str) -> str:
         limit = max(opts.limits)
         lines += [
             f"## Misalignment ({METRICS[headline][0]} @{limit:g}; Spearman ρ of quality vs p = 0)",
+            "",
+            misalignment_note(opts),
             "",
             "| Model | p | " + " | ".join(f"{d.name} | ρ {d.name}" for d in evaluation.datasets) + " |",
             "|---|---:|" + "---:|---:|" * len(evaluation.datasets),
@@ -199,6 +242,11 @@ def robustness_rows(evaluation: Evaluation) -> list[dict]:
     return rows
 
 
+def false_nonmatches(d: DatasetResult) -> int:
+    """Mated comparisons below the threshold before discarding: the errors every curve is made of."""
+    return round(d.start_error * d.mated)
+
+
 def summary(d: DatasetResult) -> dict:
     return {
         "dataset": d.name,
@@ -211,6 +259,7 @@ def summary(d: DatasetResult) -> dict:
         "threshold": d.threshold,
         "achieved_fmr": d.achieved_fmr,
         "start_error": d.start_error,
+        "false_nonmatches": false_nonmatches(d),
         "excluded_pairs": dict(d.excluded.most_common()),
         "sample_issues": dict(d.sample_issues.most_common()),
         "notes": d.notes,
@@ -225,6 +274,8 @@ def as_json(evaluation: Evaluation, headline: str) -> dict:
         "threshold_rule": evaluation.options.threshold.describe(),
         "limits": list(evaluation.options.limits),
         "headline_metric": headline,
+        "definitions": {m: definition(m, evaluation.options) for m in METRICS},
+        "misalignment": misalignment_note(evaluation.options) if evaluation.options.misalign else None,
         "datasets": [summary(d) for d in evaluation.datasets],
         "results": long_rows(evaluation),
         "robustness": robustness_rows(evaluation),
@@ -313,7 +364,7 @@ def rich_tables(evaluation: Evaluation, headline: str) -> list:
     from rich.table import Table
 
     data = Table(title="Data", title_justify="left")
-    for col in ("dataset", "pairs", "used", "mated", "non-mated", "threshold", "FNMR@0"):
+    for col in ("dataset", "pairs", "used", "mated", "non-mated", "threshold", "FNMR@0", "FNM@0"):
         data.add_column(col, justify="left" if col == "dataset" else "right")
     for d in evaluation.datasets:
         data.add_row(
@@ -324,10 +375,16 @@ def rich_tables(evaluation: Evaluation, headline: str) -> list:
             f"{d.nonmated:,}",
             f"{d.threshold:.4f}",
             f"{d.start_error:.4f}",
+            f"{false_nonmatches(d):,}",
         )
     g = grid(evaluation, headline)
     best = g.best()
-    results = Table(title=f"{METRICS[headline][0]} — lower is better, best in bold", title_justify="left")
+    results = Table(
+        title=f"{METRICS[headline][0]} — lower is better, best in bold",
+        caption=f"D @L: {definition(headline, evaluation.options)}",
+        title_justify="left",
+        caption_justify="left",
+    )
     results.add_column("method")
     for h in g.header():
         results.add_column(h, justify="right")
@@ -342,7 +399,9 @@ def rich_tables(evaluation: Evaluation, headline: str) -> list:
     if by:
         rob = Table(
             title=f"Misalignment: {METRICS[headline][0]} @{max(evaluation.options.limits):g} and Spearman ρ",
+            caption=misalignment_note(evaluation.options),
             title_justify="left",
+            caption_justify="left",
         )
         rob.add_column("model")
         rob.add_column("p", justify="right")

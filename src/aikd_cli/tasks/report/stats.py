@@ -34,10 +34,6 @@ class QualityStats:
     def median(self) -> float:
         return self.percentiles.get(50, float("nan"))
 
-    @property
-    def below_share(self) -> float | None:
-        return None if self.below is None or not self.count else self.below / self.count
-
 
 def quality_stats(values: np.ndarray, threshold: float | None = None) -> QualityStats:
     values = np.asarray(values, dtype=np.float64)
