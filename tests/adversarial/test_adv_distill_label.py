@@ -97,7 +97,22 @@ def test_distill_with_every_image_missing_fails_and_leaves_nothing(tmp_path, qmo
     """Items 12 and 18: it exited 0 after 2 steps and wrote best.safetensors."""
     data = manifest(tmp_path / "data.csv", [(f"gone/{i}.jpg", "x", LFW_LANDMARKS) for i in range(4)], quality=True)
     result = cli(*distill_args(data, tmp_path / "run", qmodel))
-    one_line_error(result, "no training face could be used", "unreadable: ", "no such file", quiet=False)
+    error = one_line_error(result, "unreadable", "no such file", quiet=False)  # the reason, in one line
+    assert "could be read" in error or "could be used" in error
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_that_trains_no_face_saves_no_model(tmp_path, qmodel, assets, monkeypatch):
+    """Item 12 past the head calibration: every training batch turns out unusable (simulated), so
+    no step trains a face; the run must not end with a model."""
+    from aikd_cli.tasks.distill import engine
+
+    for i in range(4):
+        shutil.copy(assets / PHOTO, tmp_path / f"{i}.jpg")
+    data = manifest(tmp_path / "data.csv", [(f"{i}.jpg", "x", LFW_LANDMARKS) for i in range(4)], quality=True)
+    monkeypatch.setattr(engine.Distiller, "train_step", lambda self, batch: None)
+    result = cli(*distill_args(data, tmp_path / "run", qmodel))
+    one_line_error(result, "no training face could be used by step 1", quiet=False)
     assert not (tmp_path / "run").exists()
 
 
@@ -109,7 +124,8 @@ def test_distill_with_only_degenerate_landmarks_fails_in_one_line(tmp_path, qmod
                                             ("b.jpg", "x", (1e20, 0.0) * 5)], quality=True)
     result = cli(*distill_args(data, tmp_path / "run", qmodel))
     error = one_line_error(result, quiet=False)
-    assert "bad_landmarks" in error and not (tmp_path / "run").exists()
+    assert "bad_landmarks" in error and "landmarks" in error.split("bad_landmarks", 1)[1]
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("extra", "needle"), [(("--device", "bogus"), "unknown device 'bogus'"),

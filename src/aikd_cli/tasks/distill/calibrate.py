@@ -59,8 +59,9 @@ def calibrate(
         num_workers=min(workers, 2),
         collate_fn=lambda keys: collate_views([views[k] for k in keys]),
     )
-    norms, qualities = [], []
+    norms, qualities, bad = [], [], []
     for batch in loader:
+        bad += batch["bad"]
         if not len(batch["index"]):
             continue
         clean, _ = batch_views(batch, device, views.size)
@@ -69,7 +70,8 @@ def calibrate(
         if q is not None:
             qualities.append(q.float().cpu())
     if not norms:
-        raise InputFormatError("none of the sampled training faces could be read to calibrate the head")
+        why = f" ({bad[0][1]}: {faces[bad[0][0]].path}: {bad[0][2]})" if bad else ""
+        raise InputFormatError(f"none of the sampled training faces could be read to calibrate the head{why}")
     labels = np.array([f.label for f in faces], dtype=np.float64)
     if np.isfinite(labels).all():
         values, source = labels, "labels"
