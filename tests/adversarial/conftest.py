@@ -123,3 +123,14 @@ def eval_inputs(tmp_path) -> tuple[Path, Path]:
         writer.writerow(["path", "quality"])
         writer.writerows([name, f"{rng.uniform():.4f}"] for name in names)
     return pairs, quality
+
+
+def can_mount() -> bool:
+    """Whether this machine lets a test mount a tmpfs in a private mount namespace (``unshare -m``:
+    the mount vanishes with the process, nothing outlives the test)."""
+    import subprocess
+
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True)
+    return probe.returncode == 0

@@ -7,13 +7,12 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli, one_line_error, rows
+from conftest import can_mount, cli, one_line_error, rows
 
 from aikd_cli.utils.atomic import StagedFiles
 
@@ -154,14 +153,6 @@ def test_leftovers_of_a_killed_report_build_are_removed_by_the_next(crops, qmode
     assert not stale.exists()
 
 
-def _can_mount() -> bool:
-    if shutil.which("unshare") is None or shutil.which("mount") is None:
-        return False
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                           capture_output=True)
-    return probe.returncode == 0
-
-
 FULL_DISK = r"""
 import json, os, shutil, subprocess, sys
 disk, earlier, crops, model = sys.argv[1:5]
@@ -188,7 +179,7 @@ print(json.dumps({"code": r.exit_code, "stderr": r.stderr, "output": r.output, "
 """
 
 
-@pytest.mark.skipif(not _can_mount(), reason="needs unshare and mount (a private tmpfs)")
+@pytest.mark.skipif(not can_mount(), reason="needs unshare and mount (a private tmpfs)")
 def test_a_really_full_disk_during_score_is_one_line_and_keeps_the_earlier_csv(crops, qmodel, tmp_path):
     """A 64 kB tmpfs, mounted in a private mount namespace (nothing outlives the test), nearly full."""
     from PIL import Image

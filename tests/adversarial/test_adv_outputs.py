@@ -5,10 +5,14 @@ or whose parent is a file."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli, one_line_error, write_landmarks
+from conftest import can_mount, cli, one_line_error, write_landmarks
 
 
 def digest(path: Path) -> str:
@@ -154,3 +158,50 @@ def test_output_under_a_file_is_refused(command, crops, qmodel, tmp_path):
     }[command]
     one_line_error(cli(*args), "is a file, not a folder")
     assert file.read_text() == "keep me"
+
+
+def test_an_output_hard_linked_to_an_input_is_refused(crops, qmodel, tmp_path):
+    link = tmp_path / "scores.csv"
+    os.link(crops / "c0.png", link)  # one file, two names
+    one_line_error(cli("score", crops / "c0.png", "--aligned", "-m", qmodel, "-o", link), "would overwrite the input")
+
+
+def test_score_report_that_would_replace_an_input_is_refused_before_scoring(crops, qmodel, tmp_path, monkeypatch):
+    from aikd_cli.tasks import score
+
+    monkeypatch.setattr(score, "open_face_model", lambda *a, **k: pytest.fail("scored before refusing"))
+    result = cli("score", crops, "--aligned", "-m", qmodel, "-o", tmp_path / "s.csv", "--report", crops / "c1.png")
+    one_line_error(result, "--output would overwrite the input", "c1.png")
+    assert not (tmp_path / "s.csv").exists()
+
+
+READ_ONLY = r"""
+import json, subprocess, sys
+disk, crops, model = sys.argv[1:4]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", disk], check=True)
+from typer.testing import CliRunner
+from aikd_cli.cli.app import app
+results = {}
+for name, args in {"score": ["score", crops, "--aligned", "-m", model, "-o", disk + "/s.csv"],
+                   "align": ["align", crops, "-o", disk + "/aligned"],
+                   "evaluate": ["evaluate", "-p", "x.csv", "-q", "x.csv", "-o", disk + "/sub/ev"]}.items():
+    r = CliRunner().invoke(app, args)
+    results[name] = {"code": r.exit_code, "stderr": r.stderr}
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs unshare and mount (a private read-only tmpfs)")
+def test_an_output_on_a_read_only_mount_is_refused_before_any_work(crops, qmodel, tmp_path):
+    """Item 10: a read-only location was found out only after all the work (root ignores file
+    modes, so a read-only mount stands in for a folder without write permission)."""
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(["unshare", "-m", sys.executable, "-c", READ_ONLY, str(disk), str(crops), str(qmodel)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for name, got in json.loads(proc.stdout.strip().splitlines()[-1]).items():
+        lines = [line for line in got["stderr"].splitlines() if line.strip()]
+        assert got["code"] == 2 and lines[0].startswith("error:") and "is not writable" in lines[0], (name, lines)
+        assert len(lines) <= 2, lines

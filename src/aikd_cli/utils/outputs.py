@@ -104,7 +104,7 @@ def _collision(out: Output, inputs: Sequence[str]) -> str | None:
         source = _real(given)
         is_dir = os.path.isdir(source)
         if not out.folder:
-            if target == source:
+            if target == source or _same_file(target, source):
                 return given
             if is_dir and _inside(target, source) and os.path.isfile(target) and _is_image(target):
                 return target  # an image the walk of that folder reads
@@ -117,6 +117,14 @@ def _collision(out: Output, inputs: Sequence[str]) -> str | None:
             if _inside(source, os.path.join(target, name)):
                 return given
     return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two names of one file (a hard link), where both exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _is_image(path: str) -> bool:
