@@ -12,6 +12,7 @@ ALIGN = ("align", "{crops}", "-o", "{tmp}/out")
 EVALUATE = ("evaluate", "-p", "{pairs}", "--score-column", "score", "-q", "{quality}", "-o", "{tmp}/out")
 REPORT = ("report", "{pairs}", "-o", "{tmp}/out.html")
 EXPORT = ("export", "{qmodel}", "-f", "safetensors", "-o", "{tmp}/out")
+LABEL = ("label", "-i", "{quality}", "-m", "{qmodel}", "-o", "{tmp}/out.csv")
 
 CASES = [
     (SCORE, ["--det-threshold", "nan"], "--det-threshold must be a finite number in [0, 1] (got nan)"),
@@ -45,6 +46,10 @@ CASES = [
     (REPORT, ["--per-page", "0"], "--per-page"),
     (REPORT, ["--show", "0"], "--show"),
     (REPORT, ["--workers", "-1"], "--workers"),
+    (LABEL, ["--batch-size", "0"], "--batch-size"),
+    (LABEL, ["--det-threshold", "nan"], "--det-threshold"),
+    (LABEL, ["--max-impostors", "0"], "--max-impostors"),
+    (LABEL, ["--device", "bogus"], "unknown device 'bogus'"),
     (EXPORT, ["--opset", "999"], "--opset"),
     (EXPORT, ["--opset", "5"], "--opset"),
 ]

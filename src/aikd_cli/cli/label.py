@@ -50,7 +50,7 @@ def label(
     max_impostors: Annotated[
         int,
         typer.Option(
-            "--max-impostors", min=1, help="sdd: impostor comparisons per face (a seeded random subset)."
+            "--max-impostors", help="sdd: impostor comparisons per face (a seeded random subset; at least 1)."
         ),
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="sdd: seed of the impostor subset.")] = 0,

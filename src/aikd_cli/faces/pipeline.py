@@ -60,14 +60,10 @@ class FaceOptions:
 
     def check(self) -> None:
         """Refuse out-of-range numbers and an unknown device before any work (one line each)."""
-        from aikd_cli.utils.checks import MAX_BATCH, MAX_WORKERS, check_number
-        from aikd_cli.utils.device import resolve_device
+        from aikd_cli.utils.checks import check_face_options
 
-        check_number("--det-size", self.det_size, 0, 8192)
-        check_number("--det-threshold", self.det_threshold, 0.0, 1.0)
-        check_number("--batch-size", self.batch_size, 1, MAX_BATCH)
-        check_number("--workers", self.workers, 0, MAX_WORKERS)
-        resolve_device(self.device)
+        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
+                           workers=self.workers, device=self.device)
 
 
 @dataclass

@@ -38,3 +38,14 @@ def check_number(option: str, value: float | int | None, low: float | None = Non
 
 def _fmt(v: float | None) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{v:g}"
+
+
+def check_face_options(*, det_size: int, det_threshold: float, batch_size: int, workers: int, device: str) -> None:
+    """The options every face-finding command shares (detection, batching, device)."""
+    from aikd_cli.utils.device import resolve_device
+
+    check_number("--det-size", det_size, 0, 8192)
+    check_number("--det-threshold", det_threshold, 0.0, 1.0)
+    check_number("--batch-size", batch_size, 1, MAX_BATCH)
+    check_number("--workers", workers, 0, MAX_WORKERS)
+    resolve_device(device)

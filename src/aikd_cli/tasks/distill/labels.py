@@ -282,10 +282,14 @@ def label_faces(
     """Label every image of an identities CSV (``path, identity`` [, face, lm0_x..lm4_y]) and write
     ``output``; the Python equivalent of ``aikd label``. ``progress(done, total)`` is called as
     images are embedded. ``output`` is checked against the inputs and locked before any work."""
+    from aikd_cli.utils.checks import check_face_options, check_number
     from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
 
     if scheme not in SCHEMES:
         raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
+    check_face_options(det_size=det_size, det_threshold=det_threshold, batch_size=batch_size, workers=workers,
+                       device=device)
+    check_number("--max-impostors", max_impostors, 1)
     output = Path(output)
     with guard_outputs([Output(output, "--output")], local_paths(identities, landmarks, fr_model, detector)):
         return _label(identities, fr_model, output, scheme=scheme, landmarks=landmarks, detector=detector,

@@ -26,8 +26,7 @@ from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, rea
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
 from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
-from aikd_cli.utils.checks import MAX_BATCH, MAX_WORKERS, check_number
-from aikd_cli.utils.device import resolve_device
+from aikd_cli.utils.checks import check_face_options, check_number
 
 if TYPE_CHECKING:
     from aikd_cli.faces.landmarks import LandmarkTable
@@ -143,11 +142,8 @@ class EvaluateOptions:
         for p in self.misalign:
             check_number("--misalign", p, 0.0, 1000.0)
         check_number("--max-nonmated", self.max_nonmated, 0)
-        check_number("--det-size", self.det_size, 0, 8192)
-        check_number("--det-threshold", self.det_threshold, 0.0, 1.0)
-        check_number("--batch-size", self.batch_size, 1, MAX_BATCH)
-        check_number("--workers", self.workers, 0, MAX_WORKERS)
-        resolve_device(self.device)
+        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
+                           workers=self.workers, device=self.device)
         if self.misalign and not self.quality_models:
             raise AikdError("--misalign re-scores the images, so it needs --quality-model")
         if not self.quality and not self.quality_models:
