@@ -109,7 +109,7 @@ def test_grid_up_to_the_limit_samples_beyond_and_options_force_either(lfw_scores
     monkeypatch.setattr(plan, "GRID_LIMIT", 10)
     assert not build(lfw_scores, tmp_path / "b.html").grid
     assert build(lfw_scores, tmp_path / "c.html", grid=True).grid
-    with pytest.raises(Exception, match="--show must be an integer in \[1, "):
+    with pytest.raises(Exception, match=r"--show must be an integer in \[1, "):
         build(lfw_scores, tmp_path / "d.html", show=0)
 
 
