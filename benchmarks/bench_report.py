@@ -153,10 +153,12 @@ def save_crops(csv_path: Path, crops: Path) -> int:
 
 
 def timed_build(csv_path: Path, html: Path, workers: int, **options) -> tuple[float, object]:
-    from aikd_cli.tasks.report import build_report
+    from aikd_cli.cli.common import progress_bar
+    from aikd_cli.tasks.report import ReportOptions, run
 
     started = time.perf_counter()
-    summary = build_report(csv_path, html, workers=workers, progress=sys.stderr.isatty(), **options)
+    with progress_bar("reading images") as update:
+        summary = run(ReportOptions(scores=csv_path, output=html, workers=workers, **options), update)
     return time.perf_counter() - started, summary
 
 

@@ -2,7 +2,7 @@
 
 Baseline (written the way LSIbabnikz/AI-KD's inference.py does it): os.walk over the crops, PIL
 open + convert("RGB"), torchvision Resize((112,112)) + ToTensor + Normalize(0.5, 0.5), a DataLoader
-with batch_size=128 and no workers, fp32 eager under no_grad. Ours: `score_images(..., aligned=True)`
+with batch_size=128 and no workers, fp32 eager under no_grad. Ours: `aikd_cli.score(ScoreOptions(aligned=True, ...))`
 (decode workers, channels-last, inference mode) in fp32 and in bf16. Same iResNet-100 + MLP weights
 (random, seeded, saved in eDifFIQA layout: no pretrained weights can be downloaded here), measured in
 the same run; prints img/s, ratios, the largest score difference and whether the ranking is identical.
@@ -31,11 +31,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def make_crops(folder: Path, n: int) -> None:
     """Aligned 112x112 crops of kit LFW photos, made with `aikd align`'s engine."""
-    from aikd_cli.tasks.align import AlignOptions, align_images
+    from aikd_cli.tasks.align import AlignOptions
+    from aikd_cli.tasks.align import run as align_run
 
     photos = sorted((ASSETS / "lfw").rglob("*.jpg"))[:n]
     detector = str(ASSETS / "models" / "retinaface" / "mobilenet0.25_Final.pth")
-    align_images([str(p) for p in photos], folder, AlignOptions(detector=detector, workers=1, device="cpu"))
+    align_run(AlignOptions(inputs=[str(p) for p in photos], output=folder, detector=detector, workers=1, device="cpu"))
 
 
 def baseline(crops: Path, weights: Path) -> tuple[dict[str, float], float]:
@@ -69,12 +70,13 @@ def baseline(crops: Path, weights: Path) -> tuple[dict[str, float], float]:
 
 def ours(crops: Path, weights: Path, precision: str, workers: int) -> tuple[dict[str, float], float]:
     from aikd_cli.models.inference import open_face_model
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     model = open_face_model(str(weights), device="cpu", precision=precision)
     out = Path(tempfile.mkdtemp()) / "scores.csv"
     start = time.perf_counter()
-    score_images([str(crops)], out, ScoreOptions(aligned=True, batch_size=64, workers=workers), model=model)
+    score_run(ScoreOptions(inputs=[str(crops)], output=out, aligned=True, batch_size=64, workers=workers), model=model)
     seconds = time.perf_counter() - start
     with open(out) as f:
         return {os.path.normpath(r["path"]): float(r["quality"]) for r in csv.DictReader(f)}, seconds
@@ -93,7 +95,8 @@ def compare(name: str, ref: dict, got: dict, seconds: float, base_seconds: float
 
 def photo_pipeline(weights: Path, n: int) -> None:
     from aikd_cli.models.inference import open_face_model
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     detector = str(ASSETS / "models" / "retinaface" / "mobilenet0.25_Final.pth")
     model = open_face_model(str(weights), device="cpu", precision="fp32")
@@ -101,7 +104,7 @@ def photo_pipeline(weights: Path, n: int) -> None:
                           ("kit faces/ (up to 14 MP)", sorted(p for p in (ASSETS / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")))):
         out = Path(tempfile.mkdtemp()) / "scores.csv"
         start = time.perf_counter()
-        s = score_images([str(p) for p in photos], out, ScoreOptions(detector=detector, workers=2), model=model)
+        s = score_run(ScoreOptions(inputs=[str(p) for p in photos], output=out, detector=detector, workers=2), model=model)
         seconds = time.perf_counter() - start
         print(f"full pipeline, {label:<24} {s.images / seconds:6.2f} img/s ({s.images} images, {seconds:.1f} s)")
 

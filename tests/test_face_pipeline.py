@@ -105,7 +105,8 @@ def _score_rows(out: Path) -> dict[str, dict]:
 def test_score_rows_do_not_depend_on_batch_workers_order_or_path_spelling(
     assets, retinaface_weights, tiny_quality_checkpoint, tmp_path, monkeypatch
 ):
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -113,10 +114,10 @@ def test_score_rows_do_not_depend_on_batch_workers_order_or_path_spelling(
         shutil.copy(p, folder / p.name)
     files = sorted(folder.iterdir())
     base = dict(model=str(tiny_quality_checkpoint), detector=str(retinaface_weights), device="cpu")
-    score_images([str(f) for f in files], tmp_path / "alone.csv", ScoreOptions(**base, batch_size=1, workers=0))
+    score_run(ScoreOptions(inputs=[str(f) for f in files], output=tmp_path / "alone.csv", **base, batch_size=1, workers=0))
     monkeypatch.chdir(tmp_path)
-    score_images([str(f.relative_to(tmp_path)) for f in reversed(files)], "crowd.csv",
-                 ScoreOptions(**base, batch_size=7, workers=2))
+    score_run(ScoreOptions(inputs=[str(f.relative_to(tmp_path)) for f in reversed(files)], output="crowd.csv",
+                           **base, batch_size=7, workers=2))
     alone, crowd = _score_rows(tmp_path / "alone.csv"), _score_rows(tmp_path / "crowd.csv")
     assert alone.keys() == crowd.keys() and len(alone) == len(files)
     for name, a in alone.items():
@@ -131,13 +132,15 @@ def test_score_rows_do_not_depend_on_batch_workers_order_or_path_spelling(
 def test_same_photo_same_landmarks_and_crop_in_every_command(assets, retinaface_weights, tmp_path):
     """score, align, evaluate, label and distill's data path find the same landmarks and cut the
     same crop from a photo, pixel for pixel."""
-    from aikd_cli.tasks.align import AlignOptions, align_images
+    from aikd_cli.tasks.align import AlignOptions
+    from aikd_cli.tasks.align import run as align_run
     from aikd_cli.tasks.distill.data import FaceViews, batch_views, collate_views
     from aikd_cli.tasks.distill.labels import embed_identities
     from aikd_cli.tasks.distill.samples import FaceRecord, apply_detections, detect_missing
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, run_models
     from aikd_cli.tasks.evaluate.protocols import FileImages
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     photos = [str(p) for p in _mixed_photos(assets)[::3]]
     det = str(retinaface_weights)
@@ -145,14 +148,14 @@ def test_same_photo_same_landmarks_and_crop_in_every_command(assets, retinaface_
     marks: dict[str, dict[str, np.ndarray]] = {}
 
     scorer = Recorder()
-    score_images(photos, tmp_path / "s.csv", ScoreOptions(detector=det, device="cpu", workers=0, batch_size=64),
-                 model=scorer)
+    score_run(ScoreOptions(inputs=photos, output=tmp_path / "s.csv", detector=det, device="cpu", workers=0,
+                           batch_size=64), model=scorer)
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
     crops["score"] = dict(zip(photos, scorer.crops))
     marks["score"] = {p: np.array([float(r[f"lm{i}_{x}"]) for i in range(5) for x in "xy"]).reshape(5, 2)
                       for p, r in zip(photos, rows)}
 
-    align_images(photos, tmp_path / "aligned", AlignOptions(detector=det, device="cpu", workers=0))
+    align_run(AlignOptions(inputs=photos, output=tmp_path / "aligned", detector=det, device="cpu", workers=0))
     rows = list(csv.DictReader(open(tmp_path / "aligned" / "landmarks.csv")))
     crops["align"] = {p: torch.from_numpy(np.array(Image.open(tmp_path / "aligned" / r["crop"]))).permute(2, 0, 1)
                       for p, r in zip(photos, rows)}
@@ -194,7 +197,8 @@ def _write_landmark_csv(path: Path, rows: list[tuple[str, list[float]]]) -> None
 
 
 def test_degenerate_landmarks_get_bad_landmarks_never_a_score(assets, tiny_quality_checkpoint, tmp_path):
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     good = [38.3, 51.7, 73.5, 51.5, 56.0, 71.7, 41.5, 92.4, 70.7, 92.2]
     cases = {
@@ -212,8 +216,8 @@ def test_degenerate_landmarks_get_bad_landmarks_never_a_score(assets, tiny_quali
         rows.append((f"{name}.jpg", values))
     _write_landmark_csv(tmp_path / "lm.csv", rows)
     out = tmp_path / "s.csv"
-    score_images([str(tmp_path / f"{n}.jpg") for n in cases], out,
-                 ScoreOptions(model=str(tiny_quality_checkpoint), landmarks=tmp_path / "lm.csv", device="cpu", workers=0))
+    score_run(ScoreOptions(inputs=[str(tmp_path / f"{n}.jpg") for n in cases], output=out,
+                           model=str(tiny_quality_checkpoint), landmarks=tmp_path / "lm.csv", device="cpu", workers=0))
     got = {Path(r["path"]).stem: r for r in csv.DictReader(open(out))}
     assert got["good"]["status"] == "ok" and got["good"]["quality"]
     for name in ("zeros", "collapsed", "far", "huge", "nan"):
@@ -226,14 +230,15 @@ def test_landmarks_of_a_changed_image_are_never_trusted(assets, retinaface_weigh
     (or refused where there is no detector)."""
     from aikd_cli.faces.landmarks import read_landmarks
     from aikd_cli.faces.pipeline import iter_faces, make_face_source
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     photos = sorted((assets / "lfw").glob("*/*.jpg"))[:2]
     for p in photos:
         shutil.copy(p, tmp_path / p.name)
     paths = [str(tmp_path / p.name) for p in photos]
-    score_images(paths, tmp_path / "s.csv", ScoreOptions(model=str(tiny_quality_checkpoint),
-                                                          detector=str(retinaface_weights), device="cpu", workers=0))
+    score_run(ScoreOptions(inputs=paths, output=tmp_path / "s.csv", model=str(tiny_quality_checkpoint),
+                           detector=str(retinaface_weights), device="cpu", workers=0))
     # the second photo changes: shifted by 20 px, saved again
     moved = np.roll(np.asarray(Image.open(paths[1])), 20, axis=1)
     Image.fromarray(moved).save(paths[1], quality=95)
@@ -274,13 +279,14 @@ def test_onnx_models_tell_the_pipeline_where_to_align(monkeypatch):
 def test_perturb_samples_measure_alignment_sensitivity(assets, retinaface_weights, tiny_quality_checkpoint, tmp_path):
     """Each face is also scored under K seeded misalignments: mean and spread are written, the
     clean quality is unchanged, the spread grows with the perturbation and reruns reproduce it."""
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     photos = [str(p) for p in sorted((assets / "lfw").glob("*/*.jpg"))[:4]]
     base = dict(model=str(tiny_quality_checkpoint), detector=str(retinaface_weights), device="cpu", workers=0)
 
     def run(name, **extra):
-        score_images(photos, tmp_path / name, ScoreOptions(**base, **extra))
+        score_run(ScoreOptions(inputs=photos, output=tmp_path / name, **base, **extra))
         return list(csv.DictReader(open(tmp_path / name)))
 
     plain, small, large = run("a.csv"), run("b.csv", perturb_samples=6, perturb=1.0), run("c.csv", perturb_samples=6, perturb=8.0)
@@ -299,11 +305,12 @@ def test_a_detector_that_is_not_needed_is_never_loaded(assets, retinaface_weight
     so it is not loaded (offline, it may not even be available) unless one has changed."""
     from aikd_cli.faces.landmarks import read_landmarks
     from aikd_cli.faces.pipeline import FaceFinder, iter_found
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
 
     photos = [str(p) for p in sorted((assets / "lfw").glob("*/*.jpg"))[:3]]
-    score_images(photos, tmp_path / "s.csv", ScoreOptions(model=str(tiny_quality_checkpoint),
-                                                          detector=str(retinaface_weights), device="cpu", workers=0))
+    score_run(ScoreOptions(inputs=photos, output=tmp_path / "s.csv", model=str(tiny_quality_checkpoint),
+                           detector=str(retinaface_weights), device="cpu", workers=0))
 
     def unavailable():
         raise AssertionError("the detector was loaded")

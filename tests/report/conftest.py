@@ -77,9 +77,7 @@ def lfw_scores(assets, scorer, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def kit_report(kit_scores, tmp_path_factory):
     """The kit's report (threshold: the 25th percentile of its qualities), built once."""
-    from report_helpers import read_csv
-
-    from aikd_cli.tasks.report import build_report
+    from report_helpers import build_report, read_csv
 
     q = [float(r["quality"]) for r in read_csv(kit_scores) if r["status"] == "ok"]
     threshold = float(np.percentile(q, 25))

@@ -60,3 +60,10 @@ def decode_picture(src: str, page: Path) -> np.ndarray:
 
         data = (page.parent / unquote(src)).read_bytes()
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def build_report(scores, output=None, *, progress: bool = False, **options):
+    """``aikd_cli.tasks.report.run`` with the options as keywords (the tests' shorthand)."""
+    from aikd_cli.tasks.report import ReportOptions, run
+
+    return run(ReportOptions(scores=scores, output=output, **options))

@@ -16,14 +16,13 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 import torch
-from report_helpers import Page, decode_picture, read_csv
+from report_helpers import Page, build_report, decode_picture, read_csv
 from scorecsv import write_score_csv
 
 from aikd_cli.errors import AikdError, InputFormatError
 from aikd_cli.faces.align import align_faces
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
 from aikd_cli.images.decode import load_image
-from aikd_cli.tasks.report import build_report
 from aikd_cli.tasks.report.data import read_scores
 from aikd_cli.tasks.report.histogram import bins_of
 from aikd_cli.tasks.report.stats import face_order, group_stats

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from browser import Browser, find_chromium
 from PIL import Image
-from report_helpers import Page, read_csv
+from report_helpers import Page, build_report, read_csv
 
-from aikd_cli.tasks.report import build_report
 from aikd_cli.tasks.score import SCORE_COLUMNS
 
 CHROMIUM = find_chromium()

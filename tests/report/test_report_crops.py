@@ -13,14 +13,13 @@ import pytest
 import torch
 from factories import make_quality_net, save_ediffiqa_layout
 from PIL import Image
-from report_helpers import read_csv
+from report_helpers import build_report, read_csv
 from typer.testing import CliRunner
 
 from aikd_cli.cli.app import app
 from aikd_cli.faces.align import align_faces
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
 from aikd_cli.images.decode import load_image
-from aikd_cli.tasks.report import build_report
 from aikd_cli.tasks.report.crops import KEY, crop_name
 from aikd_cli.tasks.report.thumbnails import thumb_name
 

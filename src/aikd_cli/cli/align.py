@@ -8,6 +8,14 @@ from typing import Annotated
 import typer
 
 from aikd_cli.cli.common import (
+    default_workers,
+    err,
+    handle_errors,
+    out,
+    progress_bar,
+)
+from aikd_cli.cli.options import (
+    MISALIGN,
     BatchOpt,
     DetectorOpt,
     DetSizeOpt,
@@ -16,21 +24,21 @@ from aikd_cli.cli.common import (
     FacesOpt,
     FollowLinksOpt,
     LandmarksOpt,
+    PerturbUnitOpt,
     RecursiveOpt,
+    SeedOpt,
     WorkersOpt,
-    default_workers,
-    err,
-    handle_errors,
-    out,
-    progress_bar,
+    alias,
+    use_alias,
 )
+from aikd_cli.cli.options import output as output_option
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 
 
 @handle_errors
 def align(
     paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the crops and landmarks.csv.")],
+    output: Annotated[Path, output_option("Folder for the crops and landmarks.csv.")],
     landmarks: LandmarksOpt = None,
     detector: DetectorOpt = DEFAULT_DETECTOR,
     det_size: DetSizeOpt = DEFAULT_DET_SIZE,
@@ -38,10 +46,12 @@ def align(
     faces: FacesOpt = "largest",
     size: Annotated[int, typer.Option("--size", help="Crop side in pixels, 16 to 1024 (the template is scaled).")] = 112,
     perturb: Annotated[
-        float, typer.Option("--perturb", help="Move each landmark by U[-P, P] before warping (what the AI-KD student sees).")
+        float, typer.Option("--perturb", rich_help_panel=MISALIGN,
+                            help="Move each landmark by U[-P, P] before warping (what the AI-KD student sees).")
     ] = 0.0,
-    relative: Annotated[bool, typer.Option("--relative", help="P is a fraction of the inter-ocular distance, not pixels.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbation (per image and face, so reruns match).")] = 0,
+    perturb_unit: PerturbUnitOpt = "px",
+    seed: SeedOpt = 0,
+    relative: Annotated[bool, alias("--relative")] = False,
     device: DeviceOpt = "auto",
     batch_size: BatchOpt = 64,
     workers: WorkersOpt = default_workers(),
@@ -57,17 +67,20 @@ def align(
 
       aikd align photos/ -o aligned/
       aikd align photos/ -o misaligned/ --perturb 3 --seed 1
+      aikd align photos/ -o misaligned/ --perturb 0.05 --perturb-unit iod
       aikd align photos/ -o aligned/ --landmarks aligned_before/landmarks.csv --size 224
     """
-    from aikd_cli.tasks.align import AlignOptions, align_images
+    from aikd_cli.tasks.align import AlignOptions, run
 
     options = AlignOptions(
-        detector=detector, det_size=det_size, det_threshold=det_threshold, landmarks=landmarks, faces=faces,
-        device=device, batch_size=batch_size,
-        workers=workers, resume=resume, recursive=recursive, follow_links=follow_links, size=size, perturb=perturb, relative=relative, seed=seed,
+        inputs=[str(p) for p in paths], output=output, detector=detector, det_size=det_size,
+        det_threshold=det_threshold, landmarks=landmarks, faces=faces, device=device, batch_size=batch_size,
+        workers=workers, resume=resume, recursive=recursive, follow_links=follow_links, size=size, perturb=perturb,
+        perturb_unit=use_alias("iod" if relative else None, perturb_unit, "--relative", "--perturb-unit iod"),
+        seed=seed,
     )
     with progress_bar("aligning") as update:
-        summary = align_images([str(p) for p in paths], output, options, progress=update)
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.status_counts.items()))
-    out.print(f"{summary.crops} crops written to {summary.output_dir} ({counts}); landmarks: {summary.csv}")
-    err.print(f"{summary.images} images processed")
+        result = run(options, progress=update)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(result.status_counts.items()))
+    out.print(f"{result.crops} crops written to {result.output} ({counts}); landmarks: {result.csv}")
+    err.print(f"{result.images} images processed")

@@ -1,4 +1,5 @@
-"""What every command shares: consoles, option aliases, and turning errors into one line."""
+"""What every command shares: consoles, progress, and turning errors into one line (the shared
+options are in :mod:`aikd_cli.cli.options`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -28,51 +27,6 @@ def _console(stream) -> Console:
 #: Progress, logs and errors go to stderr; results (tables, paths) to stdout.
 err = _console(sys.stderr)
 out = _console(sys.stdout)
-
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 or mps.", rich_help_panel="Compute")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Faces per model batch (1 to 65,536).", rich_help_panel="Compute")]
-WorkersOpt = Annotated[
-    int,
-    typer.Option("--workers", "-j", help="Decoding processes (0 decodes in the main process; at most 256).", rich_help_panel="Compute"),
-]
-PrecisionOpt = Annotated[
-    str,
-    typer.Option(
-        "--precision",
-        help="auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16. fp32 reproduces reference scores exactly.",
-        rich_help_panel="Compute",
-    ),
-]
-DetectorOpt = Annotated[
-    str, typer.Option("--detector", help="Face detector: registry name, local file or hf:// address.", rich_help_panel="Faces")
-]
-LandmarksOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--landmarks",
-        help="CSV with path, face, lm0_x..lm4_y (e.g. a score CSV): use these landmarks instead of detecting. "
-        "Entries of images changed since the CSV was written are never used.",
-        rich_help_panel="Faces",
-    ),
-]
-DetSizeOpt = Annotated[
-    int,
-    typer.Option("--det-size", help="Detect on images shrunk to this longer side, up to 8192 (0: original size).",
-                 rich_help_panel="Faces"),
-]
-DetThresholdOpt = Annotated[
-    float, typer.Option("--det-threshold", help="Minimum face confidence (0 to 1).", rich_help_panel="Faces")
-]
-RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]
-FollowLinksOpt = Annotated[
-    bool,
-    typer.Option("--follow-links", help="Also walk symbolic links to folders (each folder once, so link loops end)."),
-]
-FacesOpt = Annotated[
-    Literal["largest", "all"],
-    typer.Option("--faces", help="The largest face per image, or all faces.", rich_help_panel="Faces"),
-]
-
 
 @contextlib.contextmanager
 def progress_bar(description: str, unit: str = "img") -> Iterator[Callable[[int, int], None]]:

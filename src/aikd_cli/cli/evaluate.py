@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 
 from aikd_cli.cli.common import (
+    default_workers,
+    err,
+    escape,
+    handle_errors,
+    out,
+)
+from aikd_cli.cli.options import (
     BatchOpt,
     DetectorOpt,
     DetSizeOpt,
@@ -16,11 +23,6 @@ from aikd_cli.cli.common import (
     LandmarksOpt,
     PrecisionOpt,
     WorkersOpt,
-    default_workers,
-    err,
-    escape,
-    handle_errors,
-    out,
 )
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import AikdError

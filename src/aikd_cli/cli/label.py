@@ -10,6 +10,13 @@ import typer
 from rich.table import Table
 
 from aikd_cli.cli.common import (
+    default_workers,
+    escape,
+    handle_errors,
+    out,
+    progress_bar,
+)
+from aikd_cli.cli.options import (
     BatchOpt,
     DetectorOpt,
     DetSizeOpt,
@@ -18,11 +25,6 @@ from aikd_cli.cli.common import (
     LandmarksOpt,
     PrecisionOpt,
     WorkersOpt,
-    default_workers,
-    escape,
-    handle_errors,
-    out,
-    progress_bar,
 )
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aikd_cli.cli.common import default_workers, err, escape, handle_errors, out
+from aikd_cli.cli.common import default_workers, err, escape, handle_errors, out, progress_bar
 
 
 @handle_errors
@@ -104,28 +104,18 @@ def report(
       aikd report scores.csv --embed -o mail-me.html
       aikd report million.csv -t 0.35 --show 96 --sample 16     # a big set: samples, not a grid
     """
-    from aikd_cli.tasks.report import build_report
+    from aikd_cli.tasks.report import ReportOptions, run
 
     if crops is not None and no_crops:
         raise typer.BadParameter("--crops and --no-crops exclude each other", param_hint="--no-crops")
-    summary = build_report(
-        scores,
-        output,
-        crops=False if no_crops else crops,
-        workers=workers,
-        progress=True,
-        console=err,
-        threshold=threshold,
-        per_page=per_page,
-        group_by_folder=by_folder,
-        embed=embed,
-        grid=grid,
-        show=show,
-        sample=sample,
-        folders=folders,
-        title=title,
+    options = ReportOptions(
+        scores=scores, output=output, crops=False if no_crops else crops, workers=workers, threshold=threshold,
+        per_page=per_page, group_by_folder=by_folder, embed=embed, grid=grid, show=show, sample=sample,
+        folders=folders, title=title,
     )
-    print_report_summary(summary)
+    with progress_bar("reading images") as update:
+        result = run(options, progress=update)
+    print_report_summary(result)
 
 
 def print_report_summary(summary) -> None:

@@ -9,6 +9,15 @@ import typer
 from rich.table import Table
 
 from aikd_cli.cli.common import (
+    default_workers,
+    err,
+    escape,
+    handle_errors,
+    out,
+    progress_bar,
+)
+from aikd_cli.cli.options import (
+    MISALIGN,
     BatchOpt,
     DetectorOpt,
     DetSizeOpt,
@@ -17,26 +26,22 @@ from aikd_cli.cli.common import (
     FacesOpt,
     FollowLinksOpt,
     LandmarksOpt,
+    ModelOpt,
+    PerturbUnitOpt,
     PrecisionOpt,
     RecursiveOpt,
+    SeedOpt,
     WorkersOpt,
-    default_workers,
-    err,
-    escape,
-    handle_errors,
-    out,
-    progress_bar,
 )
+from aikd_cli.cli.options import output as output_option
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
 
 
 @handle_errors
 def score(
     paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")] = Path("scores.csv"),
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Quality model: registry name, local file/folder, .onnx or hf://org/name.")
-    ] = DEFAULT_QUALITY_MODEL,
+    output: Annotated[Path, output_option("CSV to write.")] = Path("scores.csv"),
+    model: ModelOpt = DEFAULT_QUALITY_MODEL,
     detector: DetectorOpt = DEFAULT_DETECTOR,
     aligned: Annotated[
         bool, typer.Option("--aligned", help="Inputs are already-aligned crops (resized to the model size if needed).", rich_help_panel="Faces")
@@ -62,20 +67,16 @@ def score(
     follow_links: FollowLinksOpt = False,
     perturb_samples: Annotated[
         int,
-        typer.Option("--perturb-samples", rich_help_panel="Alignment sensitivity",
-                     help="Also score each face under K seeded landmark perturbations; adds the mean and standard "
-                          "deviation of those qualities (quality_perturbed_mean/_std)."),
+        typer.Option("--perturb-samples", rich_help_panel=MISALIGN,
+                     help="Also score each face under K seeded landmark perturbations of --perturb; adds the mean and "
+                          "standard deviation of those qualities (quality_perturbed_mean/_std)."),
     ] = 0,
     perturb: Annotated[
-        float, typer.Option("--perturb", rich_help_panel="Alignment sensitivity",
-                            help="Perturbation of --perturb-samples: each landmark moves by U[-P, P].")
+        float, typer.Option("--perturb", rich_help_panel=MISALIGN,
+                            help="Misalignment of --perturb-samples: each landmark moves by U[-P, P].")
     ] = 3.0,
-    perturb_unit: Annotated[
-        str, typer.Option("--perturb-unit", rich_help_panel="Alignment sensitivity",
-                          help="px: P in pixels of the photo; iod: P as a fraction of the eye distance.")
-    ] = "px",
-    seed: Annotated[int, typer.Option("--seed", rich_help_panel="Alignment sensitivity",
-                                      help="Seed of the perturbations (per face, so reruns match).")] = 0,
+    perturb_unit: PerturbUnitOpt = "px",
+    seed: SeedOpt = 0,
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
 
@@ -92,25 +93,22 @@ def score(
       aikd score photos/ -o scores.csv --save-crops crops/   # keep the aligned crops for reports
       aikd score photos/ --perturb-samples 8 --perturb 3   # how much each score depends on alignment
     """
-    from aikd_cli.tasks.report import check_report_output
-    from aikd_cli.tasks.score import ScoreOptions, score_images
+    from aikd_cli.tasks.score import ScoreOptions, run
 
     options = ScoreOptions(
-        model=model, detector=detector, aligned=aligned, landmarks=landmarks, faces=faces,  # type: ignore[arg-type]
-        device=device, precision=precision, batch_size=batch_size, workers=workers, resume=resume,
-        recursive=recursive, follow_links=follow_links, det_size=det_size, det_threshold=det_threshold, perturb_samples=perturb_samples,
-        perturb=perturb, perturb_unit=perturb_unit, seed=seed, save_crops=save_crops,
+        inputs=[str(p) for p in paths], output=output, model=model, detector=detector, aligned=aligned,
+        landmarks=landmarks, faces=faces, device=device, precision=precision, batch_size=batch_size,  # type: ignore[arg-type]
+        workers=workers, resume=resume, recursive=recursive, follow_links=follow_links, det_size=det_size,
+        det_threshold=det_threshold, perturb_samples=perturb_samples, perturb=perturb, perturb_unit=perturb_unit,
+        seed=seed, save_crops=save_crops, report=report,
     )
-    if report is not None:  # before scoring: a report that cannot be written is known at once
-        check_report_output(output, report, [*map(str, paths), *(p for p in (landmarks, save_crops) if p)])
     with progress_bar("scoring") as update:
-        summary = score_images([str(p) for p in paths], output, options, progress=update)
-    print_summary(summary)
-    if report is not None:
+        result = run(options, progress=update)
+    print_summary(result)
+    if result.report is not None:
         from aikd_cli.cli.report import print_report_summary
-        from aikd_cli.tasks.report import build_report
 
-        print_report_summary(build_report(output, report, workers=workers, progress=True, console=err))
+        print_report_summary(result.report)
 
 
 def print_summary(summary) -> None:

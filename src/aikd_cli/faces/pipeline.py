@@ -58,7 +58,7 @@ class FaceOptions:
     recursive: bool = True
     follow_links: bool = False  # walk into symbolic links to folders (each folder once)
 
-    def check(self) -> None:
+    def validate(self) -> None:
         """Refuse out-of-range numbers and an unknown device before any work (one line each)."""
         from aikd_cli.utils.checks import check_face_options
 

@@ -7,7 +7,6 @@ to look at exactly what the models see; with ``perturb`` it shows what the AI-KD
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from PIL import Image
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import FaceDetector
 from aikd_cli.faces.landmarks import DIGEST_COLUMN, LANDMARK_COLUMNS, relative_to_csv, resolve_csv_path
+from aikd_cli.faces.perturb import UNITS
 from aikd_cli.faces.pipeline import (
     BAD_LANDMARKS,
     ERROR,
@@ -37,6 +37,7 @@ from aikd_cli.utils.csvfiles import dict_rows
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import resolve_device
 from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
+from aikd_cli.utils.progress import Progress
 
 MATRIX_COLUMNS = ("m00", "m01", "m02", "m10", "m11", "m12")
 #: ``lm*`` are the landmarks the crop was warped from (perturbed ones with ``--perturb``), so the
@@ -51,20 +52,33 @@ MAX_SIZE = 1024
 
 @dataclass
 class AlignOptions(FaceOptions):
+    """Everything ``aikd align`` can be told: ``inputs`` (files, folders) aligned into the folder
+    ``output``; ``perturb`` misaligns each landmark by U[-p, p] (``perturb_unit`` px or iod)."""
+
+    inputs: list[str | Path] = field(default_factory=list)
+    output: Path = Path("aligned")
     size: int = 112
     perturb: float = 0.0
-    relative: bool = False
+    perturb_unit: str = "px"
     seed: int = 0
 
-    def check(self) -> None:
-        super().check()
+    def __post_init__(self) -> None:
+        self.output = Path(self.output)
+
+    def validate(self) -> None:
+        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
+        super().validate()
+        if not self.inputs:
+            raise AikdError("nothing to align: give image files or folders")
         check_number("--size", self.size, 16, MAX_SIZE)
         check_number("--perturb", self.perturb, 0.0, 1000.0)
+        if self.perturb_unit not in UNITS:
+            raise AikdError(f"--perturb-unit must be one of {', '.join(UNITS)} (got {self.perturb_unit!r})")
 
 
 @dataclass
-class AlignSummary:
-    output_dir: Path
+class AlignResult:
+    output: Path
     csv: Path
     images: int
     crops: int = 0
@@ -84,23 +98,16 @@ def _common_base(inputs: list[str]) -> str:
     return os.path.commonpath(folders)
 
 
-def align_images(
-    inputs: Iterable[str | os.PathLike],
-    output_dir: str | os.PathLike,
-    options: AlignOptions | None = None,
-    *,
-    detector: FaceDetector | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> AlignSummary:
-    """Align every face in ``inputs`` and write ``output_dir/<tree>.png`` + ``output_dir/landmarks.csv``.
+def run(options: AlignOptions, progress: Progress | None = None, *, detector: FaceDetector | None = None) -> AlignResult:
+    """Align every face in ``options.inputs`` and write ``output/<tree>.png`` + ``output/landmarks.csv``.
 
     A run into a folder that already holds files stages its crops and moves them into place with
     the CSV at the end (or on Ctrl-C), so a crash leaves the earlier crops and CSV as they were.
     """
-    opts = options or AlignOptions()
-    opts.check()
-    out = Path(output_dir)
-    inputs = [str(p) for p in inputs]
+    opts = options
+    opts.validate()
+    out = opts.output
+    inputs = [str(p) for p in opts.inputs]
     outputs = [Output(out, "--output", folder=True, mirror=True, names=("landmarks.csv", StagedFiles.NAME))]
     with guard_outputs(outputs, local_paths(*inputs, opts.landmarks, None if detector or opts.landmarks
                                             else opts.detector)):
@@ -115,13 +122,13 @@ def align_images(
             check_resumable(csv_path, ALIGN_COLUMNS)
         device = resolve_device(opts.device)
         source = make_face_source(opts, opts.size, device, detector, perturb=opts.perturb,
-                                  unit="iod" if opts.relative else "px", seed=opts.seed)
+                                  unit=opts.perturb_unit, seed=opts.seed)
         out.mkdir(parents=True, exist_ok=True)
         staged = _staging(out, csv_path, opts.resume)
         writer = ResultsWriter(csv_path, ALIGN_COLUMNS, resume=opts.resume,
                                key=lambda row: resolve_csv_path(row["path"], out))
         todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
-        summary = AlignSummary(out, csv_path, images=len(todo))
+        summary = AlignResult(out, csv_path, images=len(todo))
         crops = staged.path if staged else out
         with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
             try:
@@ -160,7 +167,7 @@ def _listed_crops(csv_path: Path) -> set[str]:
 
 
 def _run(todo: list, writer: ResultsWriter, out: Path, crops: Path, base: str, opts: AlignOptions, source,
-         summary: AlignSummary, progress: Callable[[int, int], None] | None) -> None:
+         summary: AlignResult, progress: Progress | None) -> None:
     paths = [it.path for it in todo if not (it.duplicate_of or it.problem)]
     done = 0
     if progress:

@@ -8,10 +8,11 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -47,9 +48,13 @@ from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import PRECISIONS
 from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
+from aikd_cli.utils.progress import Progress
 
-__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "BAD_LANDMARKS", "ScoreOptions", "ScoreSummary",
-           "score_images"]
+if TYPE_CHECKING:
+    from aikd_cli.tasks.report import ReportResult
+
+__all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "BAD_LANDMARKS", "ScoreOptions", "ScoreResult",
+           "run"]
 
 #: Columns of a score CSV. ``face`` is the face index within the image (empty when there is no
 #: face; 0 is the largest face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original
@@ -78,8 +83,13 @@ PERTURB_COLUMNS = ("quality_perturbed_mean", "quality_perturbed_std")
 
 @dataclass
 class ScoreOptions(FaceOptions):
-    """Everything ``aikd score`` can be told; the CLI maps its options onto this one-to-one."""
+    """Everything ``aikd score`` can be told; the CLI maps its options onto this one-to-one.
 
+    ``inputs`` are image files and folders; ``output`` the CSV; ``report`` an HTML report of it
+    built in the same run (``aikd score --report``)."""
+
+    inputs: list[str | Path] = field(default_factory=list)
+    output: Path = Path("scores.csv")
     model: str = DEFAULT_QUALITY_MODEL
     precision: str = "auto"
     perturb_samples: int = 0
@@ -87,8 +97,10 @@ class ScoreOptions(FaceOptions):
     perturb_unit: str = "px"
     seed: int = 0
     save_crops: Path | None = None  # keep the aligned crops here (see tasks/report/crops.py)
+    report: Path | None = None
 
     def __post_init__(self) -> None:
+        self.output = Path(self.output)
         if self.save_crops is not None:  # absolute: the sidecar tells `aikd report` where they are
             self.save_crops = Path(os.path.abspath(self.save_crops))
 
@@ -96,8 +108,11 @@ class ScoreOptions(FaceOptions):
     def columns(self) -> tuple[str, ...]:
         return SCORE_COLUMNS + (PERTURB_COLUMNS if self.perturb_samples else ())
 
-    def check(self) -> None:
-        super().check()
+    def validate(self) -> None:
+        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
+        super().validate()
+        if not self.inputs:
+            raise AikdError("nothing to score: give image files or folders")
         check_number("--perturb", self.perturb, 0.0, 1000.0)
         check_number("--perturb-samples", self.perturb_samples, 0, 256)
         if self.perturb_unit not in UNITS:
@@ -109,7 +124,7 @@ class ScoreOptions(FaceOptions):
 
 
 @dataclass
-class ScoreSummary:
+class ScoreResult:
     output: Path
     images: int  # input images processed in this run
     rows: int = 0  # rows in the final CSV
@@ -117,6 +132,7 @@ class ScoreSummary:
     status_counts: Counter = field(default_factory=Counter)
     qualities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     seconds: float = 0.0
+    report: ReportResult | None = None  # with ``options.report``
 
     def percentiles(self, points: Sequence[float] = (0, 5, 25, 50, 75, 95, 100)) -> dict[float, float]:
         if self.qualities.size == 0:
@@ -144,28 +160,34 @@ def face_row(path: str, csv_dir: Path, *, status: str, message: str = "", face: 
     return row
 
 
-def score_images(
-    inputs: Iterable[str | os.PathLike],
-    output: str | os.PathLike,
-    options: ScoreOptions | None = None,
+def run(
+    options: ScoreOptions,
+    progress: Progress | None = None,
     *,
     model: FaceModel | None = None,
     detector: FaceDetector | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> ScoreSummary:
-    """Score every face in ``inputs`` (files and folders) and write the CSV ``output``.
+) -> ScoreResult:
+    """Score every face in ``options.inputs`` (files and folders) and write the CSV ``options.output``.
 
     Every image gets at least one row; failures are rows with a status and message, never
     exceptions. Rows are journalled as they are produced, so an interrupted run leaves a valid CSV
     of everything finished (``KeyboardInterrupt`` is re-raised after the CSV is written), and
     ``options.resume`` skips images already in it. Pass ``model``/``detector`` to reuse loaded ones.
+
+    >>> from aikd_cli import ScoreOptions, score
+    >>> result = score(ScoreOptions(inputs=["photos/"], output="scores.csv"))  # doctest: +SKIP
     """
-    opts = options or ScoreOptions()
-    opts.check()
-    output = Path(output)
+    opts = options
+    opts.validate()
+    output = opts.output
     csv_dir = output.parent
     started = time.perf_counter()
-    inputs = [str(p) for p in inputs]
+    inputs = [str(p) for p in opts.inputs]
+    report_inputs = [*inputs, *(str(p) for p in (opts.landmarks, opts.save_crops) if p)]
+    if opts.report is not None:  # before scoring: a report that cannot be written is known at once
+        from aikd_cli.tasks.report import check_report_output
+
+        check_report_output(output, opts.report, report_inputs)
     with guard_outputs(score_outputs(output, opts), local_paths(*inputs, *score_inputs(opts, model, detector))):
         items = list(iter_inputs(inputs, recursive=opts.recursive, follow_links=opts.follow_links))
         if not items:
@@ -182,7 +204,7 @@ def score_images(
         writer = ResultsWriter(output, opts.columns, resume=opts.resume,
                                key=lambda row: resolve_csv_path(row["path"], csv_dir))
         todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
-        summary = ScoreSummary(output, images=len(todo), resumed=writer.kept)
+        result = ScoreResult(output, images=len(todo), resumed=writer.kept)
         try:
             with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
                 if todo:
@@ -190,9 +212,14 @@ def score_images(
         finally:
             if writer.published:
                 write_meta(output, opts, model)
-    summary.seconds = time.perf_counter() - started
-    summary.rows, summary.status_counts, summary.qualities = summarize_scores(output)
-    return summary
+    result.seconds = time.perf_counter() - started
+    result.rows, result.status_counts, result.qualities = summarize_scores(output)
+    if opts.report is not None:
+        from aikd_cli.tasks.report import ReportOptions
+        from aikd_cli.tasks.report import run as build_report
+
+        result.report = build_report(ReportOptions(scores=output, output=opts.report, workers=opts.workers), progress)
+    return result
 
 
 def score_outputs(output: Path, opts: ScoreOptions) -> list[Output]:
@@ -287,9 +314,9 @@ def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None) -> Non
         "model": getattr(model, "source", opts.model),
         "model_config": model.config.to_dict() if model is not None else None,
         "detector": None if (opts.aligned or opts.landmarks) else opts.detector,
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+        "options": {k: v for k, v in asdict(opts).items() if k != "inputs"},
     }
-    atomic_write(output.with_name(output.name + ".meta.json"), json.dumps(meta, indent=2))
+    atomic_write(output.with_name(output.name + ".meta.json"), json.dumps(meta, indent=2, default=str))
 
 
 def summarize_scores(csv_file: str | os.PathLike) -> tuple[int, Counter, np.ndarray]:

@@ -6,24 +6,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.progress import Progress as RichProgress
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 LINE_INTERVAL = 10.0
 
 
-def task_progress(console: Console, *, enabled: bool = True, field: str = "info") -> Progress:
+class Progress(Protocol):
+    """What every task's ``run(options, progress)`` calls: ``done`` of ``total`` items of the
+    current ``stage`` (a task with several stages, e.g. detecting then training, names each)."""
+
+    def __call__(self, done: int, total: int, stage: str = "") -> None: ...
+
+
+def task_progress(console: Console, *, enabled: bool = True, field: str = "info") -> RichProgress:
     """A rich ``Progress``; tasks added to it must set the text field ``field``."""
-    return Progress(
+    return RichProgress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -55,7 +63,7 @@ class ProgressReporter:
         self.started: float | None = None
         self.done, self.total = 0, 0
         self._last_line = float("-inf")
-        self._bar: Progress | None = None
+        self._bar: RichProgress | None = None
         self._task = None
 
     def rate(self) -> float:
@@ -66,7 +74,10 @@ class ProgressReporter:
         rate = self.rate()
         return (self.total - self.done) / rate if rate > 0 and self.total >= self.done else None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, stage: str = "") -> None:
+        if stage and stage != self.description:  # a new stage: finish this one, count afresh
+            self.close()
+            self.description, self.started, self._last_line = stage, None, float("-inf")
         if self.started is None:
             self.started = self.clock()
         self.done, self.total = done, total

@@ -128,7 +128,7 @@ class EvaluateOptions:
     nonmated_within: str | None = None
     cache_dir: Path | None = None  # None: no cache
 
-    def check(self) -> None:
+    def validate(self) -> None:
         if not self.datasets:
             raise AikdError("nothing to evaluate: give at least one --pairs or --identities")
         if self.protocol not in ("edc", "crfiqa"):
@@ -208,7 +208,7 @@ def evaluate(
 ) -> Evaluation:
     """Run the whole evaluation (see the module docstring). All inputs are read and checked
     before any model is loaded."""
-    options.check()
+    options.validate()
     say = log or (lambda _msg: None)
     tables = _read_quality(options)
     embedded = {}

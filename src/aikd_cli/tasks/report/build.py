@@ -17,24 +17,21 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.progress import Progress
 
 from aikd_cli.errors import AikdError
+from aikd_cli.faces.pipeline import OK
 from aikd_cli.tasks.report.context import Images, Report, page_file
 from aikd_cli.tasks.report.data import read_scores
 from aikd_cli.tasks.report.plan import Layout, embed_default, pictured, plan_jobs, plan_report
 from aikd_cli.tasks.report.render import failures_page, folders_page, grid_page, main_page
 from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
-from aikd_cli.tasks.score import OK
 from aikd_cli.utils.atomic import atomic_open, replace_dir
 from aikd_cli.utils.checks import MAX_WORKERS, check_number
 from aikd_cli.utils.outputs import Output, check_outputs, guard_outputs, local_paths
-from aikd_cli.utils.progress import task_progress
+from aikd_cli.utils.progress import Progress
 
 DEFAULT_PER_PAGE = Layout.per_page
 MARKER = ".aikd-report"  # marks a files folder as ours, so a rebuild may replace it
@@ -42,7 +39,7 @@ MAX_FACES = 1_000_000  # bound of the per-page and sample sizes
 
 
 @dataclass
-class ReportSummary:
+class ReportResult:
     html: Path
     files_dir: Path | None  # None when everything is embedded in the page
     rows: int
@@ -110,12 +107,14 @@ def _publish(build: Path, files_dir: Path) -> bool:
     return True
 
 
-def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: int, bar: Progress) -> None:
+def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: int, progress: Progress | None) -> None:
     """Thumbnails and previews (into ``build``, or into ``report.images`` when embedding), then the
     further grid pages and the full failure and sub-folder lists."""
     images = report.images
+    read = 0
 
     def collect(result: SourceResult) -> None:
+        nonlocal read
         if result.error is not None:
             images.errors[result.key] = result.error
         if result.decoded:
@@ -129,27 +128,22 @@ def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: in
             images.thumbs.update({i: _data_uri(b) for i, b in result.thumbs.items()})
         else:
             images.thumbs.update({i: thumb_name(i) for i in result.faces})
-        bar.update(images_task, advance=1, faces=f"{len(images.thumbs):,} faces")
+        read += 1
+        if progress:
+            progress(read, len(jobs), "reading images")
 
-    with bar:
-        images_task = bar.add_task("Reading images", total=len(jobs), faces="")
-        render_sources(jobs, None if images.embed else build, workers=workers, on_result=collect)
-        if report.pages > 1:
-            page_task = bar.add_task("Writing pages", total=report.pages - 1, faces="")
-            for page in range(2, report.pages + 1):
-                (build / page_file(page)).write_text(grid_page(report, page), encoding="utf-8")
-                bar.advance(page_task)
-        if report.failures > FAILURES_INLINE:
-            (build / "failures.html").write_text(failures_page(report), encoding="utf-8")
-        if len(report.groups or []) > GROUPS_INLINE:
-            (build / "folders.html").write_text(folders_page(report), encoding="utf-8")
-
-
-def _check_options(layout: Layout) -> None:
-    for name in ("per_page", "show", "sample"):
-        check_number("--" + name.replace("_", "-"), getattr(layout, name), 1, MAX_FACES)
-    check_number("--folders", layout.folders, 0, MAX_FACES)
-    check_number("--threshold", layout.threshold)
+    if progress:
+        progress(0, len(jobs), "reading images")
+    render_sources(jobs, None if images.embed else build, workers=workers, on_result=collect)
+    if report.pages > 1:
+        for page in range(2, report.pages + 1):
+            (build / page_file(page)).write_text(grid_page(report, page), encoding="utf-8")
+            if progress:
+                progress(page - 1, report.pages - 1, "writing pages")
+    if report.failures > FAILURES_INLINE:
+        (build / "failures.html").write_text(failures_page(report), encoding="utf-8")
+    if len(report.groups or []) > GROUPS_INLINE:
+        (build / "folders.html").write_text(folders_page(report), encoding="utf-8")
 
 
 def report_outputs(html: Path) -> list[Output]:
@@ -171,38 +165,52 @@ def _remove_stale_builds(html: Path, files_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_report(
-    scores_csv: str | Path,
-    output_html: str | Path | None = None,
-    *,
-    crops: str | Path | bool | None = None,
-    workers: int = 0,
-    progress: bool = True,
-    console: Console | None = None,
-    **options: Any,
-) -> ReportSummary:
-    """Write an HTML quality report of ``scores_csv`` (an ``aikd score`` CSV) to ``output_html``.
+@dataclass
+class ReportOptions(Layout):
+    """Everything ``aikd report`` can be told: the score CSV ``scores``, the page ``output``
+    (default: the CSV's name with .html) and the :class:`Layout` fields that shape the page.
 
-    ``options`` are the fields of :class:`Layout` (threshold, per_page, group_by_folder, embed, grid,
-    show, sample, folders, title). Sets of up to ``GRID_LIMIT`` faces get every face on paged grid
-    pages; bigger ones the lowest, highest, threshold, per-decile and per-folder samples
-    (``grid=True``/``False`` forces either). ``crops``: the ``aikd score --save-crops`` folder to
-    take thumbnails from (None: the one the CSV's sidecar names; False: decode the originals);
-    ``workers`` threads read images in parallel (0: in this thread).
+    ``crops``: the ``aikd score --save-crops`` folder to take thumbnails from (None: the one the
+    CSV's sidecar names; False: decode the originals); ``workers`` threads read images (0: in
+    this thread)."""
+
+    scores: Path = Path("scores.csv")
+    output: Path | None = None
+    crops: Path | bool | None = None
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        self.scores = Path(self.scores)
+        self.output = Path(self.output) if self.output is not None else default_output(self.scores)
+
+    def validate(self) -> None:
+        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
+        for name in ("per_page", "show", "sample"):
+            check_number("--" + name.replace("_", "-"), getattr(self, name), 1, MAX_FACES)
+        check_number("--folders", self.folders, 0, MAX_FACES)
+        check_number("--threshold", self.threshold)
+        check_number("--workers", self.workers, 0, MAX_WORKERS)
+
+
+def run(options: ReportOptions, progress: Progress | None = None) -> ReportResult:
+    """Write an HTML quality report of ``options.scores`` (an ``aikd score`` CSV).
+
+    Sets of up to ``GRID_LIMIT`` faces get every face on paged grid pages; bigger ones the lowest,
+    highest, threshold, per-decile and per-folder samples (``grid=True``/``False`` forces either).
+
+    >>> from aikd_cli import ReportOptions, report
+    >>> result = report(ReportOptions(scores="scores.csv", threshold=0.3))  # doctest: +SKIP
     """
     started = time.perf_counter()
-    layout = Layout(**options)
-    csv_path = Path(scores_csv)
-    html = Path(output_html) if output_html is not None else default_output(csv_path)
-    _check_options(layout)
-    check_number("--workers", workers, 0, MAX_WORKERS)
-    with guard_outputs(report_outputs(html), local_paths(csv_path, crops or None)):
-        _check_files_dir(files_dir_of(html))
-        return _build(csv_path, html, layout, crops, workers, progress, console, started)
+    options.validate()
+    crops = options.crops
+    with guard_outputs(report_outputs(options.output), local_paths(options.scores, crops or None)):
+        _check_files_dir(files_dir_of(options.output))
+        return _build(options, progress, started)
 
 
-def _build(csv_path: Path, html: Path, layout: Layout, crops, workers: int, progress: bool,
-           console: Console | None, started: float) -> ReportSummary:
+def _build(options: ReportOptions, progress: Progress | None, started: float) -> ReportResult:
+    csv_path, html, layout, crops = options.scores, options.output, options, options.crops
     table = read_scores(csv_path)
     html.parent.mkdir(parents=True, exist_ok=True)
     files_dir = files_dir_of(html)
@@ -221,13 +229,7 @@ def _build(csv_path: Path, html: Path, layout: Layout, crops, workers: int, prog
     build = Path(tempfile.mkdtemp(dir=html.parent, prefix=f".{files_dir.name}.partial-"))
     _shareable(build, 0o777)
     try:
-        _write_files(
-            report,
-            jobs,
-            build,
-            workers,
-            task_progress(console or Console(stderr=True), enabled=progress, field="faces"),
-        )
+        _write_files(report, jobs, build, options.workers, progress)
         has_files = _publish(build, files_dir)
     finally:
         if build.exists():
@@ -244,7 +246,7 @@ def _build(csv_path: Path, html: Path, layout: Layout, crops, workers: int, prog
         notes.append(f"model and detector unknown: {table.meta_note}")
     if report.faces > stats.count:
         notes.append(f"{report.faces - stats.count:,} faces have no valid quality (NaN)")
-    return ReportSummary(
+    return ReportResult(
         html=html,
         files_dir=files_dir if has_files else None,
         rows=report.rows,

@@ -28,7 +28,7 @@ import pyarrow.csv as pcsv
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, resolve_csv_path
-from aikd_cli.tasks.score import OK
+from aikd_cli.faces.pipeline import OK
 from aikd_cli.utils.csvfiles import open_csv, read_header
 
 BOX_COLUMNS = ("box_x1", "box_y1", "box_x2", "box_y2")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aikd_cli.faces.pipeline import UNREADABLE
 from aikd_cli.tasks.report.context import Report
 from aikd_cli.tasks.report.crops import crop_name
 from aikd_cli.tasks.report.data import ScoreRow, ScoreTable
@@ -17,7 +18,6 @@ from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.select import select_faces
 from aikd_cli.tasks.report.stats import face_order, group_stats, quality_stats, status_counts
 from aikd_cli.tasks.report.thumbnails import FaceJob, SourceJob
-from aikd_cli.tasks.score import UNREADABLE
 
 #: Sets with at most this many faces get the grid of every face by default.
 GRID_LIMIT = 2000

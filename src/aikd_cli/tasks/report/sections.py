@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from aikd_cli.faces.pipeline import OK
 from aikd_cli.tasks.report.context import Report, esc, url
 from aikd_cli.tasks.report.data import ScoreRow
 from aikd_cli.tasks.report.grid import face_label
 from aikd_cli.tasks.report.histogram import bins_of, fmt, histogram_svg
 from aikd_cli.tasks.report.select import DECILES, decile_bounds
 from aikd_cli.tasks.report.stats import PERCENTILES, GroupStats
-from aikd_cli.tasks.score import OK
 
 FAILURES_INLINE = 500  # more failures than this go to their own page
 GROUPS_INLINE = 200  # more sub-folders than this go to their own page
