@@ -215,7 +215,7 @@ def level_methods(outputs, models, variants, identities) -> dict:
     """Each student's quality and the teacher's embedding norm (the yardstick) at every level p, and
     the held-out faces' own CR label at p = 0 (computed with their identities: what the students are
     taught to predict, as a reference, not a quality method)."""
-    from aikd_cli.tasks.distill.labels import certainty_ratio
+    from aikd_cli.tasks.label import certainty_ratio
 
     methods = {m: {f"{p:g}": outputs[m, p][:, 0] for p in variants} for m in models}
     methods["FR embedding norm"] = {f"{p:g}": np.linalg.norm(outputs["fr", p], axis=1) for p in variants}
@@ -313,8 +313,8 @@ def main() -> None:
                 while any(str(edir) in cmd for cmd in _command_lines()):  # another driver evaluates it
                     time.sleep(30)
                 if not (edir / "results.json").exists():
-                    aikd(out, "evaluate", "--identities", test, "-f", fr, "--landmarks", landmarks, *models,
-                         "--misalign", f"0,{levels}", "--misalign-unit", unit, "--fmr", args.fmr, *cpu, "-j", "2",
+                    aikd(out, "evaluate", "--identities", test, "--fr-model", fr, "--landmarks", landmarks, *models,
+                         "--perturb", f"0,{levels}", "--perturb-unit", unit, "--fmr", args.fmr, *cpu, "-j", "2",
                          "-o", edir)  # fmt: skip
                 lv = [float(x) for x in levels.split(",")]
                 identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit)

@@ -89,7 +89,7 @@ def main() -> None:
         }
     edir = out / "eval"
     if not (edir / "results.json").exists():
-        aikd(out, "evaluate", "--identities", test, "-f", fr, "--landmarks", full_lm,
+        aikd(out, "evaluate", "--identities", test, "--fr-model", fr, "--landmarks", full_lm,
              *[x for q, label in quality_files for x in ("-q", f"{q}:{label}")],
              *[x for name, run in runs.items() for x in ("-m", f"{run}:{name} (full-size detector)")],
              "--fmr", "1e-3", "--device", "cpu", "--precision", "fp32", "-j", "2", "-o", edir)  # fmt: skip
@@ -112,7 +112,7 @@ def intervals(rows, paths, runs, fr, full, out: Path, sizes, args) -> dict:
     from aikd_cli.tasks.evaluate.cache import default_cache_dir
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint, run_models
     from aikd_cli.tasks.evaluate.protocols import FileImages
-    from aikd_cli.tasks.evaluate.quality import read_quality_csv
+    from aikd_cli.tasks.evaluate.quality import read_quality_file
 
     keys = [os.path.normpath(p) for p in paths]
     frm = open_face_model(fr, device="cpu", precision="fp32", expect="recognition")
@@ -128,7 +128,7 @@ def intervals(rows, paths, runs, fr, full, out: Path, sizes, args) -> dict:
     for size in sizes:
         label = f"det{size}"
         for name in runs:
-            q, _ = read_quality_csv(out / f"{name}_det{size}.csv").lookup(keys)
+            q, _ = read_quality_file(out / f"{name}_det{size}.csv").lookup(keys)
             methods[name][label] = np.where(np.isfinite(q), q, -np.inf)  # a missed face is the worst
         lms = landmarks_of(out / f"AI-KD_det{size}.csv")
         missing = [i for i, k in enumerate(keys) if k not in lms]

@@ -100,8 +100,8 @@ def main() -> None:
     # 3. score and evaluate the student, CR-FIQA-style numbers (closest-FMR rule, AUC over all rates)
     images = [r["path"] for r in csv.DictReader(open(ids, newline=""))]
     aikd(out, "score", *images, "--model", out / "run", "--detector", det, *cpu, "-o", out / "scores.csv")
-    aikd(out, "evaluate", "--identities", ids, "-f", fr, "--landmarks", out / "labels.csv", "-m", f"{out / 'run'}:AI-KD",
-         "-q", f"{out / 'scores.csv'}:AI-KD (score CSV)", "--misalign", "0,3", "--protocol", "crfiqa", "--fmr-rule", "closest",
+    aikd(out, "evaluate", "--identities", ids, "--fr-model", fr, "--landmarks", out / "labels.csv", "-m", f"{out / 'run'}:AI-KD",
+         "-q", f"{out / 'scores.csv'}:AI-KD (score CSV)", "--perturb", "0,3", "--protocol", "crfiqa", "--fmr-rule", "closest",
          "--fmr", "1e-2", "-l", "0.3", "--metric", "pauc", *cpu, "-o", out / "eval")  # fmt: skip
 
     # the CPU step rate of the real engine at paper scale (iResNet-100 teacher + student)

@@ -69,7 +69,7 @@ def main() -> None:
             w = csv.writer(f)
             w.writerow(["path", "quality"])
             w.writerows([r["path"], sign * float(r[column])] for r in scored if r[column])
-    aikd("evaluate", "--identities", str(args.identities), "-f", args.fr_model, "--fmr", args.fmr,
+    aikd("evaluate", "--identities", str(args.identities), "--fr-model", args.fr_model, "--fmr", args.fmr,
          "-q", f"{out / 'samples.csv'}:clean quality", "-q", f"{out / 'mean.csv'}:mean of {args.k} misaligned",
          "-q", f"{out / 'stability.csv'}:-spread of {args.k} misaligned", "-o", str(out / "evaluation"),
          "--no-cache", "-j", "0", "--device", "cpu")

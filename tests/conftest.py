@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="aikd-test-hf-")
 os.environ.pop("HF_HUB_CACHE", None)
+os.environ["AIKD_CACHE_DIR"] = tempfile.mkdtemp(prefix="aikd-test-cache-")  # evaluate's model-output cache
 os.environ["AIKD_CONFIG_DIR"] = tempfile.mkdtemp(prefix="aikd-test-config-")  # never the real home
 os.environ.setdefault("AIKD_TEST", "1")
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 from distill_helpers import lfw_identities
 
-from aikd_cli.tasks.distill.labels import certainty_ratio, sdd_quality, wasserstein_1d
 from aikd_cli.tasks.distill.losses import spearman
 from aikd_cli.tasks.distill.samples import read_manifest
+from aikd_cli.tasks.label import certainty_ratio, sdd_quality, wasserstein_1d
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

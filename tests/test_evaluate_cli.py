@@ -232,7 +232,7 @@ def test_kit_informative_quality_beats_random(
     # the informative quality: each sample's mean similarity to the rest of its own identity
     model = open_face_model(str(mobilefacenet_weights), device="cpu", expect="recognition")
     fr = ModelJob("fr", model, model_fingerprint(str(mobilefacenet_weights), model), "embedding")
-    detector_id = __import__("aikd_cli.tasks.evaluate.pipeline", fromlist=["x"])._detector_fingerprint(
+    detector_id = __import__("aikd_cli.tasks.evaluate.run", fromlist=["x"])._detector_fingerprint(
         str(retinaface_weights)
     )
     keys, ids = (
@@ -339,15 +339,15 @@ def test_bin_protocol_with_misalignment(small_bin, mobilefacenet_weights, small_
     args = [
         "-p",
         small_bin,
-        "-f",
+        "--fr-model",
         mobilefacenet_weights,
         "-m",
         small_quality_model,
         "--start-error",
         "0.25",
-        "--misalign",
+        "--perturb",
         "0,3",
-        "--misalign",
+        "--perturb",
         "8",
         "--no-cache",
         "-j",
@@ -541,9 +541,9 @@ def test_bad_pairs_are_counted_and_reported(tmp_path):
     )
     assert code == 2 and "not a pairs CSV" in output
     code, output = run_cli(
-        "-p", tmp_path / "pairs.csv", "-q", tmp_path / "q.csv", "--misalign", "3", "-o", tmp_path / "x"
+        "-p", tmp_path / "pairs.csv", "-q", tmp_path / "q.csv", "--perturb", "3", "-o", tmp_path / "x"
     )
-    assert code == 2 and "--misalign re-scores the images, so it needs --quality-model" in output
+    assert code == 2 and "--perturb re-scores the images, so it needs a quality model (--model)" in output
     code, output = run_cli("-p", tmp_path / "pairs.csv", "-q", tmp_path / "q.csv", "-o", tmp_path / "x")
     assert code == 2 and "no comparison scores" in output
     common = ["-p", tmp_path / "pairs.csv", "--score-column", "score", "-q", tmp_path / "q.csv", "--no-cache"]

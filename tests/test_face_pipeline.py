@@ -135,10 +135,10 @@ def test_same_photo_same_landmarks_and_crop_in_every_command(assets, retinaface_
     from aikd_cli.tasks.align import AlignOptions
     from aikd_cli.tasks.align import run as align_run
     from aikd_cli.tasks.distill.data import FaceViews, batch_views, collate_views
-    from aikd_cli.tasks.distill.labels import embed_identities
     from aikd_cli.tasks.distill.samples import FaceRecord, apply_detections, detect_missing
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, run_models
     from aikd_cli.tasks.evaluate.protocols import FileImages
+    from aikd_cli.tasks.label import embed_identities
     from aikd_cli.tasks.score import ScoreOptions
     from aikd_cli.tasks.score import run as score_run
 

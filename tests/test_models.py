@@ -182,5 +182,5 @@ def test_recognition_model_where_quality_is_needed_says_what_to_do(mobilefacenet
     with pytest.raises(WeightsError) as info:
         load_network(mobilefacenet_weights, expect="quality")
     text = str(info.value)
-    assert "is a recognition model" in text and "aikd label -m" in text and "--backbone" in text
+    assert "is a recognition model" in text and "aikd label --fr-model" in text and "--backbone" in text
     assert all(name in text for name in ("ediffiqa-l", "ediffiqa-t", "cr-fiqa-l"))

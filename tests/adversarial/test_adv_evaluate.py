@@ -67,8 +67,8 @@ def test_infeasible_threshold_rule_is_refused_before_any_model_runs(mostly_missi
 
     monkeypatch.setattr(inference, "open_face_model", lambda *a, **k: pytest.fail("a model was loaded"))
     pairs, root = mostly_missing
-    result = cli("evaluate", "-p", pairs, "--image-root", root, "-m", qmodel, "--misalign", "0,3",
-                 "-f", mobilefacenet_weights, "-o", tmp_path / "ev", "--no-cache")
+    result = cli("evaluate", "-p", pairs, "--image-root", root, "-m", qmodel, "--perturb", "0,3",
+                 "--fr-model", mobilefacenet_weights, "-o", tmp_path / "ev", "--no-cache")
     error = one_line_error(result, "non-mated pairs left, but FMR 0.001 needs at least 1,000", quiet=False)
     assert "image file missing: 1,764" in error  # 1,770 pairs, 6 among the 4 images that exist
     assert not (tmp_path / "ev").exists()
@@ -82,5 +82,5 @@ def test_no_mated_pair_left_is_refused_before_any_model_runs(mostly_missing, qmo
     for name in ("img00.jpg", "img02.jpg"):  # the two mated pairs among the images that exist
         (root / name).unlink()
     result = cli("evaluate", "-p", pairs, "--image-root", root, "-m", qmodel, "--threshold", 0.3,
-                 "-f", qmodel, "-o", tmp_path / "ev", "--no-cache")
+                 "--fr-model", qmodel, "-o", tmp_path / "ev", "--no-cache")
     one_line_error(result, "no mated pairs left to evaluate", "image file missing", quiet=False)

@@ -12,7 +12,7 @@ ALIGN = ("align", "{crops}", "-o", "{tmp}/out")
 EVALUATE = ("evaluate", "-p", "{pairs}", "--score-column", "score", "-q", "{quality}", "-o", "{tmp}/out")
 REPORT = ("report", "{pairs}", "-o", "{tmp}/out.html")
 EXPORT = ("export", "{qmodel}", "-f", "safetensors", "-o", "{tmp}/out")
-LABEL = ("label", "-i", "{quality}", "-m", "{qmodel}", "-o", "{tmp}/out.csv")
+LABEL = ("label", "-i", "{quality}", "--fr-model", "{qmodel}", "-o", "{tmp}/out.csv")
 
 CASES = [
     (SCORE, ["--det-threshold", "nan"], "--det-threshold must be a finite number in [0, 1] (got nan)"),
@@ -37,7 +37,7 @@ CASES = [
     (EVALUATE, ["--fmr", "nan"], "--fmr must be between 0 and 1"),
     (EVALUATE, ["--start-error", "2"], "--start-error must be between 0 and 1"),
     (EVALUATE, ["--limit", "nan"], "discard limits"),
-    (EVALUATE, ["--misalign", "0,inf", "-m", "{qmodel}"], "--misalign must be a finite number"),
+    (EVALUATE, ["--perturb", "0,inf", "-m", "{qmodel}"], "--perturb must be a finite number"),
     (EVALUATE, ["--max-nonmated", "-5"], "--max-nonmated"),
     (EVALUATE, ["--device", "bogus"], "unknown device 'bogus'"),
     (EVALUATE, ["--batch-size", "0"], "--batch-size"),

@@ -109,7 +109,7 @@ def test_evaluate_output_folder_holding_an_input_is_refused_before_reading(tmp_p
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("path_a,path_b,mated,score\n", encoding="utf-8")
     result = cli("evaluate", "-p", pairs, "--score-column", "score", "-q", quality, "-o", out)
-    one_line_error(result, "--output-dir would overwrite the input", "table.csv")
+    one_line_error(result, "--output would overwrite the input", "table.csv")
     assert quality.read_text() == "path,quality\n"
 
 
@@ -184,7 +184,8 @@ from aikd_cli.cli.app import app
 results = {}
 for name, args in {"score": ["score", crops, "--aligned", "-m", model, "-o", disk + "/s.csv"],
                    "align": ["align", crops, "-o", disk + "/aligned"],
-                   "evaluate": ["evaluate", "-p", "x.csv", "-q", "x.csv", "-o", disk + "/sub/ev"]}.items():
+                   "evaluate": ["evaluate", "-p", "x.csv", "--score-column", "score", "-q", "x.csv",
+                                "-o", disk + "/sub/ev"]}.items():
     r = CliRunner().invoke(app, args)
     results[name] = {"code": r.exit_code, "stderr": r.stderr}
 print(json.dumps(results))

@@ -39,6 +39,26 @@ def progress_bar(description: str, unit: str = "img") -> Iterator[Callable[[int,
         yield reporter
 
 
+@contextlib.contextmanager
+def log_to(console: Console) -> Iterator[None]:
+    """Show what tasks log (``logging.getLogger("aikd")``, level INFO and up) on ``console``."""
+    import logging
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            colour = "yellow" if record.levelno >= logging.WARNING else "dim"
+            console.print(f"[{colour}]{escape(record.getMessage())}[/]", soft_wrap=True)
+
+    logger, handler = logging.getLogger("aikd"), _Handler()
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def default_workers() -> int:
     return min(4, max(0, (os.cpu_count() or 1) - 1))
 

@@ -12,22 +12,30 @@ from aikd_cli.cli.common import (
     err,
     escape,
     handle_errors,
+    log_to,
     out,
+    progress_bar,
 )
 from aikd_cli.cli.options import (
+    MISALIGN,
+    OUT,
     BatchOpt,
     DetectorOpt,
     DetSizeOpt,
     DetThresholdOpt,
     DeviceOpt,
     LandmarksOpt,
+    PerturbUnitOpt,
     PrecisionOpt,
     WorkersOpt,
+    alias,
+    use_alias,
 )
+from aikd_cli.cli.options import output as output_option
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import AikdError
 
-_IN, _FR, _THR, _ROB, _OUT = "Inputs", "Comparison scores", "Metric", "Misalignment", "Output"
+_IN, _FR, _THR = "Inputs", "Comparison scores", "Metric"
 
 
 @handle_errors
@@ -60,13 +68,13 @@ def evaluate(
             rich_help_panel=_IN,
         ),
     ] = None,
-    quality_model: Annotated[
+    model: Annotated[
         list[str] | None,
         typer.Option(
-            "--quality-model",
+            "--model",
             "-m",
             help="Also score the faces with this quality model, as REF or REF:LABEL (registry name, file, "
-            "run folder or hf://), repeatable; needed by --misalign. Default label: the run folder's name.",
+            "run folder or hf://), repeatable; needed by --perturb. Default label: the run folder's name.",
             rich_help_panel=_IN,
         ),
     ] = None,
@@ -107,8 +115,8 @@ def evaluate(
         str | None,
         typer.Option(
             "--fr-model",
-            "-f",
-            help="Face-recognition model: registry name, weights file, folder or hf://.",
+            help="Face-recognition model: registry name (`aikd models --task recognition`), weights file, folder "
+            "or hf://.",
             rich_help_panel=_FR,
         ),
     ] = None,
@@ -129,7 +137,8 @@ def evaluate(
     fmr: Annotated[
         float | None,
         typer.Option(
-            help="Fix the threshold at this FMR over all non-mated pairs [default: 1e-3].",
+            help="Fix the threshold at this FMR over all non-mated pairs. The default rule: --fmr 1e-3 when none "
+            "of --fmr, --start-error and --threshold is given.",
             rich_help_panel=_THR,
         ),
     ] = None,
@@ -144,12 +153,12 @@ def evaluate(
     start_error: Annotated[
         float | None,
         typer.Option(
-            help="Fix the threshold so that this share of mated pairs fails before discarding.",
+            help="Fix the threshold so that this share of mated pairs fails before discarding (instead of --fmr).",
             rich_help_panel=_THR,
         ),
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Use this similarity threshold.", rich_help_panel=_THR)
+        float | None, typer.Option(help="Use this similarity threshold (instead of --fmr).", rich_help_panel=_THR)
     ] = None,
     limit: Annotated[
         list[str] | None,
@@ -179,31 +188,24 @@ def evaluate(
             help="Seed of the random baseline, pair sampling and misalignment.", rich_help_panel=_THR
         ),
     ] = 0,
-    misalign: Annotated[
+    perturb: Annotated[
         list[str] | None,
         typer.Option(
-            help="Landmark perturbation levels p: repeat the option or separate with commas (e.g. 0,2,3,5).",
-            rich_help_panel=_ROB,
+            "--perturb",
+            help="Misalignment levels p the quality models are re-run at (each landmark moved by U[-p, p]): "
+            "repeat the option or separate with commas, e.g. 0,2,3,5.",
+            rich_help_panel=MISALIGN,
         ),
     ] = None,
-    misalign_unit: Annotated[
-        str,
-        typer.Option(
-            help="px (source-image pixels) or iod (fraction of inter-ocular distance).", rich_help_panel=_ROB
-        ),
-    ] = "px",
-    output_dir: Annotated[
-        Path,
-        typer.Option(
-            "--output-dir", "-o", help="Folder for tables, plots, curves and config.", rich_help_panel=_OUT
-        ),
-    ] = Path("evaluation"),
+    perturb_unit: PerturbUnitOpt = "px",
+    output: Annotated[Path, output_option("Folder for tables, plots, curves and config.")] = Path("evaluation"),
     cache_dir: Annotated[
         Path | None,
-        typer.Option(help="Model-output cache [default: ~/.cache/aikd/outputs].", rich_help_panel=_OUT),
+        typer.Option(help="Model-output cache (default: $AIKD_CACHE_DIR, else ~/.cache/aikd/outputs).",
+                     rich_help_panel=OUT),
     ] = None,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel=_OUT)
+        bool, typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel=OUT)
     ] = False,
     detector: DetectorOpt = DEFAULT_DETECTOR,
     det_size: DetSizeOpt = DEFAULT_DET_SIZE,
@@ -213,47 +215,44 @@ def evaluate(
     batch_size: BatchOpt = 64,
     workers: WorkersOpt = default_workers(),
     precision: PrecisionOpt = "auto",
+    old_fr_model: Annotated[str | None, alias("-f")] = None,
+    old_model: Annotated[list[str] | None, alias("--quality-model")] = None,
+    old_misalign: Annotated[list[str] | None, alias("--misalign")] = None,
+    old_misalign_unit: Annotated[str | None, alias("--misalign-unit")] = None,
+    old_output_dir: Annotated[Path | None, alias("--output-dir")] = None,
 ) -> None:
     """Error-versus-Discard curves and pAUC of quality methods with a face-recognition model.
 
-    Discards the lowest-quality comparisons and measures how the FNMR falls (Schlett et al., TBIOM 2023), next to a random baseline and the FR embedding norm. Writes table.md/.csv, results.json, EDC plots, exact curves and config.json to --output-dir.
+    Discards the lowest-quality comparisons and measures how the FNMR falls (Schlett et al., TBIOM 2023), next to a random baseline and the FR embedding norm. Writes table.md/.csv, results.json, EDC plots, exact curves and config.json to --output.
 
     [bold]Examples[/]
 
-      aikd evaluate -p lfw.bin -p cfp_fp.bin -q ediffiqa.csv:eDifFIQA -q aikd.csv:AI-KD -f iresnet100.pth
+      aikd evaluate -p lfw.bin -p cfp_fp.bin -q ediffiqa.csv:eDifFIQA -q aikd.csv:AI-KD --fr-model iresnet100.pth
 
-      aikd evaluate --identities faces/identities.csv -q scores.csv -f mobilefacenet.pt --fmr 1e-3
+      aikd evaluate --identities faces/identities.csv -q scores.csv --fr-model mobilefacenet.pt --fmr 1e-3
 
       aikd evaluate -p comparisons.csv --score-column score -q a.csv -q b.csv --start-error 0.05 -l 0.2 -l 0.3
 
-      aikd evaluate -p lfw.bin -m student.safetensors -f r100.pth --misalign 0,2,3,5
+      aikd evaluate -p lfw.bin -m student.safetensors --fr-model r100.pth --perturb 0,2,3,5
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from aikd_cli.tasks.evaluate import (
         DatasetInput,
         EvaluateOptions,
         ModelInput,
         QualityInput,
         ThresholdRule,
-        evaluate_into,
+        run,
     )
-    from aikd_cli.tasks.evaluate.cache import default_cache_dir
     from aikd_cli.tasks.evaluate.quality import parse_labelled
-    from aikd_cli.tasks.evaluate.tables import METRICS, rich_tables
+    from aikd_cli.tasks.evaluate.tables import rich_tables
 
-    if metric not in METRICS:
-        raise AikdError(f"unknown --metric {metric!r} (choose {', '.join(METRICS)})")
-    if misalign_unit not in ("px", "iod"):
-        raise AikdError(f"unknown --misalign-unit {misalign_unit!r} (choose px or iod)")
+    fr_model = use_alias(old_fr_model, fr_model, "evaluate -f", "--fr-model")
+    model = use_alias(old_model, model, "--quality-model", "--model/-m")
+    perturb = use_alias(old_misalign, perturb, "--misalign", "--perturb")
+    perturb_unit = use_alias(old_misalign_unit, perturb_unit, "--misalign-unit", "--perturb-unit")
+    output = use_alias(old_output_dir, output, "--output-dir", "--output/-o")
     datasets = [DatasetInput(*parse_labelled(p)) for p in pairs or []]
     datasets += [DatasetInput(*parse_labelled(p), identities=True) for p in identities or []]
-    rule = ThresholdRule(
-        fmr=fmr if fmr is not None or start_error is not None or threshold is not None else 1e-3,
-        start_error=start_error,
-        value=threshold,
-        fmr_rule=fmr_rule,
-    )
     options = EvaluateOptions(
         datasets=datasets,
         quality=[QualityInput(*parse_labelled(q)) for q in quality or []],
@@ -262,12 +261,12 @@ def evaluate(
         fr_model=fr_model,
         embeddings=list(embeddings or []),
         score_column=score_column,
-        threshold=rule,
-        limits=_numbers(limit, "--limit") or (0.2, 0.3),
+        threshold=ThresholdRule(fmr=fmr, start_error=start_error, value=threshold, fmr_rule=fmr_rule),
+        limits=_numbers(limit, "--limit"),
         protocol=protocol,
-        quality_models=[ModelInput.parse(m) for m in quality_model or []],
-        misalign=_numbers(misalign, "--misalign"),
-        misalign_unit=misalign_unit,
+        quality_models=[ModelInput.parse(m) for m in model or []],
+        perturb=_numbers(perturb, "--perturb"),
+        perturb_unit=perturb_unit,
         seed=seed,
         image_root=image_root,
         aligned=aligned,
@@ -281,24 +280,13 @@ def evaluate(
         workers=workers,
         max_nonmated=None if max_nonmated == 0 else max_nonmated,
         nonmated_within=nonmated_within,
-        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        cache=not no_cache,
+        cache_dir=cache_dir,
+        output=output,
+        metric=metric,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(name: str, advance: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(f"faces of {escape(name)}", total=total)
-            bar.update(tasks[name], advance=advance)
-
-        result = evaluate_into(options, output_dir, metric, progress=progress, log=lambda msg: err.print(escape(msg)))
+    with progress_bar("faces", unit="face") as update, log_to(err):
+        result = run(options, progress=update)
     for table in rich_tables(result, metric):
         out.print(table)
     for d in result.datasets:
@@ -306,7 +294,7 @@ def evaluate(
             err.print(f"[yellow]{escape(d.name)}: excluded {n:,} pairs: {escape(why)}[/]")
         for note in d.notes:
             err.print(f"[dim]{escape(d.name)}: {escape(note)}[/]")
-    out.print(f"results in {escape(output_dir)}/ (table.md, table.csv, results.json, plots/, config.json)")
+    out.print(f"results in {escape(output)}/ (table.md, table.csv, results.json, plots/, config.json)")
 
 
 def _numbers(values: list[str] | None, option: str) -> tuple[float, ...]:

@@ -22,10 +22,14 @@ from aikd_cli.cli.options import (
     DetSizeOpt,
     DetThresholdOpt,
     DeviceOpt,
+    FrModelOpt,
     LandmarksOpt,
     PrecisionOpt,
     WorkersOpt,
+    alias,
+    use_alias,
 )
+from aikd_cli.cli.options import output as output_option
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 
 
@@ -37,15 +41,10 @@ def label(
             "--identities", "-i", help="CSV with path and identity columns (optionally face, lm0_x..lm4_y)."
         ),
     ],
-    fr_model: Annotated[
-        str,
-        typer.Option(
-            "--fr-model", "-m", help="FR model giving the embeddings: file, hf:// address or registry name."
-        ),
-    ],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Labels CSV to write (path, face, identity, quality, ...).")
-    ] = Path("labels.csv"),
+    fr_model: FrModelOpt = "",
+    output: Annotated[Path, output_option("Labels CSV to write (path, face, identity, quality, ...).")] = Path(
+        "labels.csv"
+    ),
     scheme: Annotated[
         str, typer.Option("--scheme", help="cr: CR-FIQA certainty ratio; sdd: SDD-FIQA Wasserstein distance.")
     ] = "cr",
@@ -61,9 +60,10 @@ def label(
     det_size: DetSizeOpt = DEFAULT_DET_SIZE,
     det_threshold: DetThresholdOpt = 0.5,
     device: DeviceOpt = "auto",
-    precision: PrecisionOpt = "fp32",
+    precision: PrecisionOpt = "auto",
     batch_size: BatchOpt = 64,
     workers: WorkersOpt = default_workers(),
+    old_model: Annotated[str | None, alias("-m", "--model")] = None,
 ) -> None:
     """Make quality labels from identities when no FIQA model exists (for `aikd distill --labels`).
 
@@ -71,30 +71,20 @@ def label(
 
     [bold]Examples[/]
 
-      aikd label -i lfw/identities.csv -m mobilefacenet.pt -o labels.csv
-      aikd label -i ids.csv -m r100.pth --scheme sdd --landmarks lm.csv -o labels.csv
+      aikd label -i lfw/identities.csv --fr-model mobilefacenet.pt -o labels.csv
+      aikd label -i ids.csv --fr-model cosface-r100-glint360k --scheme sdd --landmarks scores.csv -o labels.csv
       aikd distill lfw/ --backbone mobilefacenet.pt --labels labels.csv -o runs/mfn
     """
-    from aikd_cli.tasks.distill.labels import label_faces
+    from aikd_cli.tasks.label import LabelOptions, run
 
+    options = LabelOptions(
+        identities=identities, fr_model=use_alias(old_model, fr_model, "label -m", "--fr-model"), output=output,
+        scheme=scheme, landmarks=landmarks, detector=detector, det_size=det_size, det_threshold=det_threshold,
+        device=device, precision=precision, workers=workers, batch_size=batch_size, max_impostors=max_impostors,
+        seed=seed,
+    )
     with progress_bar(f"labelling ({scheme})") as progress:
-        result = label_faces(
-            identities,
-            fr_model,
-            output,
-            scheme=scheme,
-            landmarks=landmarks,
-            detector=detector,
-            det_size=det_size,
-            det_threshold=det_threshold,
-            device=device,
-            precision=precision,
-            workers=workers,
-            batch_size=batch_size,
-            max_impostors=max_impostors,
-            seed=seed,
-            progress=progress,
-        )
+        result = run(options, progress=progress)
     table = Table(title=f"aikd label ({scheme})")
     for col in ("status", "faces"):
         table.add_column(col)

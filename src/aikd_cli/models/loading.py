@@ -112,7 +112,7 @@ def check_task(config: ModelConfig, expect: str | None, ref: object) -> None:
         return
     message = f"{ref}: is a {config.task} model ({config.arch}), but a {expect} model is needed here"
     if expect == "quality" and config.task == "recognition":
-        hint = (f"make a quality model from it: `aikd label -m {ref} ... -o labels.csv`, then "
+        hint = (f"make a quality model from it: `aikd label --fr-model {ref} ... -o labels.csv`, then "
                 f"`aikd distill DATA --backbone {ref} --labels labels.csv -o RUN`; or use a named quality "
                 f"model: {_named('quality')}")
     elif config.task == "detection":

@@ -16,7 +16,6 @@ _EXPORTS = {
     "distill": "run",
     "load_run_config": "runs",
     "prepare_run": "run",
-    "label_faces": "labels",
 }
 __all__ = sorted(_EXPORTS)
 

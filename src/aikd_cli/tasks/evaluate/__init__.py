@@ -1,29 +1,31 @@
 """``aikd evaluate``: EDC curves and pAUC of face image quality methods with face-recognition models.
 
-``evaluate(options)`` runs it and ``write_outputs(result, folder)`` writes the report
-(``evaluate_into(options, folder)`` does both, with the folder checked first and locked); ``edc`` holds
-the metrics as plain numpy functions for use on scores from anywhere.
+``run(options)`` evaluates and writes the report to ``options.output`` (checked first and locked);
+``evaluate(options)`` only computes; ``edc`` holds the metrics as plain numpy functions for use on
+scores from anywhere.
 """
 
-from aikd_cli.tasks.evaluate.outputs import evaluate_into, write_outputs
-from aikd_cli.tasks.evaluate.pipeline import (
+from aikd_cli.tasks.evaluate.options import (
     DatasetInput,
     EvaluateOptions,
-    Evaluation,
     ModelInput,
     QualityInput,
     ThresholdRule,
-    evaluate,
 )
+from aikd_cli.tasks.evaluate.result_files import write_outputs
+from aikd_cli.tasks.evaluate.results import DatasetResult, Evaluation, MethodResult
+from aikd_cli.tasks.evaluate.run import evaluate, run
 
 __all__ = [
     "DatasetInput",
+    "DatasetResult",
     "EvaluateOptions",
     "Evaluation",
+    "MethodResult",
     "ModelInput",
     "QualityInput",
     "ThresholdRule",
     "evaluate",
-    "evaluate_into",
+    "run",
     "write_outputs",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aikd_cli.tasks.evaluate.edc import EdcCurve
-from aikd_cli.tasks.evaluate.pipeline import RANDOM, DatasetResult, Evaluation
+from aikd_cli.tasks.evaluate.results import RANDOM, DatasetResult, Evaluation
 
 
 def _figure(entries: int = 0) -> tuple[Figure, object]:
@@ -98,7 +98,7 @@ def plot_robustness(d: DatasetResult, evaluation: Evaluation, stem: Path) -> lis
         )
     ax.axhline(1.0, color="0.45", linestyle="--", linewidth=0.8, label="random")
     ax.set_xticks(sorted({r.p for r in d.robustness}))
-    ax.set_xlabel(f"Landmark perturbation p ({evaluation.options.misalign_unit})", fontsize=8)
+    ax.set_xlabel(f"Landmark perturbation p ({evaluation.options.perturb_unit})", fontsize=8)
     ax.set_ylabel(f"Normalised pAUC @{limit:g}", fontsize=8)
     ax.set_title(f"{d.name}: robustness to misalignment", fontsize=9)
     fig.legend(loc="outside lower center", ncol=2, fontsize=6, frameon=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.tasks.evaluate.edc import EdcCurve
-from aikd_cli.tasks.evaluate.pipeline import DatasetResult, Evaluation
+from aikd_cli.tasks.evaluate.results import DatasetResult, Evaluation
 from aikd_cli.utils.atomic import atomic_open
 
 #: metric key -> (title, attribute of PartialArea, format)
@@ -98,12 +98,12 @@ def definition(metric: str, options) -> str:
 
 
 def misalignment_note(options) -> str:
-    """Which inputs ``--misalign`` perturbs (and which it does not)."""
+    """Which inputs ``--perturb`` perturbs (and which it does not)."""
     unit = (
-        "source-image pixels" if options.misalign_unit == "px" else "fractions of the inter-ocular distance"
+        "source-image pixels" if options.perturb_unit == "px" else "fractions of the inter-ocular distance"
     )
     return (
-        f"Each --quality-model re-scores every face aligned from its landmarks + U[−p, p] per coordinate ({unit}, "
+        f"Each quality model (--model) re-scores every face aligned from its landmarks + U[−p, p] per coordinate ({unit}, "
         f"seed {options.seed}); the FR comparison scores, the threshold and the quality CSVs stay those of the "
         "correctly aligned faces, so a change comes from the quality alone. ρ: Spearman of the model's qualities "
         "at p vs p = 0."
@@ -176,7 +176,7 @@ def markdown(evaluation: Evaluation, headline: str) -> str:
         ]
         for (model, p), per in _by_model_p(evaluation, headline, limit).items():
             cells = [f"{_fmt(v, headline)} | {rho:.4f}" if math.isfinite(v) else "– | –" for v, rho in per]
-            lines.append(f"| {model} | {p:g} {opts.misalign_unit} | " + " | ".join(cells) + " |")
+            lines.append(f"| {model} | {p:g} {opts.perturb_unit} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -230,7 +230,7 @@ def robustness_rows(evaluation: Evaluation) -> list[dict]:
                         "dataset": d.name,
                         "model": r.model,
                         "p": r.p,
-                        "unit": evaluation.options.misalign_unit,
+                        "unit": evaluation.options.perturb_unit,
                         "limit": a.limit,
                         "pauc": a.pauc,
                         "pauc_minus_best": a.pauc_minus_best,
@@ -275,7 +275,7 @@ def as_json(evaluation: Evaluation, headline: str) -> dict:
         "limits": list(evaluation.options.limits),
         "headline_metric": headline,
         "definitions": {m: definition(m, evaluation.options) for m in METRICS},
-        "misalignment": misalignment_note(evaluation.options) if evaluation.options.misalign else None,
+        "misalignment": misalignment_note(evaluation.options) if evaluation.options.perturb else None,
         "datasets": [summary(d) for d in evaluation.datasets],
         "results": long_rows(evaluation),
         "robustness": robustness_rows(evaluation),
@@ -414,6 +414,6 @@ def rich_tables(evaluation: Evaluation, headline: str) -> list:
                 for v, rho in per
                 for x in (_fmt(v, headline), "–" if not math.isfinite(rho) else f"{rho:.4f}")
             ]
-            rob.add_row(model, f"{p:g} {evaluation.options.misalign_unit}", *cells)
+            rob.add_row(model, f"{p:g} {evaluation.options.perturb_unit}", *cells)
         tables.append(rob)
     return tables

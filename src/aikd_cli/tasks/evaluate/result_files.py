@@ -1,4 +1,5 @@
-"""Everything ``--output-dir`` holds: tables, exact curves, plots and the config that produced them."""
+"""Everything ``aikd evaluate --output`` holds: tables, exact curves, plots and the config that
+produced them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 
 from aikd_cli._version import __version__
 from aikd_cli.tasks.evaluate import tables
-from aikd_cli.tasks.evaluate.pipeline import EvaluateOptions, Evaluation, evaluate
+from aikd_cli.tasks.evaluate.options import EvaluateOptions
+from aikd_cli.tasks.evaluate.results import Evaluation
 from aikd_cli.utils.atomic import StagedFiles
-from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+from aikd_cli.utils.outputs import Output, local_paths
 
 
 def config_record(options: EvaluateOptions) -> dict:
@@ -46,13 +48,13 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "dataset"
 
 
-#: What ``--output-dir`` receives; an input at one of these places would be overwritten.
+#: What ``--output`` receives; an input at one of these places would be overwritten.
 OUTPUT_NAMES = ("results.json", "results.csv", "table.csv", "table.md", "misalignment.csv", "config.json",
                 "curves", "plots", StagedFiles.NAME)
 
 
 def evaluate_outputs(out_dir: Path) -> list[Output]:
-    return [Output(Path(out_dir), "--output-dir", folder=True, names=OUTPUT_NAMES)]
+    return [Output(Path(out_dir), "--output", folder=True, names=OUTPUT_NAMES)]
 
 
 def evaluate_inputs(options: EvaluateOptions) -> list[str]:
@@ -62,16 +64,6 @@ def evaluate_inputs(options: EvaluateOptions) -> list[str]:
         *(d.path for d in options.datasets), *(q.path for q in options.quality), *options.embeddings,
         options.landmarks, options.image_root, options.fr_model, *models, options.detector,
     )
-
-
-def evaluate_into(options: EvaluateOptions, out_dir: Path, headline: str = "normalised", progress=None,
-                  log=None) -> Evaluation:
-    """:func:`~aikd_cli.tasks.evaluate.evaluate` and :func:`write_outputs`, with ``out_dir`` checked
-    before anything is read and held (one run per folder) until it is written."""
-    with guard_outputs(evaluate_outputs(out_dir), evaluate_inputs(options)):
-        evaluation = evaluate(options, progress=progress, log=log)
-        write_outputs(evaluation, out_dir, headline)
-    return evaluation
 
 
 def write_outputs(evaluation: Evaluation, out_dir: Path, headline: str = "normalised") -> list[Path]:

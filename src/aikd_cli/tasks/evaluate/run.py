@@ -1,8 +1,11 @@
 """``aikd evaluate`` as a function: protocols + qualities + comparison scores in, EDC results out.
 
-    from aikd_cli.tasks.evaluate import EvaluateOptions, DatasetInput, QualityInput, evaluate
-    result = evaluate(EvaluateOptions(datasets=[DatasetInput("lfw.bin")], quality=[QualityInput("q.csv")],
-                                      fr_model="weights.pt"))
+>>> from aikd_cli import DatasetInput, EvaluateOptions, QualityInput, evaluate
+>>> result = evaluate(EvaluateOptions(datasets=[DatasetInput("lfw.bin")], quality=[QualityInput("q.csv")],
+...                                   fr_model="weights.pt", output="evaluation"))  # doctest: +SKIP
+
+:func:`run` writes the report files; :func:`evaluate` only computes (for callers that want the
+numbers without files).
 
 Every sample or pair that cannot be evaluated is excluded *for all methods alike* (so the methods
 are compared on the same comparisons) and counted by reason in :class:`DatasetResult`.
@@ -11,188 +14,30 @@ are compared on the same comparisons) and counted by reason in :class:`DatasetRe
 from __future__ import annotations
 
 import functools
+import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
-from aikd_cli.errors import AikdError, InputFormatError
+from aikd_cli.defaults import DEFAULT_DET_SIZE
+from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
+from aikd_cli.tasks.evaluate.options import EvaluateOptions, ModelInput
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
 from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
+from aikd_cli.tasks.evaluate.results import NORM, RANDOM, DatasetResult, Evaluation, MethodResult
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
-from aikd_cli.utils.checks import check_face_options, check_number
+from aikd_cli.utils.progress import Progress
 
 if TYPE_CHECKING:
     from aikd_cli.faces.landmarks import LandmarkTable
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob
 
-RANDOM = "random (baseline)"
-NORM = "FR embedding norm (baseline)"
-Progress = Callable[[str, int, int], None]  # (what, advance, total)
-
-
-@dataclass(frozen=True)
-class ThresholdRule:
-    """How the comparison threshold is fixed: exactly one of a target FMR over the non-mated
-    comparisons, a starting FNMR over the mated ones, or a given value."""
-
-    fmr: float | None = 1e-3
-    start_error: float | None = None
-    value: float | None = None
-    fmr_rule: str = "at-most"  # or "closest": CR-FIQA's ROC point nearest the target FMR
-
-    def __post_init__(self) -> None:
-        if sum(v is not None for v in (self.fmr, self.start_error, self.value)) != 1:
-            raise AikdError("choose exactly one of --fmr, --start-error and --threshold")
-        for name, v in (("--fmr", self.fmr), ("--start-error", self.start_error)):
-            if v is not None and not 0.0 < v < 1.0:
-                raise AikdError(f"{name} must be between 0 and 1, got {v}")
-        check_number("--threshold", self.value)
-        if self.fmr_rule not in edc.FMR_RULES:
-            raise AikdError(f"unknown --fmr-rule {self.fmr_rule!r} (choose {', '.join(edc.FMR_RULES)})")
-
-    def describe(self) -> str:
-        if self.fmr is not None:
-            closest = ", the closest ROC point as in CR-FIQA" if self.fmr_rule == "closest" else ""
-            return f"FMR {self.fmr:g}{closest}"
-        if self.start_error is not None:
-            return f"starting FNMR {self.start_error:g}"
-        return f"threshold {self.value:g}"
-
-
-@dataclass(frozen=True)
-class DatasetInput:
-    path: Path
-    name: str | None = None
-    identities: bool = False  # force the all-pairs reader (an identity CSV or folder)
-
-
-@dataclass(frozen=True)
-class QualityInput:
-    path: Path
-    label: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """A quality model to run (``-m REF[:LABEL]``); the label defaults to :func:`model_label`."""
-
-    ref: str
-    label: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ModelInput:
-        """``REF`` or ``REF:LABEL``: a whole string naming an existing file or folder is a reference,
-        and the ``:`` of ``hf://`` is never a label separator."""
-        _, sep, rest = text.partition("://")
-        body = rest if sep else text
-        if Path(text).exists() or ":" not in body:
-            return cls(text)
-        ref, _, label = text.rpartition(":")
-        return cls(ref, label or None)
-
-
-@dataclass
-class EvaluateOptions:
-    datasets: list[DatasetInput]
-    quality: list[QualityInput] = field(default_factory=list)
-    path_column: str = "path"
-    quality_column: str = "quality"
-    fr_model: str | None = None
-    embeddings: list[Path] = field(default_factory=list)
-    score_column: str | None = None
-    threshold: ThresholdRule = field(default_factory=ThresholdRule)
-    limits: tuple[float, ...] = (0.2, 0.3)
-    protocol: str = "edc"  # or "crfiqa"
-    quality_models: list[str | ModelInput] = field(default_factory=list)
-    misalign: tuple[float, ...] = ()
-    misalign_unit: str = "px"
-    seed: int = 0
-    image_root: Path | None = None
-    aligned: bool = False
-    landmarks: Path | None = None
-    detector: str = DEFAULT_DETECTOR
-    det_size: int = DEFAULT_DET_SIZE
-    det_threshold: float = 0.5
-    device: str = "auto"
-    precision: str = "auto"
-    batch_size: int = 64
-    workers: int = 0
-    max_nonmated: int | None = 5_000_000
-    nonmated_within: str | None = None
-    cache_dir: Path | None = None  # None: no cache
-
-    def validate(self) -> None:
-        if not self.datasets:
-            raise AikdError("nothing to evaluate: give at least one --pairs or --identities")
-        if self.protocol not in ("edc", "crfiqa"):
-            raise AikdError(f"unknown --protocol {self.protocol!r} (choose edc or crfiqa)")
-        if self.protocol == "crfiqa" and self.threshold.fmr is None:
-            raise AikdError(
-                "the crfiqa protocol re-fixes the threshold at each rate for a target FMR: use --fmr"
-            )
-        if not self.limits or any(not 0.0 < lim <= 1.0 for lim in self.limits):
-            raise AikdError(f"discard limits must be in (0, 1], got {list(self.limits)}")
-        for p in self.misalign:
-            check_number("--misalign", p, 0.0, 1000.0)
-        check_number("--max-nonmated", self.max_nonmated, 0)
-        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
-                           workers=self.workers, device=self.device)
-        if self.misalign and not self.quality_models:
-            raise AikdError("--misalign re-scores the images, so it needs --quality-model")
-        if not self.quality and not self.quality_models:
-            raise AikdError("no quality to evaluate: give --quality CSVs and/or --quality-model")
-        if self.score_column is None and self.fr_model is None and not self.embeddings:
-            raise AikdError(
-                "no comparison scores: give --fr-model, --embeddings, or a pairs CSV with --score-column"
-            )
-
-
-@dataclass
-class MethodResult:
-    label: str
-    kind: str  # "quality file", "quality model" or "baseline"
-    areas: list[edc.PartialArea]
-    curve: edc.EdcCurve | edc.RejectionCurve
-
-
-@dataclass
-class DatasetResult:
-    name: str
-    source: str
-    pairs_read: int
-    pairs_used: int
-    mated: int
-    nonmated: int
-    samples: int
-    threshold: float
-    achieved_fmr: float | None
-    start_error: float
-    excluded: Counter  # pairs by reason
-    sample_issues: Counter  # samples by reason
-    notes: list[str]
-    methods: list[MethodResult]
-    robustness: list[RobustnessRow]
-
-
-@dataclass
-class Evaluation:
-    options: EvaluateOptions
-    datasets: list[DatasetResult]
-
-    @property
-    def method_labels(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for d in self.datasets:
-            for m in d.methods:
-                seen.setdefault(m.label, None)
-        return list(seen)
+log = logging.getLogger("aikd")
 
 
 @dataclass
@@ -203,13 +48,23 @@ class _Models:
     quality: list[ModelJob]
 
 
-def evaluate(
-    options: EvaluateOptions, progress: Progress | None = None, log: Callable[[str], None] | None = None
-) -> Evaluation:
-    """Run the whole evaluation (see the module docstring). All inputs are read and checked
-    before any model is loaded."""
+def run(options: EvaluateOptions, progress: Progress | None = None) -> Evaluation:
+    """Evaluate and write tables, curves, plots and config to ``options.output``, which is checked
+    before anything is read and held (one run per folder) until it is written."""
+    from aikd_cli.tasks.evaluate.result_files import evaluate_inputs, evaluate_outputs, write_outputs
+    from aikd_cli.utils.outputs import guard_outputs
+
     options.validate()
-    say = log or (lambda _msg: None)
+    with guard_outputs(evaluate_outputs(options.output), evaluate_inputs(options)):
+        evaluation = evaluate(options, progress)
+        write_outputs(evaluation, options.output, options.metric)
+    return evaluation
+
+
+def evaluate(options: EvaluateOptions, progress: Progress | None = None) -> Evaluation:
+    """Run the whole evaluation (see the module docstring) without writing files. All inputs are
+    read and checked before any model is loaded."""
+    options.validate()
     tables = _read_quality(options)
     embedded = {}
     for path in options.embeddings:
@@ -227,7 +82,7 @@ def evaluate(
             max_nonmated=options.max_nonmated,
             seed=options.seed,
         )
-        say(f"{protocol.name}: {len(protocol):,} pairs from {dataset.path}")
+        log.info("%s: %s pairs from %s", protocol.name, f"{len(protocol):,}", dataset.path)
         protocols.append(protocol)
     needs_images = bool(options.quality_models) or (
         options.fr_model is not None and options.score_column is None and not options.embeddings
@@ -270,7 +125,7 @@ def _open_models(options: EvaluateOptions, taken: set[str]) -> _Models:
             options.fr_model, device=options.device, precision=options.precision, expect="recognition"
         )
         fr = ModelJob("fr", model, model_fingerprint(options.fr_model, model), "embedding")
-    variants = tuple(sorted({0.0, *map(float, options.misalign)}))
+    variants = tuple(sorted({0.0, *map(float, options.perturb)}))
     jobs = []
     for item in options.quality_models:
         item = ModelInput(item) if isinstance(item, str) else item
@@ -499,12 +354,12 @@ def _run_models(
         detector=detector,
         detector_id=_detector_fingerprint(options.detector, options.det_size, options.det_threshold)
         if isinstance(detector, FaceDetector) else "",
-        misalign_unit=options.misalign_unit,
+        misalign_unit=options.perturb_unit,
         seed=options.seed,
         batch_size=options.batch_size,
         workers=options.workers,
-        cache_root=options.cache_dir,
-        progress=(lambda adv, total: progress(protocol.name, adv, total)) if progress else None,
+        cache_root=options.cache_root,
+        progress=_advancing(progress, f"faces of {protocol.name}") if progress else None,
     )
     for i, why in ran.failures.items():
         samples.flag(int(active[i]), why)
@@ -529,6 +384,18 @@ def _run_models(
         samples.qualities[job.label], samples.kinds[job.label] = clean, "quality model"
         for i in active[~np.isfinite(clean[active])]:
             samples.flag(int(i), f"no quality from {job.label}")
+
+
+def _advancing(progress: Progress, stage: str):
+    """``run_models`` reports items finished since its last report; tasks report totals."""
+    done = 0
+
+    def advance(n: int, total: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total, stage)
+
+    return advance
 
 
 def _attach_embeddings(samples: _Samples, embedded: dict[str, np.ndarray]) -> None:

@@ -31,11 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.distill.samples import FaceRecord
+from aikd_cli.utils.progress import Progress
 
 SCHEMES = ("cr", "sdd")
 #: ``genuine`` / ``impostor`` are CCS / NNCCS for ``cr`` and the mean genuine / impostor cosine for ``sdd``.
@@ -229,7 +230,6 @@ def embed_identities(
     """
     from aikd_cli.faces.landmarks import LandmarkTable, read_landmarks
     from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, open_finder
-    from aikd_cli.models.registry import DEFAULT_DETECTOR
 
     size = model.config.preprocess.size
     device = model.device
@@ -261,47 +261,65 @@ def embed_identities(
     return out, embeddings
 
 
-def label_faces(
-    identities: str | Path,
-    fr_model: str,
-    output: str | Path,
-    *,
-    scheme: str = "cr",
-    landmarks: str | Path | None = None,
-    detector: str | None = None,
-    det_size: int = DEFAULT_DET_SIZE,
-    det_threshold: float = 0.5,
-    device: str = "auto",
-    precision: str = "auto",
-    workers: int = 0,
-    batch_size: int = 64,
-    max_impostors: int = 1000,
-    seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-) -> LabelResult:
-    """Label every image of an identities CSV (``path, identity`` [, face, lm0_x..lm4_y]) and write
-    ``output``; the Python equivalent of ``aikd label``. ``progress(done, total)`` is called as
-    images are embedded. ``output`` is checked against the inputs and locked before any work."""
-    from aikd_cli.utils.checks import check_face_options, check_number
+@dataclass
+class LabelOptions:
+    """Everything ``aikd label`` can be told: the ``identities`` CSV (``path, identity`` [, face,
+    lm0_x..lm4_y]), the face-recognition model ``fr_model`` and the labels CSV ``output``."""
+
+    identities: Path = Path("identities.csv")
+    fr_model: str = ""
+    output: Path = Path("labels.csv")
+    scheme: str = "cr"
+    landmarks: Path | None = None
+    detector: str = DEFAULT_DETECTOR
+    det_size: int = DEFAULT_DET_SIZE
+    det_threshold: float = 0.5
+    device: str = "auto"
+    precision: str = "auto"
+    workers: int = 0
+    batch_size: int = 64
+    max_impostors: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.identities, self.output = Path(self.identities), Path(self.output)
+
+    def validate(self) -> None:
+        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
+        from aikd_cli.utils.checks import check_face_options, check_number
+
+        if self.scheme not in SCHEMES:
+            raise InputFormatError(f"unknown labelling scheme {self.scheme!r} (choose {', '.join(SCHEMES)})")
+        if not self.fr_model:
+            raise InputFormatError("no face-recognition model: give --fr-model (`aikd models --task recognition`)")
+        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
+                           workers=self.workers, device=self.device)
+        check_number("--max-impostors", self.max_impostors, 1)
+
+
+def run(options: LabelOptions, progress: Progress | None = None) -> LabelResult:
+    """Label every image of ``options.identities`` and write ``options.output``; the Python
+    equivalent of ``aikd label``. ``progress(done, total)`` is called as images are embedded.
+    The output is checked against the inputs and locked before any work.
+
+    >>> from aikd_cli import LabelOptions, label
+    >>> result = label(LabelOptions(identities="ids.csv", fr_model="mobilefacenet.pt"))  # doctest: +SKIP
+    """
     from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
 
-    if scheme not in SCHEMES:
-        raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
-    check_face_options(det_size=det_size, det_threshold=det_threshold, batch_size=batch_size, workers=workers,
-                       device=device)
-    check_number("--max-impostors", max_impostors, 1)
-    output = Path(output)
-    with guard_outputs([Output(output, "--output")], local_paths(identities, landmarks, fr_model, detector)):
-        return _label(identities, fr_model, output, scheme=scheme, landmarks=landmarks, detector=detector,
-                      det_size=det_size, det_threshold=det_threshold, device=device, precision=precision,
-                      workers=workers, batch_size=batch_size, max_impostors=max_impostors, seed=seed,
+    o = options
+    o.validate()
+    with guard_outputs([Output(o.output, "--output")], local_paths(o.identities, o.landmarks, o.fr_model, o.detector)):
+        return _label(o.identities, o.fr_model, o.output, scheme=o.scheme, landmarks=o.landmarks, detector=o.detector,
+                      det_size=o.det_size, det_threshold=o.det_threshold, device=o.device, precision=o.precision,
+                      workers=o.workers, batch_size=o.batch_size, max_impostors=o.max_impostors, seed=o.seed,
                       progress=progress)
 
 
 def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, landmarks, detector, det_size: int,
            det_threshold: float, device: str, precision: str, workers: int, batch_size: int, max_impostors: int,
-           seed: int, progress: Callable[[int, int], None] | None) -> LabelResult:
-    """The body of :func:`label_faces`, run holding the output's lock."""
+           seed: int, progress: Progress | None) -> LabelResult:
+    """The body of :func:`run`, run holding the output's lock."""
     from aikd_cli.models.inference import open_face_model
     from aikd_cli.tasks.distill.samples import read_manifest
 
