@@ -284,7 +284,7 @@ def main() -> None:
     for scheme in args.schemes:
         labels = split_dir / f"train_{scheme}.csv"
         if not labels.exists():
-            aikd(out, "label", "-i", train, "-m", fr, "--scheme", scheme, *cpu, "-o", labels)
+            aikd(out, "label", "-i", train, "--fr-model", fr, "--scheme", scheme, *cpu, "-o", labels)
     students = {
         "AI-KD": ["--perturb", "3", "--cache-teacher"],
         "plain": ["--perturb", "0", "--lambda-cos", "0"],

@@ -89,7 +89,7 @@ def main() -> None:
     cpu = ["--device", "cpu", "--precision", "fp32"]
 
     # 1. labels (+ landmarks) from identities with the teacher backbone
-    aikd(out, "label", "-i", ids, "-m", r100, "--detector", det, *cpu, "-o", out / "labels.csv")
+    aikd(out, "label", "-i", ids, "--fr-model", r100, "--detector", det, *cpu, "-o", out / "labels.csv")
     # 2. the paper's run file, 8 GPUs -> 2 CPU processes, a few steps
     slice_run = [out / "labels.csv", "--backbone", r100, "-o", out / "run"]
     torchrun(out, "distill", *slice_run, "--config", ROOT / "configs" / "aikd-paper.toml",

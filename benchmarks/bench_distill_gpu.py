@@ -34,7 +34,7 @@ from aikd_cli.faces.landmarks import LANDMARK_COLUMNS  # noqa: E402
 from aikd_cli.models.checkpoints import save_checkpoint  # noqa: E402
 from aikd_cli.models.config import ModelConfig, build_model  # noqa: E402
 from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
-from aikd_cli.tasks.distill.run import prepare_run  # noqa: E402
+from aikd_cli.tasks.distill.training import prepare_run  # noqa: E402
 
 
 def synthetic_photos(folder: Path, count: int, seed: int = 0) -> Path:
@@ -74,7 +74,7 @@ def run_setting(manifest: Path, teacher: Path, out: Path, args, batch: int, warp
             "backbone_tensors": -1,
         },
     )
-    run = prepare_run(config, progress=False)
+    run = prepare_run(config)
     device = run.device
     cuda = device.type == "cuda"
     run.sampler.set_position(0, 0)

@@ -26,7 +26,8 @@ from aikd_cli.errors import WeightsError  # noqa: E402
 from aikd_cli.models.checkpoints import save_checkpoint  # noqa: E402
 from aikd_cli.models.config import ModelConfig  # noqa: E402
 from aikd_cli.models.inference import open_face_model  # noqa: E402
-from aikd_cli.tasks.export import export_model  # noqa: E402
+from aikd_cli.tasks.export import ExportOptions  # noqa: E402
+from aikd_cli.tasks.export import run as export  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,7 +42,7 @@ def model_or_stand_in(name: str, config: ModelConfig, folder: Path, onnx: bool):
     except WeightsError:
         weights = save_checkpoint(folder / f"{config.arch}.safetensors", calibrated_net(config), config)
         if onnx:
-            export_model(weights, folder / config.arch, "onnx", exporter="torchscript")
+            export(ExportOptions(weights, folder / config.arch, "onnx", exporter="torchscript"))
             weights = folder / config.arch / "model.onnx"
         return open_face_model(str(weights), device="cpu", precision="fp32"), f"{name} (stand-in: random {config.arch})"
 

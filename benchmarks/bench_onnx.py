@@ -25,7 +25,8 @@ from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.inference import TorchFaceModel
 from aikd_cli.models.loading import load_network
 from aikd_cli.models.onnx_model import OnnxFaceModel
-from aikd_cli.tasks.export import export_model
+from aikd_cli.tasks.export import ExportOptions
+from aikd_cli.tasks.export import run as export
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from factories import calibrated_net  # noqa: E402
@@ -68,7 +69,7 @@ def main() -> None:
         ]
         for label, weights in models:
             folder = Path(tmp) / label.split()[0]
-            export_model(weights, folder, "onnx", exporter="torchscript")
+            export(ExportOptions(weights, folder, "onnx", exporter="torchscript"))
             engines = {
                 "torch": TorchFaceModel(load_network(weights), "cpu", "fp32"),
                 "onnxruntime": OnnxFaceModel(folder / "model.onnx", device="cpu"),

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from distill_helpers import tiny_teacher  # noqa: E402
 
 from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
-from aikd_cli.tasks.distill.run import prepare_run  # noqa: E402
+from aikd_cli.tasks.distill.training import prepare_run  # noqa: E402
 
 
 def main(manifest: str, output: str, batch_size: int, steps: int) -> None:
@@ -37,7 +37,7 @@ def main(manifest: str, output: str, batch_size: int, steps: int) -> None:
             "ema_decay": 0.0,
         },
     )
-    run = prepare_run(config, progress=False, teacher=tiny_teacher())
+    run = prepare_run(config, teacher=tiny_teacher())
     run.fit()
     rank = run.dist.rank
     grads = {n: p.grad.clone() for n, p in run.student.named_parameters() if p.grad is not None}

@@ -20,7 +20,8 @@ from safetensors.torch import load_file
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.tasks.distill.config import resolve_config
 from aikd_cli.tasks.distill.engine import Distiller
-from aikd_cli.tasks.distill.run import distill, prepare_run
+from aikd_cli.tasks.distill.training import prepare_run
+from aikd_cli.tasks.distill.training import run as distill
 from aikd_cli.tasks.label import LabelOptions
 from aikd_cli.tasks.label import run as label_run
 
@@ -99,7 +100,7 @@ def test_default_recipe_learns_what_the_paper_recipe_cannot_and_teacher_stays_bi
     labels = _learnable_labels(lfw_labels, tmp_path / "labels.csv", teacher)
     common = {"labels": str(labels), "max_steps": 40, "val_every": 1.0, "val_fraction": 0.25}
     # 40 steps is a tiny budget for a head whose last layer starts at zero: a larger head lr than the default
-    run = prepare_run(_config(labels, tmp_path / "run", lr=1e-2, **common), progress=False, teacher=teacher)
+    run = prepare_run(_config(labels, tmp_path / "run", lr=1e-2, **common), teacher=teacher)
     # the teacher is its own frozen copy: no parameter shared with the student, none trainable
     student_ptrs = {p.data_ptr() for p in run.student.parameters()}
     assert not student_ptrs & {p.data_ptr() for p in teacher.net.parameters()}
@@ -116,7 +117,7 @@ def test_default_recipe_learns_what_the_paper_recipe_cannot_and_teacher_stays_bi
     assert result.best_step is not None and result.val_faces == 8 and result.train_faces == 24
     # the reference's raw head on the same data and budget ends clearly worse
     paper = distill(
-        _config(labels, tmp_path / "paper", recipe="paper", **common), progress=False, teacher=teacher
+        _config(labels, tmp_path / "paper", recipe="paper", **common), teacher=teacher
     )
     ratio = paper.best_metrics["val_q_loss"] / paper.best_metrics["val_q_loss_mean"]  # label units there
     # 40 steps of the raw head are chaotic (CI's CPU gave 0.77, this machine 1.80): only the order is asserted
@@ -145,7 +146,7 @@ def test_scaled_head_is_saved_as_the_plain_head_it_computes():
 def test_killed_run_resumes_to_the_same_weights(lfw_labels, tmp_path, monkeypatch):
     common = {"max_steps": 8, "val_every": 0.67, "ema_decay": 0.5}  # 3 steps/epoch: checkpoints every 2 steps
     whole = distill(
-        _config(lfw_labels, tmp_path / "whole", workers=2, **common), progress=False, teacher=tiny_teacher()
+        _config(lfw_labels, tmp_path / "whole", workers=2, **common), teacher=tiny_teacher()
     )
     assert whole.steps == 8
 
@@ -161,10 +162,10 @@ def test_killed_run_resumes_to_the_same_weights(lfw_labels, tmp_path, monkeypatc
     monkeypatch.setattr(Distiller, "train_step", dies_at_step_6)
     config = _config(lfw_labels, tmp_path / "killed", **common)
     with pytest.raises(KeyboardInterrupt):
-        distill(config, progress=False, teacher=tiny_teacher())
+        distill(config, teacher=tiny_teacher())
     monkeypatch.setattr(Distiller, "train_step", original)
     assert json.loads(load_file_meta(tmp_path / "killed" / "last.safetensors"))["step"] == 4
-    resumed = distill(config, resume=True, progress=False, teacher=tiny_teacher())
+    resumed = distill(config, resume=True, teacher=tiny_teacher())
     assert resumed.steps == 8 and resumed.best_step == whole.best_step
     for name in ("last.safetensors", "best.safetensors"):  # raw student and EMA weights
         a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "killed" / name)
@@ -174,7 +175,7 @@ def test_killed_run_resumes_to_the_same_weights(lfw_labels, tmp_path, monkeypatc
     steps = [m["step"] for m in _metrics(tmp_path / "killed") if "loss" in m]
     assert steps == list(range(1, 9))  # no duplicated or missing log lines after the restart
     with pytest.raises(Exception, match="already holds a run"):
-        prepare_run(config, progress=False, teacher=tiny_teacher())
+        prepare_run(config, teacher=tiny_teacher())
 
 
 def load_file_meta(path: Path) -> str:
@@ -259,7 +260,7 @@ def test_bad_inputs_are_skipped_counted_and_training_goes_on(lfw_labels, tmp_pat
         val_fraction=0.0,
         detector=str(retinaface_weights),
     )
-    result = distill(config, progress=False, teacher=tiny_teacher())
+    result = distill(config, teacher=tiny_teacher())
     assert result.steps == 3 and result.train_faces == 15  # one epoch: every face was drawn once
     assert result.skipped == {"unreadable": 3, "bad_landmarks": 1}
     skipped = list(csv.DictReader(open(tmp_path / "run" / "skipped.csv", newline="")))
@@ -383,7 +384,7 @@ def test_fiqa_teacher_gives_quality_targets_and_a_clean_student(
         val_fraction=0.0,
         backbone_tensors=4,
     )
-    run = prepare_run(config, progress=False)
+    run = prepare_run(config)
     assert run.teacher.has_quality and run.teacher.loaded.layout == "ediffiqa"
     assert run.student.feature_extractor is not run.teacher.net.feature_extractor
     assert torch.equal(
@@ -406,7 +407,6 @@ def test_teacher_cache_changes_nothing_but_speed(lfw_labels, tmp_path):
     for cache in (False, True):
         distill(
             _config(lfw_labels, tmp_path / f"c{cache}", max_steps=6, val_fraction=0.0, cache_teacher=cache),
-            progress=False,
             teacher=tiny_teacher(),
         )
         weights.append(load_file(tmp_path / f"c{cache}" / "last.safetensors"))
@@ -424,22 +424,20 @@ def test_tensorboard_without_the_package_is_a_clear_error(lfw_labels, tmp_path):
         pass
     run = prepare_run(
         _config(lfw_labels, tmp_path / "tb", max_steps=1, tensorboard=True),
-        progress=False,
         teacher=tiny_teacher(),
     )
     with pytest.raises(Exception, match="--tensorboard needs the tensorboard package"):
         run.fit()
 
 
-def test_no_by_construction_or_silent_validation_numbers(lfw_labels, tmp_path):
-    import io
-
-    from rich.console import Console
-
-    buffer = io.StringIO()
+def test_no_by_construction_or_silent_validation_numbers(lfw_labels, tmp_path, caplog):
+    caplog.set_level("INFO", logger="aikd")
     config = _config(lfw_labels, tmp_path / "p0", perturb=0.0, lambda_cos=0.0, max_steps=2, val_every=1.0)
-    result = distill(config, progress=False, teacher=tiny_teacher(), console=Console(file=buffer, width=200))
-    said = buffer.getvalue()
+    steps = []
+    result = distill(config, lambda done, total, stage="": steps.append((done, total, stage)), teacher=tiny_teacher())
+    said = caplog.text
+    # progress from the start of training to its end, every step
+    assert steps[0] == (0, 2, "distilling") and steps[-1] == (2, 2, "distilling"), steps
     val = [m for m in _metrics(tmp_path / "p0") if "val_q_loss" in m]
     # p = 0: one view, so no stability (it would be 1 by construction), and the run says so
     assert val and all("val_stability" not in m for m in val) and "p = 0" in said

@@ -1,8 +1,16 @@
 """aikd: alignment-invariant face image quality assessment (AI-KD).
 
-The command-line tool is a thin layer over this package; everything it does is importable::
+The command-line tool is a thin layer over this package. Every command is a task called the same
+way, ``result = task(TaskOptions(...), progress=None)``, writing what the command writes::
 
-    from aikd_cli import score_images, load_network, FaceDetector
+    from aikd_cli import ScoreOptions, score
+
+    result = score(ScoreOptions(inputs=["photos/"], output="scores.csv", model="ediffiqa-s"))
+    print(result.rows, result.status_counts)
+
+Tasks: ``score``, ``align``, ``report``, ``label``, ``distill``, ``evaluate``, ``export`` (each
+with ``<Task>Options`` and ``<Task>Result``); building blocks such as ``load_network`` and
+``FaceDetector`` are here too.
 """
 
 from __future__ import annotations
@@ -14,6 +22,29 @@ from aikd_cli._version import __version__
 # Public names -> defining module, imported on first use so that ``import aikd_cli`` (and
 # ``aikd --help``) stays fast and free of torch start-up cost.
 _EXPORTS = {
+    # tasks: name -> "module:attribute" where the public name differs
+    "score": "aikd_cli.tasks.score:run",
+    "ScoreOptions": "aikd_cli.tasks.score",
+    "ScoreResult": "aikd_cli.tasks.score",
+    "align": "aikd_cli.tasks.align:run",
+    "AlignOptions": "aikd_cli.tasks.align",
+    "AlignResult": "aikd_cli.tasks.align",
+    "report": "aikd_cli.tasks.report.build:run",
+    "ReportOptions": "aikd_cli.tasks.report.build",
+    "ReportResult": "aikd_cli.tasks.report.build",
+    "label": "aikd_cli.tasks.label:run",
+    "LabelOptions": "aikd_cli.tasks.label",
+    "LabelResult": "aikd_cli.tasks.label",
+    "distill": "aikd_cli.tasks.distill.training:run",
+    "DistillOptions": "aikd_cli.tasks.distill.config",
+    "DistillResult": "aikd_cli.tasks.distill.run_folder",
+    "evaluate": "aikd_cli.tasks.evaluate.run:run",
+    "EvaluateOptions": "aikd_cli.tasks.evaluate.options",
+    "EvaluateResult": "aikd_cli.tasks.evaluate.results",
+    "export": "aikd_cli.tasks.export.run:run",
+    "ExportOptions": "aikd_cli.tasks.export.options",
+    "ExportResult": "aikd_cli.tasks.export.run",
+    # building blocks
     "AikdError": "aikd_cli.errors",
     "ImageError": "aikd_cli.errors",
     "WeightsError": "aikd_cli.errors",
@@ -43,7 +74,12 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
+    target = _EXPORTS.get(name)
+    if target is None:
         raise AttributeError(f"module 'aikd_cli' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute or name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

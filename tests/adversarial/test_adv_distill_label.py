@@ -41,7 +41,7 @@ def lfw_subset(tmp_path, assets) -> Path:
 
 
 def label_args(ids, out, fr, detector):
-    return ("label", "-i", ids, "-m", fr, "-o", out, "--detector", detector, "-j", 0, "--device", "cpu")
+    return ("label", "-i", ids, "--fr-model", fr, "-o", out, "--detector", detector, "-j", 0, "--device", "cpu")
 
 
 def test_label_from_a_relative_identities_csv(lfw_subset, mobilefacenet_weights, retinaface_weights, tmp_path,

@@ -87,7 +87,7 @@ def test_a_mistyped_input_is_a_usage_error(command, qmodel, tmp_path, monkeypatc
         "align": ["align", missing, "-o", "aligned"],
         "report": ["report", missing / "s.csv"],
         "evaluate": ["evaluate", "-p", missing / "pairs.csv", "--score-column", "s", "-q", missing / "q.csv"],
-        "label": ["label", "-i", missing / "ids.csv", "-m", qmodel, "-o", "labels.csv"],
+        "label": ["label", "-i", missing / "ids.csv", "--fr-model", qmodel, "-o", "labels.csv"],
         "distill": ["distill", missing, "--teacher", qmodel, "-o", "run"],
         "export": ["export", missing / "best.safetensors", "-o", "export"],
     }[command]

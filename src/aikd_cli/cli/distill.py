@@ -15,10 +15,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aikd_cli.cli.common import err, escape, handle_errors, out
+from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar
+from aikd_cli.cli.options import alias, use_alias
 from aikd_cli.tasks.distill.config import DistillConfig
 
-_SHORT = {"output": "-o", "batch_size": "-b", "workers": "-j", "perturb": "-p"}
+_SHORT = {"output": "-o", "batch_size": "-b", "workers": "-j"}
 _TYPES = {"int": int, "float": float, "str": str, "str | None": str, "bool": bool, "list[str]": list[str]}
 _PANELS = {
     "data": "Data",
@@ -39,7 +40,7 @@ def _option(f) -> inspect.Parameter:
     help_text = (
         f.metadata["help"]
         + (f" [{'|'.join(choices)}]" if choices else "")
-        + (f" [dim](default: {escape(shown)})[/]" if shown else "")
+        + (f" [dim]\\[default: {escape(shown)}][/]" if shown else "")
     )
     names = (
         [f"{flag}/--no-{flag[2:]}"]
@@ -84,7 +85,10 @@ def _parameters() -> list[inspect.Parameter]:
             bool, typer.Option("--resume", help="Continue the run in --output from its last checkpoint.")
         ],
     )
-    return [data, config, resume, *(_option(f) for f in fields(DistillConfig) if f.name != "data")]
+    old_perturb = inspect.Parameter(  # -p is --pairs in evaluate
+        "old_perturb", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[float | None, alias("-p")]
+    )
+    return [data, config, resume, *(_option(f) for f in fields(DistillConfig) if f.name != "data"), old_perturb]
 
 
 @handle_errors
@@ -102,22 +106,18 @@ def distill(**options) -> None:
       torchrun --nproc-per-node 4 -m aikd_cli distill faces/ --teacher ediffiqa-l -o runs/l
       aikd score photos/ --model runs/aikd-s/best.safetensors
     """
-    from aikd_cli.tasks.distill.config import resolve_config
-    from aikd_cli.tasks.distill.run import distill as run_distill
-    from aikd_cli.tasks.distill.runs import load_run_config
+    from aikd_cli.tasks.distill import options_for, run
 
     config_file = options.pop("config_file")
     resume = options.pop("resume")
+    options["perturb"] = use_alias(options.pop("old_perturb"), options["perturb"], "distill -p", "--perturb")
     overrides = {k: v for k, v in options.items() if v is not None and v != []}
-    if resume:
-        output = overrides.get("output") or (resolve_config(config_file).output if config_file else None)
-        if output is None:
-            raise typer.BadParameter("--resume needs the run folder as --output")
-        config = load_run_config(output, overrides)
-    else:
-        config = resolve_config(config_file, overrides)
-    result = run_distill(config, resume=resume, console=err)
+    with log_to(err), progress_bar("distilling", unit="step") as update:
+        result = run(options_for(config_file, overrides, resume=resume), update, resume=resume)
+    print_summary(result)
 
+
+def print_summary(result) -> None:
     table = Table(title="aikd distill", show_header=False)
     table.add_column(style="bold")
     table.add_column()

@@ -165,7 +165,7 @@ def evaluate(
         typer.Option(
             "--limit",
             "-l",
-            help="pAUC discard limits: repeat the option or separate with commas [default: 0.2,0.3].",
+            help="pAUC discard limits: repeat the option or separate with commas \\[default: 0.2,0.3].",
             rich_help_panel=_THR,
         ),
     ] = None,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aikd_cli.cli.common import err, escape, handle_errors, out
+from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar
 
 
 def _size(n: int) -> str:
@@ -75,23 +75,19 @@ def export(
       aikd export retinaface-mnet025 -f onnx -o exports/retinaface
       aikd export runs/distill -f onnx,safetensors -o exports/student --push-to-hub my-org/aikd-student
     """
-    from aikd_cli.tasks.export import export_model
+    from aikd_cli.tasks.export import ExportOptions, run
 
-    with err.status("exporting") as status:
-        result = export_model(
-            model,
-            output,
-            formats,
-            fp16=fp16,
-            include_preprocessing=include_preprocessing,
-            opset=opset,
-            exporter=exporter,
-            verify_images=verify_images or (),
-            overwrite=overwrite,
-            push_to_hub=push_to_hub,
-            private=private,
-            on_step=lambda message: status.update(escape(message)),
-        )
+    options = ExportOptions(
+        model, output, formats, fp16=fp16, include_preprocessing=include_preprocessing, opset=opset,
+        exporter=exporter, verify_images=verify_images or (), overwrite=overwrite, push_to_hub=push_to_hub,
+        private=private,
+    )
+    with log_to(err), progress_bar("exporting", unit="step") as update:
+        result = run(options, progress=update)
+    print_summary(result)
+
+
+def print_summary(result) -> None:
     for note in result.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
     for r in result.formats:

@@ -1,7 +1,12 @@
 """``aikd distill``: AI-KD knowledge distillation of alignment-invariant quality students.
 
-``from aikd_cli.tasks.distill import DistillConfig, distill`` does what the command does. Names are
-imported on first use, so ``aikd --help`` never pays for importing torch.
+What the command does, from Python (names are imported on first use, so ``aikd --help`` never
+pays for importing torch)::
+
+    from aikd_cli.tasks.distill import DistillOptions, run
+
+    result = run(DistillOptions(data=["faces/"], teacher="ediffiqa-s", output="runs/aikd-s"))
+
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ import importlib
 
 _EXPORTS = {
     "DistillConfig": "config",
+    "DistillOptions": "config",
+    "options_for": "run_folder",
     "read_config_file": "config",
     "resolve_config": "config",
-    "DistillResult": "runs",
-    "distill": "run",
-    "load_run_config": "runs",
-    "prepare_run": "run",
+    "DistillResult": "run_folder",
+    "run": "training",
+    "load_run_config": "run_folder",
+    "prepare_run": "training",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -257,6 +257,10 @@ class DistillConfig:
         return self
 
 
+#: The task contract's name for the options of ``aikd distill``: the config is the options.
+DistillOptions = DistillConfig
+
+
 def close_matches(name: str, choices) -> str:
     from aikd_cli.models.config import close_matches as _close_matches
 

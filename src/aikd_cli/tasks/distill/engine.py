@@ -12,14 +12,13 @@ to the same weights an uninterrupted run reaches.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import Progress
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -39,7 +38,7 @@ from aikd_cli.tasks.distill.data import (
 )
 from aikd_cli.tasks.distill.distributed import Dist
 from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman, term_gradients
-from aikd_cli.tasks.distill.runs import DistillResult, RunFiles
+from aikd_cli.tasks.distill.run_folder import DistillResult, RunFiles
 from aikd_cli.tasks.distill.samples import (
     FaceRecord,
     Skip,
@@ -50,7 +49,9 @@ from aikd_cli.tasks.distill.student import make_optimizer, parameter_groups, set
 from aikd_cli.tasks.distill.teacher import Teacher
 from aikd_cli.utils.atomic import atomic_open, atomic_write
 from aikd_cli.utils.device import autocast, resolve_precision
-from aikd_cli.utils.progress import task_progress
+from aikd_cli.utils.progress import Progress
+
+log = logging.getLogger("aikd")
 
 STATE_FORMAT = 1
 
@@ -82,8 +83,7 @@ class Distiller:
         skips: list[Skip],
         dist_: Dist,
         device: torch.device,
-        console: Console,
-        progress: bool = True,
+        progress: Progress | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.config = config
@@ -91,8 +91,7 @@ class Distiller:
         self.files = RunFiles(Path(config.output))
         self.dist = dist_
         self.device = device
-        self.console = console
-        self.show_progress = progress and dist_.main
+        self.progress = progress if dist_.main else None
         self.teacher = teacher.to(device)
         self.student = student.to(device).to(memory_format=torch.channels_last)
         self.student_config = student_config
@@ -172,6 +171,7 @@ class Distiller:
         self.best_metrics: dict = {}
         self.bad_seen: set[tuple[int, int]] = set()
         self.tb = None
+        self.last_window = ""  # the latest training-loss line, shown with each validation
 
     # ------------------------------------------------------------------ steps
 
@@ -248,7 +248,7 @@ class Distiller:
             self.bad_seen.add((stream, index))
             face = (self.train_faces if stream == TRAIN_STREAM else self.val_faces)[index]
             self.skips.append(Skip(face.path, status, reason, face.face))
-            self.console.print(f"[yellow]skipped[/] {face.path}: {reason}", markup=True, highlight=False)
+            log.warning(f"skipped {face.path}: {reason}")
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict:
@@ -413,6 +413,9 @@ class Distiller:
             self.best_value = value if self.val_faces else self.best_value
             self.best_step, self.best_metrics = self.step, metrics
         self._log({"step": self.step, "epoch": self.step / self.steps_per_epoch, **metrics, "best": is_best})
+        shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("val_q_loss", "val_stability") if k in metrics)
+        log.info(f"step {self.step}/{self.total_steps}: {self.last_window}" + (f"; {shown}" if shown else "")
+                 + (" (best)" if is_best and self.val_faces else ""))
         self.save(metrics, is_best)
         return metrics
 
@@ -440,35 +443,34 @@ class Distiller:
         set_train_mode(self.student, self.config.freeze_bn)
         window = _Window()
         trained = 0  # faces this process has trained on since it started
-        progress = progress_bar(self.console, self.show_progress)
-        task = progress.add_task("distill", total=self.total_steps, completed=self.step, info="")
-        with progress:
-            while self.step < self.total_steps:
-                epoch, offset = divmod(self.step, self.steps_per_epoch)
-                self.sampler.set_position(epoch, offset * self.config.batch_size)
-                for batch in self.train_loader:
-                    out = self.train_step(batch)
-                    self.scheduler.step()
-                    self.step += 1
-                    if out is not None:
-                        window.add(*out)
-                        trained += out[1]
-                    if self.step % self.config.log_every == 0 and window.count:
-                        progress.update(task, info=self._log_window(window))
-                    if (
-                        self.ema is not None
-                        and self.config.ema_every
-                        and self.step % self.config.ema_every == 0
-                    ):
-                        self.ema.update(self.student)
-                    if self.step % self.val_interval == 0 or self.step == self.total_steps:
-                        self._check_trained(trained)
-                        if self.dist.main:
-                            self._validate_and_save()
-                        self.dist.barrier()
-                    progress.update(task, completed=self.step)
-                    if self.step >= self.total_steps:
-                        break
+        report = self.progress or (lambda done, total, stage="": None)
+        report(self.step, self.total_steps, "distilling")
+        while self.step < self.total_steps:
+            epoch, offset = divmod(self.step, self.steps_per_epoch)
+            self.sampler.set_position(epoch, offset * self.config.batch_size)
+            for batch in self.train_loader:
+                out = self.train_step(batch)
+                self.scheduler.step()
+                self.step += 1
+                if out is not None:
+                    window.add(*out)
+                    trained += out[1]
+                if self.step % self.config.log_every == 0 and window.count:
+                    self.last_window = self._log_window(window)
+                if (
+                    self.ema is not None
+                    and self.config.ema_every
+                    and self.step % self.config.ema_every == 0
+                ):
+                    self.ema.update(self.student)
+                if self.step % self.val_interval == 0 or self.step == self.total_steps:
+                    self._check_trained(trained)
+                    if self.dist.main:
+                        self._validate_and_save()
+                    self.dist.barrier()
+                report(self.step, self.total_steps, "distilling")
+                if self.step >= self.total_steps:
+                    break
         if self.tb is not None:
             self.tb.close()
         self.teacher.check_unchanged()
@@ -545,6 +547,3 @@ class _Window:
         loss, cos, quality = (self.sums / self.count).tolist()
         return loss, cos, quality
 
-
-def progress_bar(console: Console, enabled: bool) -> Progress:
-    return task_progress(console, enabled=enabled, field="info")

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aikd_cli.tasks.evaluate.edc import EdcCurve
-from aikd_cli.tasks.evaluate.results import RANDOM, DatasetResult, Evaluation
+from aikd_cli.tasks.evaluate.results import RANDOM, DatasetResult, EvaluateResult
 
 
 def _figure(entries: int = 0) -> tuple[Figure, object]:
@@ -28,7 +28,7 @@ def _save(fig: Figure, stem: Path) -> list[Path]:
     return paths
 
 
-def plot_dataset(d: DatasetResult, evaluation: Evaluation, stem: Path) -> list[Path]:
+def plot_dataset(d: DatasetResult, evaluation: EvaluateResult, stem: Path) -> list[Path]:
     """One curve per method, the discard limits marked, the legend carrying each method's
     normalised pAUC at the largest limit."""
     opts = evaluation.options
@@ -81,7 +81,7 @@ def plot_dataset(d: DatasetResult, evaluation: Evaluation, stem: Path) -> list[P
     return _save(fig, stem)
 
 
-def plot_robustness(d: DatasetResult, evaluation: Evaluation, stem: Path) -> list[Path]:
+def plot_robustness(d: DatasetResult, evaluation: EvaluateResult, stem: Path) -> list[Path]:
     """Normalised pAUC at the largest limit against the misalignment level, one line per model."""
     limit = max(evaluation.options.limits)
     models = dict.fromkeys(r.model for r in d.robustness)

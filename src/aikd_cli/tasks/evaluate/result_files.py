@@ -12,7 +12,7 @@ from pathlib import Path
 from aikd_cli._version import __version__
 from aikd_cli.tasks.evaluate import tables
 from aikd_cli.tasks.evaluate.options import EvaluateOptions
-from aikd_cli.tasks.evaluate.results import Evaluation
+from aikd_cli.tasks.evaluate.results import EvaluateResult
 from aikd_cli.utils.atomic import StagedFiles
 from aikd_cli.utils.outputs import Output, local_paths
 
@@ -66,7 +66,7 @@ def evaluate_inputs(options: EvaluateOptions) -> list[str]:
     )
 
 
-def write_outputs(evaluation: Evaluation, out_dir: Path, headline: str = "normalised") -> list[Path]:
+def write_outputs(evaluation: EvaluateResult, out_dir: Path, headline: str = "normalised") -> list[Path]:
     """Write the full report to ``out_dir`` (created; existing files of the same names replaced).
 
     Everything is written under a hidden staging folder first and moved into place at the end, so
@@ -84,7 +84,7 @@ def write_outputs(evaluation: Evaluation, out_dir: Path, headline: str = "normal
     return [out_dir / p.relative_to(root) for p in written]
 
 
-def _write_all(evaluation: Evaluation, out_dir: Path, headline: str) -> list[Path]:
+def _write_all(evaluation: EvaluateResult, out_dir: Path, headline: str) -> list[Path]:
     from aikd_cli.tasks.evaluate import plots
 
     (out_dir / "curves").mkdir(parents=True, exist_ok=True)

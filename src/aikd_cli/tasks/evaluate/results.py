@@ -42,7 +42,7 @@ class DatasetResult:
 
 
 @dataclass
-class Evaluation:
+class EvaluateResult:
     options: EvaluateOptions
     datasets: list[DatasetResult]
 

@@ -29,7 +29,7 @@ from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, rea
 from aikd_cli.tasks.evaluate.options import EvaluateOptions, ModelInput
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
 from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
-from aikd_cli.tasks.evaluate.results import NORM, RANDOM, DatasetResult, Evaluation, MethodResult
+from aikd_cli.tasks.evaluate.results import NORM, RANDOM, DatasetResult, EvaluateResult, MethodResult
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
 from aikd_cli.utils.progress import Progress
 
@@ -48,7 +48,7 @@ class _Models:
     quality: list[ModelJob]
 
 
-def run(options: EvaluateOptions, progress: Progress | None = None) -> Evaluation:
+def run(options: EvaluateOptions, progress: Progress | None = None) -> EvaluateResult:
     """Evaluate and write tables, curves, plots and config to ``options.output``, which is checked
     before anything is read and held (one run per folder) until it is written."""
     from aikd_cli.tasks.evaluate.result_files import evaluate_inputs, evaluate_outputs, write_outputs
@@ -61,7 +61,7 @@ def run(options: EvaluateOptions, progress: Progress | None = None) -> Evaluatio
     return evaluation
 
 
-def evaluate(options: EvaluateOptions, progress: Progress | None = None) -> Evaluation:
+def evaluate(options: EvaluateOptions, progress: Progress | None = None) -> EvaluateResult:
     """Run the whole evaluation (see the module docstring) without writing files. All inputs are
     read and checked before any model is loaded."""
     options.validate()
@@ -91,7 +91,7 @@ def evaluate(options: EvaluateOptions, progress: Progress | None = None) -> Eval
     for d in prepared:  # before any model runs: what is certain to be excluded already
         d.check_feasible(options)
     models = _open_models(options, taken={t.label for t in tables} | {RANDOM, NORM})
-    return Evaluation(options, [_evaluate_dataset(d, options, tables, models, progress) for d in prepared])
+    return EvaluateResult(options, [_evaluate_dataset(d, options, tables, models, progress) for d in prepared])
 
 
 def _read_quality(options: EvaluateOptions) -> list[QualityTable]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.tasks.evaluate.edc import EdcCurve
-from aikd_cli.tasks.evaluate.results import DatasetResult, Evaluation
+from aikd_cli.tasks.evaluate.results import DatasetResult, EvaluateResult
 from aikd_cli.utils.atomic import atomic_open
 
 #: metric key -> (title, attribute of PartialArea, format)
@@ -46,7 +46,7 @@ class Grid:
         return [f"{name} @{limit:g}" for name, limit in self.columns]
 
 
-def grid(evaluation: Evaluation, metric: str) -> Grid:
+def grid(evaluation: EvaluateResult, metric: str) -> Grid:
     attr = METRICS[metric][1]
     limits = evaluation.options.limits
     methods = evaluation.method_labels
@@ -64,7 +64,7 @@ def grid(evaluation: Evaluation, metric: str) -> Grid:
     return Grid(metric, methods, columns, values)
 
 
-def _area(evaluation: Evaluation, dataset: str, method: str, limit: float, attr: str) -> float:
+def _area(evaluation: EvaluateResult, dataset: str, method: str, limit: float, attr: str) -> float:
     for d in evaluation.datasets:
         if d.name != dataset:
             continue
@@ -114,7 +114,7 @@ def _fmt(value: float, metric: str) -> str:
     return "–" if not math.isfinite(value) else METRICS[metric][2].format(value)
 
 
-def markdown(evaluation: Evaluation, headline: str) -> str:
+def markdown(evaluation: EvaluateResult, headline: str) -> str:
     """The report as Markdown: one table per metric (headline first), data summary, robustness."""
     opts = evaluation.options
     protocol = "EDC (Schlett et al., TBIOM 2023)" if opts.protocol == "edc" else "CR-FIQA rejection protocol"
@@ -182,7 +182,7 @@ def markdown(evaluation: Evaluation, headline: str) -> str:
 
 
 def _by_model_p(
-    evaluation: Evaluation, metric: str, limit: float
+    evaluation: EvaluateResult, metric: str, limit: float
 ) -> dict[tuple[str, float], list[tuple[float, float]]]:
     attr = METRICS[metric][1]
     table: dict[tuple[str, float], list[tuple[float, float]]] = {}
@@ -194,7 +194,7 @@ def _by_model_p(
     return table
 
 
-def long_rows(evaluation: Evaluation) -> list[dict]:
+def long_rows(evaluation: EvaluateResult) -> list[dict]:
     """Every number, one row per (dataset, method, limit)."""
     rows = []
     for d in evaluation.datasets:
@@ -220,7 +220,7 @@ def long_rows(evaluation: Evaluation) -> list[dict]:
     return rows
 
 
-def robustness_rows(evaluation: Evaluation) -> list[dict]:
+def robustness_rows(evaluation: EvaluateResult) -> list[dict]:
     rows = []
     for d in evaluation.datasets:
         for r in d.robustness:
@@ -266,7 +266,7 @@ def summary(d: DatasetResult) -> dict:
     }
 
 
-def as_json(evaluation: Evaluation, headline: str) -> dict:
+def as_json(evaluation: EvaluateResult, headline: str) -> dict:
     g = grid(evaluation, headline)
     best = g.best()
     return {
@@ -298,7 +298,7 @@ def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) ->
         writer.writerows(rows)
 
 
-def write_wide_csv(path: Path, evaluation: Evaluation, metric: str) -> None:
+def write_wide_csv(path: Path, evaluation: EvaluateResult, metric: str) -> None:
     """The headline table with plain numbers; its last row names the best method of each column."""
     g = grid(evaluation, metric)
     best = g.best()
@@ -359,7 +359,7 @@ def _strict(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def rich_tables(evaluation: Evaluation, headline: str) -> list:
+def rich_tables(evaluation: EvaluateResult, headline: str) -> list:
     """The data summary and the headline metric as rich tables, for the terminal."""
     from rich.table import Table
 

@@ -7,6 +7,11 @@ from pathlib import Path
 from aikd_cli.errors import AikdError
 
 
+def check_repo_id(repo_id: str) -> None:
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise AikdError(f"--push-to-hub {repo_id!r}: expected a repository id like org/name")
+
+
 def push_to_hub(
     folder: str | Path,
     repo_id: str,
@@ -26,8 +31,7 @@ def push_to_hub(
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     folder = Path(folder)
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise AikdError(f"--push-to-hub {repo_id!r}: expected a repository id like org/name")
+    check_repo_id(repo_id)
     if constants.is_offline_mode():
         raise AikdError(
             f"cannot push to {repo_id}: Hugging Face offline mode is on (HF_HUB_OFFLINE=1)",

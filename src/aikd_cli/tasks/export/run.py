@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import time
@@ -29,17 +30,15 @@ from aikd_cli.models.hub import sha256_of
 from aikd_cli.models.loading import LoadedModel, ResolvedWeights, load_network, resolve_weights
 from aikd_cli.models.registry import get_spec
 from aikd_cli.tasks.export.errors import VerificationFailed
-from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat, parse_formats
+from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat
 from aikd_cli.tasks.export.job import ExportJob
-from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
+from aikd_cli.tasks.export.options import ExportOptions
 from aikd_cli.tasks.export.verify import MAX_REAL, FormatResult, make_samples, verify
 from aikd_cli.utils.atomic import replace_dir
-from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+from aikd_cli.utils.progress import Progress
 
-#: A guard against typos (opset 180): ONNX 1.23 defines opsets up to 28.
-MAX_OPSET = 30
-
+log = logging.getLogger("aikd")
 
 @dataclass
 class ExportResult:
@@ -169,36 +168,23 @@ def _plan(formats: list[ExportFormat], config: ModelConfig, fp16: bool, preproce
     return notes
 
 
-def _check_requirements(formats: list[ExportFormat]) -> None:
-    import importlib.util
-
-    from aikd_cli.models.onnx_model import ONNX_EXTRA_HINT
-
-    for f in formats:
-        missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
-        if missing:
-            raise AikdError(
-                f"{f.name} export needs {', '.join(missing)}, which is not installed", hint=ONNX_EXTRA_HINT
-            )
-
-
-def _export(model, folder: Path, chosen: list[ExportFormat], fp16: bool, include_preprocessing: bool, opset: int,
-            exporter: str, verify_images, push_to_hub: str | None, step: Callable[[str], None]):
-    """Load, export, verify and publish (the body of :func:`export_model`, run holding the lock)."""
+def _export(options: ExportOptions, chosen: list[ExportFormat], step: Callable[[str], None]):
+    """Load, export, verify and publish (the body of :func:`run`, run holding the output lock)."""
     from aikd_cli.tasks.export.model_card import render_model_card
 
-    step(f"loading {model}")
+    model, folder = options.model, options.folder
     resolved = resolve_weights(model)
     if resolved.path.suffix == ".onnx":
         raise AikdError(
             f"{model}: is already an ONNX export; export from the torch weights (the safetensors file) instead"
         )
     loaded = load_network(model, resolved=resolved)
-    notes = _plan(chosen, loaded.config, fp16, include_preprocessing)
+    notes = _plan(chosen, loaded.config, options.fp16, options.include_preprocessing)
     job = ExportJob(
-        loaded, build_record(str(model), resolved, loaded), include_preprocessing, fp16, opset, exporter
+        loaded, build_record(str(model), resolved, loaded), options.include_preprocessing, options.fp16,
+        options.opset, options.exporter,
     )
-    real = load_real_images(verify_images)
+    real = load_real_images(options.verify_images)
     samples = make_samples(job, real)
 
     staging = _staging(folder)
@@ -244,8 +230,9 @@ def _export(model, folder: Path, chosen: list[ExportFormat], fp16: bool, include
         }
         (staging / "export.json").write_text(json.dumps(report, indent=2) + "\n")
         (staging / "README.md").write_text(
-            render_model_card(job, results, folder.name, push_to_hub, len(real))
+            render_model_card(job, results, folder.name, options.push_to_hub, len(real))
         )
+        step(f"writing {folder}")
         _publish(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -253,43 +240,37 @@ def _export(model, folder: Path, chosen: list[ExportFormat], fp16: bool, include
     return loaded, results, real, notes
 
 
-def export_model(
-    model: str | os.PathLike,
-    output: str | os.PathLike,
-    formats: str | Sequence[str] = "onnx",
-    *,
-    fp16: bool = False,
-    include_preprocessing: bool = False,
-    opset: int = DEFAULT_OPSET,
-    exporter: str = "auto",
-    verify_images: Sequence[str | os.PathLike | np.ndarray] = (),
-    overwrite: bool = False,
-    push_to_hub: str | None = None,
-    private: bool = False,
-    on_step: Callable[[str], None] | None = None,
-) -> ExportResult:
-    """Export ``model`` (anything ``score`` accepts) to ``output`` in each of ``formats``, verify
-    every file against the torch model, write the model card, and optionally push to the Hub.
+def run(options: ExportOptions, progress: Progress | None = None) -> ExportResult:
+    """Export ``options.model`` in each requested format into ``options.output``, verify every file
+    against the torch model, write the model card, and optionally push to the Hub.
 
-    Raises :class:`~aikd_cli.errors.AikdError` (nothing is left in ``output``) when the model cannot
-    be loaded or exported, or when an export misses the tolerance.
+    ``progress`` counts steps (each format's export and check, publishing, pushing) once the model
+    has loaded; what each step is goes to the ``aikd`` logger. Raises :class:`~aikd_cli.errors.AikdError` (nothing is
+    left in ``output``) when the model cannot be loaded or exported, or an export misses the tolerance.
     """
-    step = on_step or (lambda message: None)
-    folder = Path(output).expanduser()
-    chosen = parse_formats(formats)
-    check_exporter(exporter)
-    check_number("--opset", opset, 17, MAX_OPSET)
-    _check_requirements(chosen)
-    inputs = local_paths(str(model), *(p for p in verify_images if not isinstance(p, np.ndarray)))
+    options.validate()
+    folder, chosen = options.folder, options.chosen
+    total = 1 + 2 * len(chosen) + bool(options.push_to_hub)
+    done = 0
+
+    def step(message: str) -> None:
+        nonlocal done
+        log.info(message)
+        if progress:
+            progress(done, total, "exporting")
+        done += 1
+
+    inputs = local_paths(str(options.model), *(p for p in options.verify_images if not isinstance(p, np.ndarray)))
     with guard_outputs([Output(folder, "--output", folder=True, whole=True)], inputs):
-        check_output(folder, overwrite)
-        loaded, results, real, notes = _export(model, folder, chosen, fp16, include_preprocessing, opset, exporter,
-                                               verify_images, push_to_hub, step)
+        check_output(folder, options.overwrite)
+        loaded, results, real, notes = _export(options, chosen, step)
 
-    result = ExportResult(folder, str(model), loaded.config, results, len(real), notes=notes)
-    if push_to_hub:
-        from aikd_cli.tasks.export.hub_push import push_to_hub as push
+    result = ExportResult(folder, str(options.model), loaded.config, results, len(real), notes=notes)
+    if options.push_to_hub:
+        from aikd_cli.tasks.export.hub_push import push_to_hub
 
-        step(f"pushing to {push_to_hub}")
-        result.hub_url = push(folder, push_to_hub, private=private)
+        step(f"pushing to {options.push_to_hub}")
+        result.hub_url = push_to_hub(folder, options.push_to_hub, private=options.private)
+    if progress:
+        progress(total, total, "exporting")
     return result

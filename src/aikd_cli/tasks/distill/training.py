@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from rich.console import Console
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.distill.calibrate import calibrate
-from aikd_cli.tasks.distill.config import DistillConfig, to_toml
+from aikd_cli.tasks.distill.config import DistillConfig, DistillOptions, to_toml
 from aikd_cli.tasks.distill.data import (
     split_validation,
 )
 from aikd_cli.tasks.distill.distributed import Dist, setup_distributed
-from aikd_cli.tasks.distill.engine import Distiller, progress_bar
-from aikd_cli.tasks.distill.runs import DistillResult, RunFiles, absolute_paths
+from aikd_cli.tasks.distill.engine import Distiller
+from aikd_cli.tasks.distill.run_folder import DistillResult, RunFiles, absolute_paths
 from aikd_cli.tasks.distill.samples import (
     FaceRecord,
     Skip,
@@ -37,6 +37,9 @@ from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
 from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.device import resolve_device, resolve_precision
 from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+from aikd_cli.utils.progress import Progress
+
+log = logging.getLogger("aikd")
 
 #: Fewer validation faces than this and the run says its validation numbers are noise.
 MIN_RELIABLE_VAL = 32
@@ -46,10 +49,9 @@ def prepare_faces(
     config: DistillConfig,
     files: RunFiles,
     dist_: Dist,
-    console: Console,
     *,
     need_labels: bool,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
     """Training and validation faces with landmarks (detected once and cached) and labels."""
     train, skips = collect_faces(config.data, follow_links=config.follow_links)
@@ -60,14 +62,14 @@ def prepare_faces(
         train, val = attach_landmarks(train, config.landmarks), attach_landmarks(val, config.landmarks)
         if dist_.main:
             reused = sum(r.landmarks is not None for r in train + val) - before
-            console.print(f"{reused} faces' landmarks from {config.landmarks} (images missing from it, or changed "
-                          "since, are detected)")
+            log.info(f"{reused} faces' landmarks from {config.landmarks} (images missing from it, or changed "
+                     "since, are detected)")
     if config.labels:
         labels = read_labels(config.labels)
         train, val = attach_labels(train, labels), attach_labels(val, labels)
     missing = sum(r.landmarks is None for r in train + val)
     if missing:
-        _detect(train + val, files, dist_, config, console, missing, progress)
+        _detect(train + val, files, dist_, config, missing, progress)
         train, s1 = apply_detections(train, files.landmarks)
         val, s2 = apply_detections(val, files.landmarks)
         skips += s1 + s2
@@ -84,9 +86,8 @@ def _detect(
     files: RunFiles,
     dist_: Dist,
     config: DistillConfig,
-    console: Console,
     missing: int,
-    progress: bool,
+    progress: Progress | None,
 ) -> None:
     from aikd_cli.faces.detector import FaceDetector, load_detector
 
@@ -104,27 +105,22 @@ def _detect(
         else torch.device("cpu")
     )
 
-    bar = progress_bar(console, progress and dist_.main)
-    task = bar.add_task("detecting landmarks", total=missing // dist_.world, info=str(files.landmarks))
-    with bar:
-        if not dist_.active:
-            detect_missing(
-                records,
-                files.landmarks,
-                make_detector,
-                workers=config.workers,
-                progress=lambda n: bar.advance(task, n),
-            )
-            return
-        part = files.root / f"landmarks.rank{dist_.rank}.csv"
-        detect_missing(
-            records,
-            part,
-            make_detector,
-            workers=config.workers,
-            shard=(dist_.rank, dist_.world),
-            progress=lambda n: bar.advance(task, n),
-        )
+    total, done = -(-missing // dist_.world), 0
+    report = progress if progress and dist_.main else (lambda done, total, stage="": None)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        report(min(done, total), total, "detecting landmarks")
+
+    report(0, total, "detecting landmarks")
+    if not dist_.active:
+        detect_missing(records, files.landmarks, make_detector, workers=config.workers, progress=advance)
+        return
+    part = files.root / f"landmarks.rank{dist_.rank}.csv"
+    detect_missing(
+        records, part, make_detector, workers=config.workers, shard=(dist_.rank, dist_.world), progress=advance
+    )
     dist_.barrier()
     if dist_.main:
         merge_caches([files.root / f"landmarks.rank{r}.csv" for r in range(dist_.world)], files.landmarks)
@@ -135,8 +131,7 @@ def prepare_run(
     config: DistillConfig,
     *,
     resume: bool = False,
-    console: Console | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     teacher: Teacher | None = None,
 ) -> Distiller:
     """Validate the config, set up the process group, load the teacher, build the student and the
@@ -145,7 +140,6 @@ def prepare_run(
     ``teacher`` replaces loading ``config.teacher`` / ``config.backbone`` with a :class:`Teacher`
     built in Python (any FR network wrapped in a :class:`~aikd_cli.models.loading.LoadedModel`).
     """
-    console = console or Console(stderr=True)
     config = absolute_paths(config.validate())
     dist_, device = setup_distributed(config.device)
     files = RunFiles(Path(config.output))
@@ -166,7 +160,7 @@ def prepare_run(
     )
     need_labels = not teacher.has_quality
     train, val, skips = prepare_faces(
-        config, files, dist_, console, need_labels=need_labels, progress=progress
+        config, files, dist_, need_labels=need_labels, progress=progress
     )
     if not train:
         reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
@@ -192,28 +186,22 @@ def prepare_run(
     if dist_.main:
         write_skips(skips, files.skipped)
         if config.head_scaling or config.quality_units == "std":
-            console.print(
+            log.info(
                 f"head units: embedding norm {calibration.embedding_norm:.3g} (median), targets mean "
-                f"{calibration.label_mean:.4g} std {calibration.label_std:.3g} (from {calibration.faces} {calibration.source})",
-                highlight=False,
+                f"{calibration.label_mean:.4g} std {calibration.label_std:.3g} (from {calibration.faces} {calibration.source})"
             )
         if len(val) < MIN_RELIABLE_VAL:
-            console.print(
-                f"[yellow]warning:[/] {len(val)} validation faces: validation losses and rank correlations are "
+            log.warning(
+                f"warning: {len(val)} validation faces: validation losses and rank correlations are "
                 + ("not computed, and the last weights are the best" if not val else "noise at this size")
-                + "; pass --val-data or a larger --val-fraction",
-                highlight=False,
+                + "; pass --val-data or a larger --val-fraction"
             )
         if config.perturb == 0:
-            console.print(
-                "p = 0: both views are the aligned face, so no stability under misalignment is measured",
-                highlight=False,
-            )
-        console.print(
+            log.info("p = 0: both views are the aligned face, so no stability under misalignment is measured")
+        log.info(
             f"teacher {teacher.loaded.source} ({teacher.config.arch}, {teacher.loaded.layout}); student {student_info['init']}; "
             f"{len(train)} training / {len(val)} validation faces; {len(skips)} skipped; device {device}"
-            + (f" x {dist_.world} processes" if dist_.active else ""),
-            highlight=False,
+            + (f" x {dist_.world} processes" if dist_.active else "")
         )
     run = Distiller(
         config,
@@ -226,7 +214,6 @@ def prepare_run(
         skips=skips,
         dist_=dist_,
         device=device,
-        console=console,
         progress=progress,
         calibration=calibration,
     )
@@ -235,19 +222,22 @@ def prepare_run(
     return run
 
 
-def distill(
-    config: DistillConfig,
+def run(
+    options: DistillOptions,
+    progress: Progress | None = None,
     *,
     resume: bool = False,
-    console: Console | None = None,
-    progress: bool = True,
     teacher: Teacher | None = None,
 ) -> DistillResult:
-    """Train an AI-KD student as ``config`` says; the Python equivalent of ``aikd distill``.
+    """Train an AI-KD student as ``options`` says; the Python equivalent of ``aikd distill``.
+
+    ``resume`` continues the run in ``options.output`` (:func:`resume_options` gives its saved
+    options); ``progress`` is told about detecting landmarks, then each training step.
 
     The run folder is checked against the inputs and locked (by the main process) before any work;
     a run that fails before its first checkpoint removes the folder it created.
     """
+    config = options
     files = RunFiles(Path(config.output).expanduser())
     fresh = not files.root.exists()
     main = int(os.environ.get("RANK", "0")) == 0
@@ -255,7 +245,7 @@ def distill(
         with guard_outputs([Output(files.root, "--output", folder=True, names=files.names, lock=main)],
                            _inputs(config)):
             try:
-                return prepare_run(config, resume=resume, console=console, progress=progress, teacher=teacher).fit()
+                return prepare_run(config, resume=resume, progress=progress, teacher=teacher).fit()
             except BaseException:
                 if fresh and main and not files.state.exists():
                     shutil.rmtree(files.root, ignore_errors=True)

@@ -93,6 +93,19 @@ def load_run_config(output: str | Path, overrides: dict | None = None) -> Distil
     return current
 
 
+def options_for(config_file: str | Path | None = None, overrides: dict | None = None, *,
+                resume: bool = False) -> DistillConfig:
+    """The options a run uses: ``config_file`` with ``overrides`` on top, or with ``resume`` the
+    saved options of the run in the output folder (named by ``overrides`` or the config file)."""
+    overrides = overrides or {}
+    if not resume:
+        return resolve_config(config_file, overrides)
+    output = overrides.get("output") or (resolve_config(config_file).output if config_file else None)
+    if output is None:
+        raise InputFormatError("--resume needs the run folder as --output")
+    return load_run_config(output, overrides)
+
+
 def absolute_paths(config: DistillConfig) -> DistillConfig:
     """Paths made absolute, so the saved config works from any working directory."""
 
