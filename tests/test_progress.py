@@ -29,6 +29,7 @@ def test_rate_counts_from_the_start_of_the_work_and_lines_in_a_pipe():
         report(10, 40)  # within the interval: no new line
         clock.now += 8.0
         report(40, 40)
+        report(40, 40)  # a task's closing report repeats the count: one line, not two
     lines = buffer.getvalue().splitlines()
     assert lines[0] == "scoring: 0/40 (0%), 0.0 img/s"
     assert lines[-1] == "scoring: 40/40 (100%), 3.3 img/s"  # 40 images in 12 s, not 30 in 8 s

@@ -63,6 +63,7 @@ class ProgressReporter:
         self.started: float | None = None
         self.done, self.total = 0, 0
         self._last_line = float("-inf")
+        self._shown: tuple[int, int] | None = None  # the last plain line's counts: each is printed once
         self._bar: RichProgress | None = None
         self._task = None
 
@@ -77,14 +78,14 @@ class ProgressReporter:
     def __call__(self, done: int, total: int, stage: str = "") -> None:
         if stage and stage != self.description:  # a new stage: finish this one, count afresh
             self.close()
-            self.description, self.started, self._last_line = stage, None, float("-inf")
+            self.description, self.started, self._last_line, self._shown = stage, None, float("-inf"), None
         if self.started is None:
             self.started = self.clock()
         self.done, self.total = done, total
         if self.console.is_terminal:
             self._draw()
-        elif self.clock() - self._last_line >= self.interval or done >= total:
-            self._last_line = self.clock()
+        elif (self.clock() - self._last_line >= self.interval or done >= total) and self._shown != (done, total):
+            self._last_line, self._shown = self.clock(), (done, total)
             self.console.print(self.line(), highlight=False, soft_wrap=True)
 
     def line(self) -> str:

@@ -413,9 +413,9 @@ class Distiller:
             self.best_value = value if self.val_faces else self.best_value
             self.best_step, self.best_metrics = self.step, metrics
         self._log({"step": self.step, "epoch": self.step / self.steps_per_epoch, **metrics, "best": is_best})
-        shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("val_q_loss", "val_stability") if k in metrics)
-        log.info(f"step {self.step}/{self.total_steps}: {self.last_window}" + (f"; {shown}" if shown else "")
-                 + (" (best)" if is_best and self.val_faces else ""))
+        shown = [f"{k} {metrics[k]:.4f}" for k in ("val_q_loss", "val_stability") if k in metrics]
+        parts = "; ".join(p for p in (self.last_window, ", ".join(shown)) if p)
+        log.info(f"step {self.step}/{self.total_steps}: {parts or 'saved'}" + (" (best)" if is_best and shown else ""))
         self.save(metrics, is_best)
         return metrics
 
