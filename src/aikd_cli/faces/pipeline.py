@@ -41,22 +41,19 @@ OK, NO_FACE, UNREADABLE, ERROR, BAD_LANDMARKS = "ok", "no_face", "unreadable", "
 DETECTED, FROM_FILE, TEMPLATE = "detected", "file", "template"
 
 
-@dataclass
-class FaceOptions:
-    """How faces are found and batched; the same fields mean the same thing in every command."""
+@dataclass(kw_only=True)
+class DetectionOptions:
+    """Where landmarks come from and how batches run: the same fields, defaults and checks in every
+    command that finds faces (score, align, label, evaluate). Keyword-only, so a task's own fields
+    keep their positions (``EvaluateOptions(datasets, quality)``)."""
 
     detector: str = DEFAULT_DETECTOR
-    aligned: bool = False
     landmarks: Path | None = None
-    faces: Literal["largest", "all"] = "largest"
     det_size: int = DEFAULT_DET_SIZE
     det_threshold: float = 0.5
     device: str = "auto"
     batch_size: int = 64
-    workers: int = 2
-    resume: bool = False
-    recursive: bool = True
-    follow_links: bool = False  # walk into symbolic links to folders (each folder once)
+    workers: int = 0
 
     def validate(self) -> None:
         """Refuse out-of-range numbers and an unknown device before any work (one line each)."""
@@ -64,6 +61,18 @@ class FaceOptions:
 
         check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
                            workers=self.workers, device=self.device)
+
+
+@dataclass
+class FaceOptions(DetectionOptions):
+    """Detection plus what commands that walk folders of photos share (score, align)."""
+
+    aligned: bool = False
+    faces: Literal["largest", "all"] = "largest"
+    workers: int = 2
+    resume: bool = False
+    recursive: bool = True
+    follow_links: bool = False  # walk into symbolic links to folders (each folder once)
 
 
 @dataclass

@@ -34,6 +34,7 @@ import torch
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
+from aikd_cli.faces.pipeline import DetectionOptions
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.distill.samples import FaceRecord
 from aikd_cli.utils.progress import Progress
@@ -262,7 +263,7 @@ def embed_identities(
 
 
 @dataclass
-class LabelOptions:
+class LabelOptions(DetectionOptions):
     """Everything ``aikd label`` can be told: the ``identities`` CSV (``path, identity`` [, face,
     lm0_x..lm4_y]), the face-recognition model ``fr_model`` and the labels CSV ``output``."""
 
@@ -270,14 +271,7 @@ class LabelOptions:
     fr_model: str = ""
     output: Path = Path("labels.csv")
     scheme: str = "cr"
-    landmarks: Path | None = None
-    detector: str = DEFAULT_DETECTOR
-    det_size: int = DEFAULT_DET_SIZE
-    det_threshold: float = 0.5
-    device: str = "auto"
     precision: str = "auto"
-    workers: int = 0
-    batch_size: int = 64
     max_impostors: int = 1000
     seed: int = 0
 
@@ -286,14 +280,13 @@ class LabelOptions:
 
     def validate(self) -> None:
         """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
-        from aikd_cli.utils.checks import check_face_options, check_number
+        from aikd_cli.utils.checks import check_number
 
         if self.scheme not in SCHEMES:
             raise InputFormatError(f"unknown labelling scheme {self.scheme!r} (choose {', '.join(SCHEMES)})")
         if not self.fr_model:
             raise InputFormatError("no face-recognition model: give --fr-model (`aikd models --task recognition`)")
-        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
-                           workers=self.workers, device=self.device)
+        super().validate()
         check_number("--max-impostors", self.max_impostors, 1)
 
 

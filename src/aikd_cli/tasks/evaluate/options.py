@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import AikdError
+from aikd_cli.faces.pipeline import DetectionOptions
 from aikd_cli.tasks.evaluate import edc
-from aikd_cli.utils.checks import check_face_options, check_number
+from aikd_cli.utils.checks import check_number
 
 #: The threshold rule when none is given: FMR 1e-3, the usual operating point of EDC papers.
 DEFAULT_FMR = 1e-3
@@ -82,7 +82,7 @@ class ModelInput:
 
 
 @dataclass
-class EvaluateOptions:
+class EvaluateOptions(DetectionOptions):
     """Everything ``aikd evaluate`` can be told; :func:`~aikd_cli.tasks.evaluate.run` writes the
     tables, curves and plots to ``output``. ``perturb`` lists the misalignment levels (``perturb_unit``
     px or iod) the quality models are re-run at; ``metric`` is the tables' headline."""
@@ -103,14 +103,7 @@ class EvaluateOptions:
     seed: int = 0
     image_root: Path | None = None
     aligned: bool = False
-    landmarks: Path | None = None
-    detector: str = DEFAULT_DETECTOR
-    det_size: int = DEFAULT_DET_SIZE
-    det_threshold: float = 0.5
-    device: str = "auto"
     precision: str = "auto"
-    batch_size: int = 64
-    workers: int = 0
     max_nonmated: int | None = 5_000_000
     nonmated_within: str | None = None
     cache: bool = True  # reuse model outputs across runs (keyed by weights, settings and image content)
@@ -152,8 +145,7 @@ class EvaluateOptions:
         for p in self.perturb:
             check_number("--perturb", p, 0.0, 1000.0)
         check_number("--max-nonmated", self.max_nonmated, 0)
-        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
-                           workers=self.workers, device=self.device)
+        super().validate()
         if self.perturb and not self.quality_models:
             raise AikdError("--perturb re-scores the images, so it needs a quality model (--model)")
         if not self.quality and not self.quality_models:
