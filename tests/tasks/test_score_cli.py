@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import make_quality_net, save_ediffiqa_layout
+from paths import SRC
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -212,7 +213,7 @@ def test_help_version_and_module_entry_point():
     for command in commands:
         sub = runner.invoke(app, [command, "--help"])
         assert sub.exit_code == 0 and "Examples" in sub.stdout
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.run([sys.executable, "-m", "aikd_cli", "--version"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("aikd ")
     proc = subprocess.run([sys.executable, "-m", "aikd_cli", "models"], capture_output=True, text=True, env=env, timeout=60)
@@ -221,7 +222,7 @@ def test_help_version_and_module_entry_point():
 
 def test_cli_starts_without_importing_torch():
     code = "import sys, aikd_cli.cli.app; sys.exit('torch' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
 
 
@@ -233,7 +234,7 @@ def test_ctrl_c_in_a_real_process_leaves_a_valid_csv(assets, kit_model, retinafa
 
     photos = sorted((assets / "lfw").glob("A*/*.jpg"))[:30]
     out = tmp_path / "scores.csv"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     args = [sys.executable, "-m", "aikd_cli", "score", *map(str, photos), "-o", str(out), "--model", kit_model,
             "--detector", str(retinaface_weights), "-b", "2", "-j", "1"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

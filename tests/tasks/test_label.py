@@ -7,18 +7,16 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from distill_helpers import lfw_identities
+from paths import SRC
 
 from aikd_cli.tasks.distill.losses import spearman
 from aikd_cli.tasks.distill.samples import read_manifest
 from aikd_cli.tasks.label import certainty_ratio, sdd_quality, wasserstein_1d
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def _controlled_embeddings():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from distill_helpers import lfw_identities, tiny_teacher
+from paths import SRC, TESTS
 from safetensors.torch import load_file
 
 from aikd_cli.models.config import ModelConfig
@@ -25,8 +26,6 @@ from aikd_cli.tasks.distill.training import run as distill
 from aikd_cli.tasks.label import LabelOptions
 from aikd_cli.tasks.label import run as label_run
 
-TESTS = Path(__file__).resolve().parent
-SRC = TESTS.parent / "src"
 ENV = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
 
 

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 import torch
+from paths import SRC
 from report_helpers import Page, build_report, decode_picture, read_csv
 from scorecsv import write_score_csv
 
@@ -28,8 +29,6 @@ from aikd_cli.tasks.report.histogram import bins_of
 from aikd_cli.tasks.report.stats import face_order, group_stats
 from aikd_cli.tasks.report.thumbnails import thumb_name
 from aikd_cli.tasks.score import SCORE_COLUMNS
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def build(csv_path: Path, out: Path, **kw):

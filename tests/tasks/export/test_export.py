@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from paths import SRC
 
 from aikd_cli.errors import AikdError, CheckpointError, WeightsError
 from aikd_cli.models.checkpoints import canonicalise, read_checkpoint, save_checkpoint
@@ -28,8 +29,6 @@ from aikd_cli.tasks.export import FORMATS, ExportOptions, parse_formats
 from aikd_cli.tasks.export import run as export
 from aikd_cli.tasks.export.errors import VerificationFailed
 from aikd_cli.tasks.export.verify import TOLERANCES
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def calibrated(config: ModelConfig, seed: int = 0) -> torch.nn.Module:

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import SRC
 from PIL import Image
 from typer.testing import CliRunner
 
 from aikd_cli.cli.app import app
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: pAUC of the reference implementation's example data (10,000 mated comparisons, starting error
 #: 0.05, ``pauc - area under theoretical best`` as its example.py reports it, plus the raw pAUC).

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import SRC
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.utils.csvout import ResultsWriter
@@ -43,7 +44,7 @@ def _killed(out: Path, rows: list[dict[str, str]], torn: str, *, resume: bool = 
     )
     import json
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     args = json.dumps([str(out), COLUMNS, rows, torn, resume])
     proc = subprocess.run([sys.executable, "-c", code, args], env=env, timeout=60)
     assert proc.returncode == -signal.SIGKILL
