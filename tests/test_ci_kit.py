@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 def _run(ci: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "AIKD_ASSETS": "/nonexistent/assets", "CI": ci}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "test_detector.py"), "-k", "dlib"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "faces" / "test_detector.py"), "-k", "dlib"],
         capture_output=True, text=True, env=env, cwd=HERE.parent,
     )
 
