@@ -219,3 +219,8 @@ def test_two_gloo_ranks_write_the_single_process_csv_and_resume_a_dead_rank(work
 def rows(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def test_shard_under_torchrun_is_refused(work, qmodel, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    error_line(score(qmodel, "crops", "-o", "s.csv", "--shard", "1/2"), "under torchrun")

@@ -204,8 +204,17 @@ def run(
     opts.validate()
     if opts.merge:
         return merge_shards(opts.output)
-    if opts.shard is None and launched_world() > 1:
+    if launched_world() > 1:
+        if opts.shard is not None:
+            raise AikdError("--shard is for separate processes: under torchrun every rank already scores its shard")
         return run_torchrun(opts, progress, model=model, detector=detector)
+    return run_here(opts, progress, model=model, detector=detector)
+
+
+def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: FaceModel | None = None,
+             detector: FaceDetector | None = None) -> ScoreResult:
+    """:func:`run` in this process only (the whole input, or the part ``opts.shard``)."""
+    opts.validate()
     shard = parse_shard(opts.shard) if opts.shard else None
     output = part_path(opts.output, *shard) if shard else opts.output
     csv_dir = output.parent

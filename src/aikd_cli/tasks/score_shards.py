@@ -19,6 +19,7 @@ import os
 import re
 import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -201,14 +202,15 @@ def run_torchrun(opts: ScoreOptions, progress: Progress | None = None, **models)
     progress; it returns the merged CSV's result, the other ranks their part's."""
     import torch.distributed as dist
 
-    from aikd_cli.tasks.score import run
+    from aikd_cli.tasks.score import run_here
     from aikd_cli.utils.distributed import setup_distributed
 
     started = time.perf_counter()
-    job, device = setup_distributed(opts.device)
+    # ranks that finish (or resume a finished part) wait for the slowest one, possibly for hours
+    job, device = setup_distributed(opts.device, timeout=timedelta(days=7))
     try:
         mine = replace(opts, shard=f"{job.rank + 1}/{job.world}", device=str(device), report=None)
-        result = run(mine, progress if job.main else None, **models)
+        result = run_here(mine, progress if job.main else None, **models)
         images, resumed = job.sum(result.images), job.sum(result.resumed)
         job.barrier()
         if not job.main:

@@ -57,8 +57,9 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 
-def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
-    """Join the torchrun job described by the environment (or run alone) and pick the device."""
+def setup_distributed(device_name: str, timeout: timedelta = timedelta(minutes=60)) -> tuple[Dist, torch.device]:
+    """Join the torchrun job described by the environment (or run alone) and pick the device;
+    ``timeout``: how long a collective may wait for the slowest process."""
     world = launched_world()
     if world <= 1:
         return Dist(), resolve_device(device_name)
@@ -66,7 +67,7 @@ def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
     wants_cpu = (device_name or "auto").lower() == "cpu"
     use_cuda = torch.cuda.is_available() and not wants_cpu
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(minutes=60))
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timeout)
     if use_cuda:
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
