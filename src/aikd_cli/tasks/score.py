@@ -9,7 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import Face, FaceDetector
 from aikd_cli.faces.landmarks import (
@@ -43,12 +42,13 @@ from aikd_cli.faces.pipeline import (
 from aikd_cli.images.discover import InputItem, iter_inputs
 from aikd_cli.models.inference import FaceModel, open_face_model
 from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
-from aikd_cli.tasks.score_shards import (
+from aikd_cli.tasks.shards import (
     DUPLICATE_MESSAGE,
-    merge_shards,
+    merge_parts,
     parse_shard,
+    part_meta,
     part_path,
-    run_torchrun,
+    run_ranks,
     shard_items,
 )
 from aikd_cli.utils.atomic import atomic_write
@@ -107,7 +107,7 @@ class ScoreOptions(FaceOptions):
     seed: int = 0
     save_crops: Path | None = None  # keep the aligned crops here (see tasks/report/crops.py)
     report: Path | None = None
-    shard: str | None = None  # "K/N": score part K of N into <output>.part-K-of-N (tasks/score_shards.py)
+    shard: str | None = None  # "K/N": score part K of N into <output>.part-K-of-N (tasks/shards.py)
     merge: bool = False  # join the parts of ``output`` instead of scoring
 
     def __post_init__(self) -> None:
@@ -195,7 +195,7 @@ def run(
     ``options.resume`` skips images already in it. Pass ``model``/``detector`` to reuse loaded ones.
     With ``options.shard`` (``"K/N"``) only part K is scored, into ``<output>.part-K-of-N``;
     ``options.merge`` joins the parts; under ``torchrun`` each rank scores its part and rank 0
-    merges them (see :mod:`aikd_cli.tasks.score_shards`).
+    merges them (see :mod:`aikd_cli.tasks.shards`).
 
     >>> from aikd_cli import ScoreOptions, score
     >>> result = score(ScoreOptions(inputs=["photos/"], output="scores.csv"))  # doctest: +SKIP
@@ -260,6 +260,31 @@ def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: Fac
 
         result.report = build_report(ReportOptions(scores=output, output=opts.report, workers=opts.workers), progress)
     return result
+
+
+def merge_shards(output: str | os.PathLike) -> ScoreResult:
+    """``aikd score --merge``: join the parts of ``output`` (:func:`~aikd_cli.tasks.shards.merge_parts`)."""
+    started = time.perf_counter()
+    parts = merge_parts(output)
+    rows, counts, qualities = summarize_scores(output)
+    return ScoreResult(Path(output), images=0, rows=rows, status_counts=counts, qualities=qualities,
+                       seconds=time.perf_counter() - started, merged=parts)
+
+
+def run_torchrun(opts: ScoreOptions, progress: Progress | None = None, **models) -> ScoreResult:
+    """One rank of a ``torchrun`` job (:func:`~aikd_cli.tasks.shards.run_ranks`); rank 0 also
+    builds ``opts.report`` from the merged CSV."""
+    started = time.perf_counter()
+    merged = run_ranks(replace(opts, report=None), progress, lambda mine, p: run_here(mine, p, **models),
+                       lambda: merge_shards(opts.output))
+    merged.seconds = time.perf_counter() - started
+    if merged.merged and opts.report is not None:
+        from aikd_cli.tasks.report import ReportOptions
+        from aikd_cli.tasks.report import run as build_report
+
+        merged.report = build_report(ReportOptions(scores=opts.output, output=opts.report, workers=opts.workers),
+                                     progress)
+    return merged
 
 
 def score_outputs(output: Path, opts: ScoreOptions) -> list[Output]:
@@ -348,17 +373,15 @@ def _spread(values: list[float]) -> dict[str, str]:
 def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None, shard: dict | None = None) -> None:
     """``<csv>.meta.json``: which model and detector made the scores, for reports and papers (and,
     for a part of ``--shard``, which block it holds and whether it finished)."""
-    meta = {
-        "tool": "aikd",
-        "version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": getattr(model, "source", opts.model),
-        "model_config": model.config.to_dict() if model is not None else None,
-        "detector": None if (opts.aligned or opts.landmarks) else opts.detector,
-        "options": {k: v for k, v in asdict(opts).items() if k != "inputs"},
-    }
-    if shard is not None:
-        meta["shard"] = shard
+    meta = part_meta(
+        opts, shard or {},
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=getattr(model, "source", opts.model),
+        model_config=model.config.to_dict() if model is not None else None,
+        detector=None if (opts.aligned or opts.landmarks) else opts.detector,
+    )
+    if shard is None:
+        del meta["shard"]
     atomic_write(output.with_name(output.name + ".meta.json"), json.dumps(meta, indent=2, default=str))
 
 

@@ -1,4 +1,4 @@
-"""``aikd score`` over many processes: ``--shard K/N`` parts, ``--merge``, and ``torchrun`` jobs.
+"""``aikd score`` and ``aikd align`` over many processes: ``--shard K/N`` parts, ``--merge``, torchrun.
 
 Shard K of N takes the K-th of N contiguous blocks of the list a single process would write, in
 the order it writes it: the readable images as walked, then the duplicate inputs, then the folders
@@ -6,7 +6,7 @@ that could not be read; blocks start at multiples of the batch size, so the mode
 batches as in one process. Each part is an ordinary journalled CSV (``<out>.part-K-of-N``, so
 ``--resume`` works per part) whose ``.meta.json`` records its block, whether it finished, and the
 options and inputs it came from. Joining the parts in K order therefore gives, byte for byte, the
-CSV one process writes; :func:`merge_shards` refuses parts that are missing, unfinished,
+CSV one process writes; :func:`merge_parts` refuses parts that are missing, unfinished,
 overlapping or made with other options or inputs.
 """
 
@@ -17,11 +17,11 @@ import hashlib
 import json
 import os
 import re
-import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aikd_cli.errors import AikdError
 from aikd_cli.images.discover import InputItem
@@ -29,10 +29,10 @@ from aikd_cli.utils.atomic import atomic_open, atomic_write
 from aikd_cli.utils.outputs import Output, guard_outputs
 
 if TYPE_CHECKING:
-    from aikd_cli.tasks.score import ScoreOptions, ScoreResult
     from aikd_cli.utils.progress import Progress
 
-__all__ = ["DUPLICATE_MESSAGE", "parse_shard", "part_path", "shard_items", "merge_shards", "run_torchrun"]
+__all__ = ["DUPLICATE_MESSAGE", "parse_shard", "part_path", "shard_items", "merge_parts", "run_ranks"]
+R = TypeVar("R")
 
 #: Start of the message of a duplicate input's row (its path may repeat an earlier row's).
 DUPLICATE_MESSAGE = "duplicate input: same file as "
@@ -40,6 +40,14 @@ DUPLICATE_MESSAGE = "duplicate input: same file as "
 _FREE_OPTIONS = {"output", "resume", "shard", "merge", "workers", "device", "report"}
 _PART = re.compile(r"\.part-(\d+)-of-(\d+)$")
 _MERGE_HINT = "run the missing or unfinished shards (with --resume), then --merge again"
+
+
+def part_meta(opts: Any, shard: dict, **about: Any) -> dict:
+    """What a part's ``.meta.json`` holds: ``about`` (the model...), the options and its block."""
+    from aikd_cli._version import __version__
+
+    options = {k: v for k, v in asdict(opts).items() if k != "inputs"}
+    return {"tool": "aikd", "version": __version__, **about, "options": options, "shard": shard}
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -169,14 +177,11 @@ def _check_rows(parts: list[Path]) -> bytes:
     return header or b""
 
 
-def merge_shards(output: str | os.PathLike) -> ScoreResult:
+def merge_parts(output: str | os.PathLike, option: str = "--output") -> list[Path]:
     """Join ``<output>.part-K-of-N`` (K = 1..N) into ``output``: the CSV, byte for byte, that one
     process writes, and its ``.meta.json``. The parts are checked first and kept afterwards."""
-    from aikd_cli.tasks.score import ScoreResult, summarize_scores
-
-    started = time.perf_counter()
     output = Path(output)
-    with guard_outputs([Output(output, "--output")]):
+    with guard_outputs([Output(output, option)]):
         n, parts = _find_parts(output)
         metas = _check_parts(parts, n)
         header = _check_rows(parts)
@@ -191,40 +196,30 @@ def merge_shards(output: str | os.PathLike) -> ScoreResult:
         meta["options"] = {**meta.get("options", {}), "output": str(output), "shard": None}
         meta["merged_from"] = [p.name for p in parts]
         atomic_write(output.with_name(output.name + ".meta.json"), json.dumps(meta, indent=2, default=str))
-    rows, counts, qualities = summarize_scores(output)
-    return ScoreResult(output, images=0, rows=rows, status_counts=counts, qualities=qualities,
-                       seconds=time.perf_counter() - started, merged=parts)
+    return parts
 
 
-def run_torchrun(opts: ScoreOptions, progress: Progress | None = None, **models) -> ScoreResult:
-    """One rank of a ``torchrun`` job: score shard ``rank + 1`` of ``world`` on this rank's device,
-    wait for every rank, and (rank 0) merge the parts into ``opts.output``. Only rank 0 reports
-    progress; it returns the merged CSV's result, the other ranks their part's."""
+def run_ranks(opts: Any, progress: Progress | None, run_part: Callable[[Any, Progress | None], R],
+              merge: Callable[[], R]) -> R:
+    """One rank of a ``torchrun`` job: ``run_part`` shard ``rank + 1`` of ``world`` on this rank's
+    device, wait for every rank, and (rank 0) ``merge`` the parts. Only rank 0 reports progress and
+    gets the merged result (its ``images``: of all ranks); the others get their part's."""
     import torch.distributed as dist
 
-    from aikd_cli.tasks.score import run_here
     from aikd_cli.utils.distributed import setup_distributed
 
-    started = time.perf_counter()
     # ranks that finish (or resume a finished part) wait for the slowest one, possibly for hours
     job, device = setup_distributed(opts.device, timeout=timedelta(days=7))
     try:
-        mine = replace(opts, shard=f"{job.rank + 1}/{job.world}", device=str(device), report=None)
-        result = run_here(mine, progress if job.main else None, **models)
-        images, resumed = job.sum(result.images), job.sum(result.resumed)
+        result = run_part(replace(opts, shard=f"{job.rank + 1}/{job.world}", device=str(device)),
+                          progress if job.main else None)
+        images = job.sum(result.images)  # type: ignore[attr-defined]
         job.barrier()
         if not job.main:
             return result
-        merged = merge_shards(opts.output)
-        merged.images, merged.resumed = images, resumed
-        merged.seconds = time.perf_counter() - started
+        merged = merge()
+        merged.images = images  # type: ignore[attr-defined]
+        return merged
     finally:
         if job.active and dist.is_initialized():
             dist.destroy_process_group()
-    if opts.report is not None:
-        from aikd_cli.tasks.report import ReportOptions
-        from aikd_cli.tasks.report import run as build_report
-
-        merged.report = build_report(ReportOptions(scores=opts.output, output=opts.report, workers=opts.workers),
-                                     progress)
-    return merged
