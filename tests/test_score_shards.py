@@ -178,13 +178,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SCORE = ("score", "--aligned", "-j", "0", "-b", "2")
+
+
 def aikd(*args: object, env: dict | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "aikd_cli", "score", *map(str, args), "--aligned", "-j", "0", "-b", "2"]
+    command = [sys.executable, "-m", "aikd_cli", *map(str, args)]
     return subprocess.Popen(command, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def torchrun_job(world: int, *args: object) -> list[tuple[int, str, str]]:
-    """``torchrun --nproc-per-node world -m aikd_cli score ARGS`` as torchrun starts it (gloo, CPU)."""
+    """``torchrun --nproc-per-node world -m aikd_cli ARGS`` as torchrun starts it (gloo, CPU)."""
     port = free_port()
     procs = [aikd(*args, env={**ENV, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(r),
                                "WORLD_SIZE": str(world), "LOCAL_RANK": str(r), "LOCAL_WORLD_SIZE": str(world)})
@@ -194,10 +197,10 @@ def torchrun_job(world: int, *args: object) -> list[tuple[int, str, str]]:
 
 
 def test_two_gloo_ranks_write_the_single_process_csv_and_resume_a_dead_rank(work, qmodel):
-    single = aikd("crops", "crops/a/c1.png", "-o", "one.csv", "-m", qmodel)
+    single = aikd(*SCORE, "crops", "crops/a/c1.png", "-o", "one.csv", "-m", qmodel)
     out, err = single.communicate(timeout=300)
     assert single.returncode == 0, err[-3000:]
-    job = torchrun_job(2, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel)
+    job = torchrun_job(2, *SCORE, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel)
     assert [code for code, *_ in job] == [0, 0], job
     assert (work / "two.csv").read_bytes() == (work / "one.csv").read_bytes()
     assert (work / "two.csv.part-2-of-2").is_file()  # each rank wrote its own part
@@ -208,7 +211,7 @@ def test_two_gloo_ranks_write_the_single_process_csv_and_resume_a_dead_rank(work
     # merges; the image scored again in a smaller batch may differ in the last float bits
     crash(work / "two.csv.part-2-of-2", keep_rows=1)
     (work / "two.csv").unlink()
-    job = torchrun_job(2, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel, "--resume")
+    job = torchrun_job(2, *SCORE, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel, "--resume")
     assert [code for code, *_ in job] == [0, 0], job
     one, two = rows(work / "one.csv"), rows(work / "two.csv")
     assert [{**r, "quality": ""} for r in one] == [{**r, "quality": ""} for r in two]
@@ -224,3 +227,49 @@ def rows(path: Path) -> list[dict]:
 def test_shard_under_torchrun_is_refused(work, qmodel, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     error_line(score(qmodel, "crops", "-o", "s.csv", "--shard", "1/2"), "under torchrun")
+
+
+LFW_LANDMARKS = (96.0, 112.0, 153.0, 112.0, 125.0, 140.0, 101.0, 170.0, 149.0, 170.0)
+
+
+@pytest.fixture()
+def photos(work, assets) -> list[str]:
+    """``photos/`` (7 LFW photos in two folders) with ``lm.csv`` landmarks; the inputs to align."""
+    sources = sorted(p for name in PHOTOS for p in (assets / "lfw" / name).glob("*.jpg"))[:7]
+    with open(work / "lm.csv", "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["path", "face", *(f"lm{i}_{a}" for i in range(5) for a in "xy")])
+        for i, source in enumerate(sources):
+            target = work / "photos" / ("b" if i % 3 == 0 else "a") / f"p{i}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+            out.writerow([target, 0, *LFW_LANDMARKS])
+    return ["photos", "photos/a/p1.jpg", "--landmarks", "lm.csv", "-j", "0", "-b", "2", "--device", "cpu"]
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file of an align output but the parts and metas: the CSV and the crops."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".part-" not in p.name and not p.name.endswith(".meta.json")}
+
+
+def test_align_shards_and_gloo_ranks_write_the_single_process_folder(work, photos):
+    assert runner.invoke(app, ["align", *photos, "-o", "one"]).exit_code == 0
+    for k in (1, 2, 3):
+        result = runner.invoke(app, ["align", *photos, "-o", "parts", "--shard", f"{k}/3"])
+        assert result.exit_code == 0, result.output
+    assert (work / "parts" / "landmarks.csv.part-3-of-3").is_file()
+    (work / "parts" / "landmarks.csv.part-2-of-3").rename(work / "held")
+    error_line(runner.invoke(app, ["align", "--merge", "-o", "parts"]), "part 2 of 3 is missing")
+    (work / "held").rename(work / "parts" / "landmarks.csv.part-2-of-3")
+    assert runner.invoke(app, ["align", "--merge", "-o", "parts"]).exit_code == 0
+    one = tree(work / "one")
+    assert len(one) == 8 and b"duplicate input" in one["landmarks.csv"]  # 7 crops and the CSV
+    assert tree(work / "parts") == one
+    # and as torchrun runs it (in subprocesses, so the single run is redone at the same thread count)
+    single = aikd("align", *photos, "-o", "one1")
+    assert single.communicate(timeout=300) and single.returncode == 0
+    job = torchrun_job(2, "align", *photos, "-o", "two")
+    assert [code for code, *_ in job] == [0, 0], job
+    assert (work / "two" / "landmarks.csv.part-2-of-2").is_file() and "joined 2 parts" in job[0][2]
+    assert tree(work / "two") == tree(work / "one1")

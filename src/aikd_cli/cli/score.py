@@ -17,7 +17,6 @@ from aikd_cli.cli.common import (
     progress_bar,
 )
 from aikd_cli.cli.options import (
-    COMPUTE,
     MISALIGN,
     BatchOpt,
     DetectorOpt,
@@ -27,11 +26,13 @@ from aikd_cli.cli.options import (
     FacesOpt,
     FollowLinksOpt,
     LandmarksOpt,
+    MergeOpt,
     ModelOpt,
     PerturbUnitOpt,
     PrecisionOpt,
     RecursiveOpt,
     SeedOpt,
+    ShardOpt,
     WorkersOpt,
 )
 from aikd_cli.cli.options import output as output_option
@@ -81,16 +82,8 @@ def score(
     ] = 3.0,
     perturb_unit: PerturbUnitOpt = "px",
     seed: SeedOpt = 0,
-    shard: Annotated[
-        str | None,
-        typer.Option("--shard", metavar="K/N", rich_help_panel=COMPUTE,
-                     help="Score only part K of N (K = 1..N) of the sorted inputs into OUTPUT.part-K-of-N, for job "
-                          "arrays; join the parts with --merge. (Under torchrun this is automatic.)"),
-    ] = None,
-    merge: Annotated[
-        bool, typer.Option("--merge", rich_help_panel=COMPUTE,
-                           help="Join OUTPUT.part-K-of-N into OUTPUT (checked: none missing, unfinished or overlapping).")
-    ] = False,
+    shard: ShardOpt = None,
+    merge: MergeOpt = False,
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
 

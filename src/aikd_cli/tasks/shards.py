@@ -107,7 +107,7 @@ def _find_parts(output: Path) -> tuple[int, list[Path]]:
             found.setdefault(int(m[2]), set()).add(int(m[1]))
     if not found:
         raise AikdError(f"no parts of {output} to merge (expected {output.name}.part-K-of-N beside it)",
-                        hint="write them with aikd score ... -o OUT --shard K/N")
+                        hint="write them with --shard K/N (same -o)")
     if len(found) > 1:
         counts = ", ".join(f"of-{n}" for n in sorted(found))
         raise AikdError(f"parts of {output} from different shard counts ({counts}); remove the stale ones")
