@@ -29,14 +29,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH
 
 @pytest.fixture(scope="module")
 def qmodel(tmp_path_factory) -> Path:
-    from factories import make_quality_net
+    from factories import save_tiny_quality_model
 
-    from aikd_cli.models.checkpoints import save_checkpoint
-    from aikd_cli.models.config import ModelConfig
-
-    net = make_quality_net(arch="mobilefacenet", embedding_size=64)
-    config = ModelConfig(arch="mobilefacenet", head="mlp", embedding_size=64, head_hidden=32)
-    return save_checkpoint(tmp_path_factory.mktemp("qmodel") / "tiny.safetensors", net, config)
+    return save_tiny_quality_model(tmp_path_factory.mktemp("qmodel") / "tiny.safetensors")
 
 
 @pytest.fixture()
