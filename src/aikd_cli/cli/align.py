@@ -36,7 +36,6 @@ from aikd_cli.cli.options import (
 )
 from aikd_cli.cli.options import output as output_option
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
-from aikd_cli.utils.distributed import is_main_process
 
 
 @handle_errors
@@ -91,7 +90,9 @@ def align(
     )
     with progress_bar("aligning") as update:
         result = run(options, progress=update)
-    if not is_main_process():
+    from aikd_cli.utils.distributed import is_main_process
+
+    if not is_main_process():  # a torchrun rank other than 0: rank 0 reports for the job
         return
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.status_counts.items()))
     out.print(f"{result.crops} crops written to {result.output} ({counts}); landmarks: {result.csv}")

@@ -37,7 +37,6 @@ from aikd_cli.cli.options import (
 )
 from aikd_cli.cli.options import output as output_option
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_QUALITY_MODEL
-from aikd_cli.utils.distributed import is_main_process
 
 
 @handle_errors
@@ -114,7 +113,9 @@ def score(
     )
     with progress_bar("scoring") as update:
         result = run(options, progress=update)
-    if not is_main_process():
+    from aikd_cli.utils.distributed import is_main_process
+
+    if not is_main_process():  # a torchrun rank other than 0: rank 0 reports for the job
         return
     print_summary(result)
     if shard:
