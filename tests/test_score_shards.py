@@ -142,9 +142,13 @@ def test_bad_shard_is_one_line(work, qmodel, shard, needle):
     assert not list(work.glob("s.csv*"))
 
 
-def test_merge_and_report_combinations_are_refused(work, qmodel):
+def test_merge_builds_the_report_and_parts_do_not(work, qmodel):
     error_line(runner.invoke(app, ["score", "crops", "--merge", "-o", "p.csv"]), "--merge takes no inputs")
     error_line(score(qmodel, "crops", "-o", "p.csv", "--shard", "1/2", "--report", "r.html"), "--report")
+    shards(qmodel, ["crops"], "p.csv", 2)
+    merged = runner.invoke(app, ["score", "--merge", "-o", "p.csv", "--report", "r.html"])
+    assert merged.exit_code == 0 and "joined 2 parts" in merged.stderr, merged.output
+    assert "p.csv" in (work / "r.html").read_text(encoding="utf-8")
 
 
 def crash(part: Path, keep_rows: int) -> None:
@@ -192,12 +196,15 @@ def torchrun_job(world: int, *args: object) -> list[tuple[int, str, str]]:
 
 
 def test_two_gloo_ranks_write_the_single_process_csv_and_resume_a_dead_rank(work, qmodel):
-    single = aikd(*SCORE, "crops", "crops/a/c1.png", "-o", "one.csv", "-m", qmodel)
+    single = aikd(*SCORE, "crops", "crops/a/c1.png", "-o", "one.csv", "-m", qmodel, "--save-crops", "kept1")
     out, err = single.communicate(timeout=300)
     assert single.returncode == 0, err[-3000:]
-    job = torchrun_job(2, *SCORE, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel)
+    job = torchrun_job(2, *SCORE, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel, "--save-crops", "kept2",
+                       "--report", "two.html")
     assert [code for code, *_ in job] == [0, 0], job
     assert (work / "two.csv").read_bytes() == (work / "one.csv").read_bytes()
+    assert tree(work / "kept2") == tree(work / "kept1") and len(tree(work / "kept1")) == 9  # both ranks' crops
+    assert (work / "two.html").is_file() and not (work / "two.html").with_suffix(".partial").exists()
     assert (work / "two.csv.part-2-of-2").is_file()  # each rank wrote its own part
     (_, out0, err0), (_, out1, err1) = job
     assert "two.csv: 11 rows" in out0 and "joined 2 parts" in err0  # only rank 0 speaks

@@ -123,8 +123,9 @@ class ScoreOptions(FaceOptions):
         """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
         super().validate()
         if self.merge:
-            if self.inputs or self.shard or self.resume:
-                raise AikdError("--merge takes no inputs, --shard or --resume: it joins the parts of -o OUTPUT")
+            if self.inputs or self.shard or self.resume or self.save_crops:
+                raise AikdError("--merge takes no inputs, --shard, --resume or --save-crops: it joins the parts of "
+                                "-o OUTPUT (and builds --report)")
             return
         if not self.inputs:
             raise AikdError("nothing to score: give image files or folders")
@@ -203,12 +204,20 @@ def run(
     opts = options
     opts.validate()
     if opts.merge:
-        return merge_shards(opts.output)
-    if launched_world() > 1:
+        result = merge_shards(opts.output)
+    elif launched_world() > 1:
         if opts.shard is not None:
             raise AikdError("--shard is for separate processes: under torchrun every rank already scores its shard")
-        return run_torchrun(opts, progress, model=model, detector=detector)
-    return run_here(opts, progress, model=model, detector=detector)
+        result = run_torchrun(opts, progress, model=model, detector=detector)
+    else:
+        result = run_here(opts, progress, model=model, detector=detector)
+    if opts.report is not None and result.output == opts.output:  # the whole CSV (rank 0 under torchrun)
+        from aikd_cli.tasks.report import ReportOptions
+        from aikd_cli.tasks.report import run as build_report
+
+        result.report = build_report(ReportOptions(scores=result.output, output=opts.report, workers=opts.workers),
+                                     progress)
+    return result
 
 
 def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: FaceModel | None = None,
@@ -254,11 +263,6 @@ def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: Fac
                 write_meta(output, opts, model, shard=part)
     result.seconds = time.perf_counter() - started
     result.rows, result.status_counts, result.qualities = summarize_scores(output)
-    if opts.report is not None:
-        from aikd_cli.tasks.report import ReportOptions
-        from aikd_cli.tasks.report import run as build_report
-
-        result.report = build_report(ReportOptions(scores=output, output=opts.report, workers=opts.workers), progress)
     return result
 
 
@@ -272,18 +276,11 @@ def merge_shards(output: str | os.PathLike) -> ScoreResult:
 
 
 def run_torchrun(opts: ScoreOptions, progress: Progress | None = None, **models) -> ScoreResult:
-    """One rank of a ``torchrun`` job (:func:`~aikd_cli.tasks.shards.run_ranks`); rank 0 also
-    builds ``opts.report`` from the merged CSV."""
+    """One rank of a ``torchrun`` job (:func:`~aikd_cli.tasks.shards.run_ranks`)."""
     started = time.perf_counter()
     merged = run_ranks(replace(opts, report=None), progress, lambda mine, p: run_here(mine, p, **models),
                        lambda: merge_shards(opts.output))
     merged.seconds = time.perf_counter() - started
-    if merged.merged and opts.report is not None:
-        from aikd_cli.tasks.report import ReportOptions
-        from aikd_cli.tasks.report import run as build_report
-
-        merged.report = build_report(ReportOptions(scores=opts.output, output=opts.report, workers=opts.workers),
-                                     progress)
     return merged
 
 
@@ -292,7 +289,8 @@ def score_outputs(output: Path, opts: ScoreOptions) -> list[Output]:
     the crops of ``--save-crops``."""
     outputs = [Output(output, "--output")]
     if opts.save_crops is not None:
-        outputs.append(Output(opts.save_crops, "--save-crops", folder=True, mirror=True))
+        # parts of one job share the folder: each locks only its own CSV
+        outputs.append(Output(opts.save_crops, "--save-crops", folder=True, mirror=True, lock=opts.shard is None))
     return outputs
 
 
