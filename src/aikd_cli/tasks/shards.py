@@ -12,7 +12,6 @@ overlapping or made with other options or inputs.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -152,6 +151,24 @@ def _check_parts(parts: list[Path], n: int) -> list[dict]:
     return metas
 
 
+def _images(part: Path) -> set[str]:
+    """The distinct ``path`` cells of a part, less those of duplicate-input rows (read column-wise)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    columns = ["path", "message"]
+    try:
+        table = pacsv.read_csv(part, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                               convert_options=pacsv.ConvertOptions(
+                                   include_columns=columns, column_types=dict.fromkeys(columns, pa.string()),
+                                   strings_can_be_null=False))
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise AikdError(f"{part}: not a readable part ({str(exc).splitlines()[0]})", hint=_MERGE_HINT) from None
+    own = pc.invert(pc.starts_with(table.column("message"), DUPLICATE_MESSAGE))
+    return set(pc.unique(pc.filter(table.column("path"), own)).to_pylist())
+
+
 def _check_rows(parts: list[Path]) -> bytes:
     """Refuse parts whose images overlap (a duplicate input may repeat a path: not counted); the
     parts' common header line."""
@@ -163,16 +180,11 @@ def _check_rows(parts: list[Path]) -> bytes:
         if header is not None and line != header:
             raise AikdError(f"{part}: other columns than {parts[0].name}")
         header = line
-        here = set()
-        with open(part, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                path = row.get("path") or ""
-                if path in here or (row.get("message") or "").startswith(DUPLICATE_MESSAGE):
-                    continue
-                if path in owner:
-                    raise AikdError(f"{part}: repeats rows of {owner[path].name} (e.g. {path}): parts overlap",
-                                    hint="remove the wrong part and run its shard again")
-                here.add(path)
+        here = _images(part)
+        if shared := here & owner.keys():
+            path = min(shared)
+            raise AikdError(f"{part}: repeats rows of {owner[path].name} (e.g. {path}): parts overlap",
+                            hint="remove the wrong part and run its shard again")
         owner.update(dict.fromkeys(here, part))
     return header or b""
 
