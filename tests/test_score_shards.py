@@ -24,7 +24,8 @@ from aikd_cli.cli.app import app
 
 runner = CliRunner()
 PHOTOS = ("Jean_Charest", "Colin_Powell", "George_W_Bush")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+SRC = next(p / "src" for p in Path(__file__).resolve().parents if (p / "src" / "aikd_cli").is_dir())
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(SRC)}
 
 
 @pytest.fixture(scope="module")
