@@ -22,6 +22,17 @@ def make_quality_net(seed: int = 0, arch: str = "iresnet18", embedding_size: int
     return net.eval()
 
 
+def save_tiny_quality_model(path: Path) -> Path:
+    """A small random quality model (MobileFaceNet + MLP head) saved as an aikd safetensors file:
+    the cheapest model a command can load."""
+    from aikd_cli.models.checkpoints import save_checkpoint
+    from aikd_cli.models.config import ModelConfig
+
+    net = make_quality_net(arch="mobilefacenet", embedding_size=64)
+    config = ModelConfig(arch="mobilefacenet", head="mlp", embedding_size=64, head_hidden=32)
+    return save_checkpoint(path, net, config)
+
+
 def save_ediffiqa_layout(net, path: Path) -> Path:
     """Save ``net`` with eDifFIQA's key names (``base_model.*``, ``mlp.*``)."""
     import torch

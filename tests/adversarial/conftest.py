@@ -52,14 +52,9 @@ def one_line_error(result, *needles: str, code: int = 2, quiet: bool = True) -> 
 @pytest.fixture(scope="session")
 def qmodel(tmp_path_factory) -> Path:
     """A small random quality model (MobileFaceNet + MLP head) as an aikd safetensors file."""
-    from factories import make_quality_net
+    from factories import save_tiny_quality_model
 
-    from aikd_cli.models.checkpoints import save_checkpoint
-    from aikd_cli.models.config import ModelConfig
-
-    net = make_quality_net(arch="mobilefacenet", embedding_size=64)
-    config = ModelConfig(arch="mobilefacenet", head="mlp", embedding_size=64, head_hidden=32)
-    return save_checkpoint(tmp_path_factory.mktemp("qmodel") / "tiny.safetensors", net, config)
+    return save_tiny_quality_model(tmp_path_factory.mktemp("qmodel") / "tiny.safetensors")
 
 
 @pytest.fixture()

@@ -104,3 +104,14 @@ PerturbUnitOpt = Annotated[
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the landmark noise (drawn per face, so reruns match).",
                                       rich_help_panel=MISALIGN)]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option("--shard", metavar="K/N", rich_help_panel=COMPUTE,
+                 help="Only part K of N (K = 1..N) of the sorted inputs, its rows in a part file beside the CSV, for "
+                      "job arrays; join the parts with --merge. (Under torchrun the ranks are the parts.)"),
+]
+MergeOpt = Annotated[
+    bool,
+    typer.Option("--merge", rich_help_panel=COMPUTE,
+                 help="Join the --shard parts of the CSV (checked: none missing, unfinished or overlapping)."),
+]

@@ -26,11 +26,13 @@ from aikd_cli.cli.options import (
     FacesOpt,
     FollowLinksOpt,
     LandmarksOpt,
+    MergeOpt,
     ModelOpt,
     PerturbUnitOpt,
     PrecisionOpt,
     RecursiveOpt,
     SeedOpt,
+    ShardOpt,
     WorkersOpt,
 )
 from aikd_cli.cli.options import output as output_option
@@ -39,7 +41,9 @@ from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_QUALIT
 
 @handle_errors
 def score(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders.", show_default=False)],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Image files and/or folders (none with --merge).", show_default=False)
+    ] = None,
     output: Annotated[Path, output_option("CSV to write.")] = Path("scores.csv"),
     model: ModelOpt = DEFAULT_QUALITY_MODEL,
     detector: DetectorOpt = DEFAULT_DETECTOR,
@@ -77,6 +81,8 @@ def score(
     ] = 3.0,
     perturb_unit: PerturbUnitOpt = "px",
     seed: SeedOpt = 0,
+    shard: ShardOpt = None,
+    merge: MergeOpt = False,
 ) -> None:
     """Score face image quality: one CSV row per face (path, face, quality, detection, landmarks, status).
 
@@ -92,19 +98,28 @@ def score(
       aikd score photos/ -o scores.csv --report report.html
       aikd score photos/ -o scores.csv --save-crops crops/   # keep the aligned crops for reports
       aikd score photos/ --perturb-samples 8 --perturb 3   # how much each score depends on alignment
+      aikd score photos/ -o scores.csv --shard 2/8        # part 2 of 8 (e.g. a SLURM array task) ...
+      aikd score --merge -o scores.csv                    # ... then join the 8 parts
+      torchrun --nproc-per-node 4 -m aikd_cli score photos/ -o scores.csv   # 4 GPUs, one CSV
     """
     from aikd_cli.tasks.score import ScoreOptions, run
 
     options = ScoreOptions(
-        inputs=[str(p) for p in paths], output=output, model=model, detector=detector, aligned=aligned,
+        inputs=[str(p) for p in paths or ()], output=output, model=model, detector=detector, aligned=aligned,
         landmarks=landmarks, faces=faces, device=device, precision=precision, batch_size=batch_size,  # type: ignore[arg-type]
         workers=workers, resume=resume, recursive=recursive, follow_links=follow_links, det_size=det_size,
         det_threshold=det_threshold, perturb_samples=perturb_samples, perturb=perturb, perturb_unit=perturb_unit,
-        seed=seed, save_crops=save_crops, report=report,
+        seed=seed, save_crops=save_crops, report=report, shard=shard, merge=merge,
     )
     with progress_bar("scoring") as update:
         result = run(options, progress=update)
+    from aikd_cli.utils.distributed import is_main_process
+
+    if not is_main_process():  # a torchrun rank other than 0: rank 0 reports for the job
+        return
     print_summary(result)
+    if shard:
+        err.print(f"when every part is written, join them: aikd score --merge -o {escape(output)}")
     if result.report is not None:
         from aikd_cli.cli.report import print_report_summary
 
@@ -125,6 +140,11 @@ def print_summary(summary) -> None:
             q.add_column({0: "min", 100: "max"}.get(p, f"p{p:g}"), justify="right")
         q.add_row(*(f"{v:.4g}" for v in pct.values()))
         out.print(q)
+    if summary.merged:
+        err.print(f"joined {len(summary.merged)} parts in {summary.seconds:.1f} s (the parts are kept: "
+                  f"{escape(summary.merged[0].name)} ...)")
+        if not summary.images:
+            return
     rate = summary.images / summary.seconds if summary.seconds else 0.0
     extra = f", {summary.resumed} rows kept from an earlier run" if summary.resumed else ""
     err.print(f"{summary.images} images in {summary.seconds:.1f} s ({rate:.1f} img/s){extra}")

@@ -6,6 +6,7 @@ to look at exactly what the models see; with ``perturb`` it shows what the AI-KD
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,21 @@ from aikd_cli.faces.pipeline import (
 )
 from aikd_cli.images.discover import iter_inputs
 from aikd_cli.tasks.score import face_row, summarize_scores
-from aikd_cli.utils.atomic import StagedFiles, atomic_open
+from aikd_cli.tasks.shards import (
+    DUPLICATE_MESSAGE,
+    merge_parts,
+    parse_shard,
+    part_meta,
+    part_path,
+    run_ranks,
+    shard_items,
+)
+from aikd_cli.utils.atomic import StagedFiles, atomic_open, atomic_write
 from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.csvfiles import dict_rows
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import resolve_device
+from aikd_cli.utils.distributed import launched_world
 from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
@@ -61,6 +72,8 @@ class AlignOptions(FaceOptions):
     perturb: float = 0.0
     perturb_unit: str = "px"
     seed: int = 0
+    shard: str | None = None  # "K/N": align part K of N; its rows go to landmarks.csv.part-K-of-N
+    merge: bool = False  # join the parts of OUTPUT/landmarks.csv instead of aligning
 
     def __post_init__(self) -> None:
         self.output = Path(self.output)
@@ -68,8 +81,14 @@ class AlignOptions(FaceOptions):
     def validate(self) -> None:
         """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
         super().validate()
+        if self.merge:
+            if self.inputs or self.shard or self.resume:
+                raise AikdError("--merge takes no inputs, --shard or --resume: it joins the parts in -o OUTPUT")
+            return
         if not self.inputs:
             raise AikdError("nothing to align: give image files or folders")
+        if self.shard is not None:
+            parse_shard(self.shard)
         check_number("--size", self.size, 16, MAX_SIZE)
         check_number("--perturb", self.perturb, 0.0, 1000.0)
         if self.perturb_unit not in UNITS:
@@ -83,6 +102,7 @@ class AlignResult:
     images: int
     crops: int = 0
     status_counts: dict = field(default_factory=dict)
+    merged: list[Path] = field(default_factory=list)  # the parts joined into ``csv`` (--merge, torchrun)
 
 
 def _crop_name(path: str, base: str, face: int, all_faces: bool) -> str:
@@ -103,12 +123,42 @@ def run(options: AlignOptions, progress: Progress | None = None, *, detector: Fa
 
     A run into a folder that already holds files stages its crops and moves them into place with
     the CSV at the end (or on Ctrl-C), so a crash leaves the earlier crops and CSV as they were.
+    ``options.shard``, ``options.merge`` and torchrun work as in ``aikd score`` (:mod:`aikd_cli.tasks.shards`).
     """
     opts = options
     opts.validate()
+    if opts.merge:
+        return merge_aligned(opts.output)
+    if launched_world() > 1:
+        if opts.shard is not None:
+            raise AikdError("--shard is for separate processes: under torchrun every rank already aligns its shard")
+        return run_ranks(opts, progress, lambda mine, p: run_here(mine, p, detector=detector),
+                         lambda: merge_aligned(opts.output))
+    return run_here(opts, progress, detector=detector)
+
+
+def merge_aligned(out: Path) -> AlignResult:
+    """``aikd align --merge``: join the parts of ``out/landmarks.csv`` (the crops are in place)."""
+    csv_path = Path(out) / "landmarks.csv"
+    parts = merge_parts(csv_path)
+    _, counts, _ = summarize_scores(csv_path)
+    return AlignResult(Path(out), csv_path, images=0, crops=len(_listed_crops(csv_path)), status_counts=counts,
+                       merged=parts)
+
+
+def run_here(opts: AlignOptions, progress: Progress | None = None, *,
+             detector: FaceDetector | None = None) -> AlignResult:
+    """:func:`run` in this process only: the whole input, or the part ``opts.shard``, whose crops
+    are written in place (parts run at once share the folder) and whose rows go to its own CSV."""
+    opts.validate()
     out = opts.output
+    shard = parse_shard(opts.shard) if opts.shard else None
+    csv_path = part_path(out / "landmarks.csv", *shard) if shard else out / "landmarks.csv"
     inputs = [str(p) for p in opts.inputs]
-    outputs = [Output(out, "--output", folder=True, mirror=True, names=("landmarks.csv", StagedFiles.NAME))]
+    outputs = [Output(out, "--output", folder=True, mirror=True, names=("landmarks.csv", StagedFiles.NAME),
+                      lock=shard is None)]
+    if shard:
+        outputs.append(Output(csv_path, "--output"))
     with guard_outputs(outputs, local_paths(*inputs, opts.landmarks, None if detector or opts.landmarks
                                             else opts.detector)):
         items = list(iter_inputs(inputs, recursive=opts.recursive, follow_links=opts.follow_links))
@@ -117,28 +167,35 @@ def run(options: AlignOptions, progress: Progress | None = None, *, detector: Fa
         base = _common_base(inputs)
         check_mirror(out, "--output", [(it.path, _crop_name(it.path, base, 0, False)) for it in items
                                        if not (it.problem or it.duplicate_of)], [it.path for it in items])
-        csv_path = out / "landmarks.csv"
+        todo, part = shard_items(items, *shard, opts.batch_size) if shard else (items, None)
         if opts.resume:
             check_resumable(csv_path, ALIGN_COLUMNS)
         device = resolve_device(opts.device)
         source = make_face_source(opts, opts.size, device, detector, perturb=opts.perturb,
                                   unit=opts.perturb_unit, seed=opts.seed)
         out.mkdir(parents=True, exist_ok=True)
-        staged = _staging(out, csv_path, opts.resume)
+        staged = None if shard else _staging(out, csv_path, opts.resume)
         writer = ResultsWriter(csv_path, ALIGN_COLUMNS, resume=opts.resume,
                                key=lambda row: resolve_csv_path(row["path"], out))
-        todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
+        todo = [it for it in todo if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
         summary = AlignResult(out, csv_path, images=len(todo))
         crops = staged.path if staged else out
-        with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
-            try:
-                _run(todo, writer, out, crops, base, opts, source, summary, progress)
-            except KeyboardInterrupt:
+        try:
+            with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
+                try:
+                    _run(todo, writer, out, crops, base, opts, source, summary, progress)
+                except KeyboardInterrupt:
+                    if staged:
+                        staged.publish()  # the crops of the rows kept, before the CSV names them
+                    raise
                 if staged:
-                    staged.publish()  # the crops of the rows kept, before the CSV names them
-                raise
-            if staged:
-                staged.publish()
+                    staged.publish()
+                if part is not None:
+                    part["complete"] = True
+        finally:
+            if part is not None and writer.published:
+                atomic_write(csv_path.with_name(csv_path.name + ".meta.json"),
+                             json.dumps(part_meta(opts, part), indent=2, default=str))
     _, summary.status_counts, _ = summarize_scores(csv_path)
     return summary
 
@@ -189,7 +246,7 @@ def _run(todo: list, writer: ResultsWriter, out: Path, crops: Path, base: str, o
         done += len(batch)
         if progress:
             progress(done, len(todo))
-    writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"duplicate input: same file as {it.duplicate_of}"))
+    writer.write(_row(it.path, out, ImageFaces(it.path, ERROR, f"{DUPLICATE_MESSAGE}{it.duplicate_of}"))
                  for it in todo if it.duplicate_of)
     writer.write(_row(it.path, out, ImageFaces(it.path, UNREADABLE, it.problem)) for it in todo if it.problem)
 

@@ -9,7 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import Face, FaceDetector
 from aikd_cli.faces.landmarks import (
@@ -43,10 +42,20 @@ from aikd_cli.faces.pipeline import (
 from aikd_cli.images.discover import InputItem, iter_inputs
 from aikd_cli.models.inference import FaceModel, open_face_model
 from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
+from aikd_cli.tasks.shards import (
+    DUPLICATE_MESSAGE,
+    merge_parts,
+    parse_shard,
+    part_meta,
+    part_path,
+    run_ranks,
+    shard_items,
+)
 from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import PRECISIONS
+from aikd_cli.utils.distributed import launched_world
 from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
@@ -98,6 +107,8 @@ class ScoreOptions(FaceOptions):
     seed: int = 0
     save_crops: Path | None = None  # keep the aligned crops here (see tasks/report/crops.py)
     report: Path | None = None
+    shard: str | None = None  # "K/N": score part K of N into <output>.part-K-of-N (tasks/shards.py)
+    merge: bool = False  # join the parts of ``output`` instead of scoring
 
     def __post_init__(self) -> None:
         self.output = Path(self.output)
@@ -111,8 +122,17 @@ class ScoreOptions(FaceOptions):
     def validate(self) -> None:
         """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
         super().validate()
+        if self.merge:
+            if self.inputs or self.shard or self.resume or self.save_crops:
+                raise AikdError("--merge takes no inputs, --shard, --resume or --save-crops: it joins the parts of "
+                                "-o OUTPUT (and builds --report)")
+            return
         if not self.inputs:
             raise AikdError("nothing to score: give image files or folders")
+        if self.shard is not None:
+            parse_shard(self.shard)
+            if self.report is not None:
+                raise AikdError("--report needs the whole CSV: build it after --merge (or score under torchrun)")
         check_number("--perturb", self.perturb, 0.0, 1000.0)
         check_number("--perturb-samples", self.perturb_samples, 0, 256)
         if self.perturb_unit not in UNITS:
@@ -133,6 +153,7 @@ class ScoreResult:
     qualities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     seconds: float = 0.0
     report: ReportResult | None = None  # with ``options.report``
+    merged: list[Path] = field(default_factory=list)  # the parts joined into ``output`` (--merge, torchrun)
 
     def percentiles(self, points: Sequence[float] = (0, 5, 25, 50, 75, 95, 100)) -> dict[float, float]:
         if self.qualities.size == 0:
@@ -173,13 +194,38 @@ def run(
     exceptions. Rows are journalled as they are produced, so an interrupted run leaves a valid CSV
     of everything finished (``KeyboardInterrupt`` is re-raised after the CSV is written), and
     ``options.resume`` skips images already in it. Pass ``model``/``detector`` to reuse loaded ones.
+    With ``options.shard`` (``"K/N"``) only part K is scored, into ``<output>.part-K-of-N``;
+    ``options.merge`` joins the parts; under ``torchrun`` each rank scores its part and rank 0
+    merges them (see :mod:`aikd_cli.tasks.shards`).
 
     >>> from aikd_cli import ScoreOptions, score
     >>> result = score(ScoreOptions(inputs=["photos/"], output="scores.csv"))  # doctest: +SKIP
     """
     opts = options
     opts.validate()
-    output = opts.output
+    if opts.merge:
+        result = merge_shards(opts.output)
+    elif launched_world() > 1:
+        if opts.shard is not None:
+            raise AikdError("--shard is for separate processes: under torchrun every rank already scores its shard")
+        result = run_torchrun(opts, progress, model=model, detector=detector)
+    else:
+        result = run_here(opts, progress, model=model, detector=detector)
+    if opts.report is not None and result.output == opts.output:  # the whole CSV (rank 0 under torchrun)
+        from aikd_cli.tasks.report import ReportOptions
+        from aikd_cli.tasks.report import run as build_report
+
+        result.report = build_report(ReportOptions(scores=result.output, output=opts.report, workers=opts.workers),
+                                     progress)
+    return result
+
+
+def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: FaceModel | None = None,
+             detector: FaceDetector | None = None) -> ScoreResult:
+    """:func:`run` in this process only (the whole input, or the part ``opts.shard``)."""
+    opts.validate()
+    shard = parse_shard(opts.shard) if opts.shard else None
+    output = part_path(opts.output, *shard) if shard else opts.output
     csv_dir = output.parent
     started = time.perf_counter()
     inputs = [str(p) for p in opts.inputs]
@@ -195,6 +241,7 @@ def run(
         if opts.save_crops is not None:
             check_mirror(opts.save_crops, "--save-crops", _crop_targets(items, csv_dir),
                          [it.path for it in items])
+        todo, part = shard_items(items, *shard, opts.batch_size) if shard else (items, None)
         if opts.resume:
             check_resumable(output, opts.columns)
         # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
@@ -203,23 +250,38 @@ def run(
                                   seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
         writer = ResultsWriter(output, opts.columns, resume=opts.resume,
                                key=lambda row: resolve_csv_path(row["path"], csv_dir))
-        todo = [it for it in items if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
+        todo = [it for it in todo if os.path.normpath(os.path.abspath(it.path)) not in writer.done]
         result = ScoreResult(output, images=len(todo), resumed=writer.kept)
         try:
             with writer:  # published at the end, and on Ctrl-C; a crash leaves an earlier CSV as it was
                 if todo:
                     _run(todo, writer, csv_dir, opts, model, source, progress)
+                if part is not None:
+                    part["complete"] = True
         finally:
             if writer.published:
-                write_meta(output, opts, model)
+                write_meta(output, opts, model, shard=part)
     result.seconds = time.perf_counter() - started
     result.rows, result.status_counts, result.qualities = summarize_scores(output)
-    if opts.report is not None:
-        from aikd_cli.tasks.report import ReportOptions
-        from aikd_cli.tasks.report import run as build_report
-
-        result.report = build_report(ReportOptions(scores=output, output=opts.report, workers=opts.workers), progress)
     return result
+
+
+def merge_shards(output: str | os.PathLike) -> ScoreResult:
+    """``aikd score --merge``: join the parts of ``output`` (:func:`~aikd_cli.tasks.shards.merge_parts`)."""
+    started = time.perf_counter()
+    parts = merge_parts(output)
+    rows, counts, qualities = summarize_scores(output)
+    return ScoreResult(Path(output), images=0, rows=rows, status_counts=counts, qualities=qualities,
+                       seconds=time.perf_counter() - started, merged=parts)
+
+
+def run_torchrun(opts: ScoreOptions, progress: Progress | None = None, **models) -> ScoreResult:
+    """One rank of a ``torchrun`` job (:func:`~aikd_cli.tasks.shards.run_ranks`)."""
+    started = time.perf_counter()
+    merged = run_ranks(replace(opts, report=None), progress, lambda mine, p: run_here(mine, p, **models),
+                       lambda: merge_shards(opts.output))
+    merged.seconds = time.perf_counter() - started
+    return merged
 
 
 def score_outputs(output: Path, opts: ScoreOptions) -> list[Output]:
@@ -227,7 +289,8 @@ def score_outputs(output: Path, opts: ScoreOptions) -> list[Output]:
     the crops of ``--save-crops``."""
     outputs = [Output(output, "--output")]
     if opts.save_crops is not None:
-        outputs.append(Output(opts.save_crops, "--save-crops", folder=True, mirror=True))
+        # parts of one job share the folder: each locks only its own CSV
+        outputs.append(Output(opts.save_crops, "--save-crops", folder=True, mirror=True, lock=opts.shard is None))
     return outputs
 
 
@@ -263,7 +326,7 @@ def _run(todo: list[InputItem], writer: ResultsWriter, csv_dir: Path, opts: Scor
         if progress:
             progress(done, len(todo))
     # after the originals, so that "same file as" always points at an earlier row
-    writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"duplicate input: same file as {it.duplicate_of}")
+    writer.write(face_row(it.path, csv_dir, status=ERROR, message=f"{DUPLICATE_MESSAGE}{it.duplicate_of}")
                  for it in todo if it.duplicate_of)
     writer.write(face_row(it.path, csv_dir, status=UNREADABLE, message=it.problem) for it in todo if it.problem)
     if progress:
@@ -305,17 +368,18 @@ def _spread(values: list[float]) -> dict[str, str]:
     return dict(zip(PERTURB_COLUMNS, (format(float(finite.mean()), ".9g"), format(float(finite.std()), ".9g"))))
 
 
-def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None) -> None:
-    """``<csv>.meta.json``: which model and detector made the scores, for reports and papers."""
-    meta = {
-        "tool": "aikd",
-        "version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": getattr(model, "source", opts.model),
-        "model_config": model.config.to_dict() if model is not None else None,
-        "detector": None if (opts.aligned or opts.landmarks) else opts.detector,
-        "options": {k: v for k, v in asdict(opts).items() if k != "inputs"},
-    }
+def write_meta(output: Path, opts: ScoreOptions, model: FaceModel | None, shard: dict | None = None) -> None:
+    """``<csv>.meta.json``: which model and detector made the scores, for reports and papers (and,
+    for a part of ``--shard``, which block it holds and whether it finished)."""
+    meta = part_meta(
+        opts, shard or {},
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=getattr(model, "source", opts.model),
+        model_config=model.config.to_dict() if model is not None else None,
+        detector=None if (opts.aligned or opts.landmarks) else opts.detector,
+    )
+    if shard is None:
+        del meta["shard"]
     atomic_write(output.with_name(output.name + ".meta.json"), json.dumps(meta, indent=2, default=str))
 
 

@@ -36,7 +36,6 @@ from aikd_cli.tasks.distill.data import (
     batch_views,
     collate_views,
 )
-from aikd_cli.tasks.distill.distributed import Dist
 from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman, term_gradients
 from aikd_cli.tasks.distill.run_folder import DistillResult, RunFiles
 from aikd_cli.tasks.distill.samples import (
@@ -49,6 +48,7 @@ from aikd_cli.tasks.distill.student import make_optimizer, parameter_groups, set
 from aikd_cli.tasks.distill.teacher import Teacher
 from aikd_cli.utils.atomic import atomic_open, atomic_write
 from aikd_cli.utils.device import autocast, resolve_precision
+from aikd_cli.utils.distributed import Dist
 from aikd_cli.utils.progress import Progress
 
 log = logging.getLogger("aikd")

@@ -16,7 +16,6 @@ from aikd_cli.tasks.distill.config import DistillConfig, DistillOptions, to_toml
 from aikd_cli.tasks.distill.data import (
     split_validation,
 )
-from aikd_cli.tasks.distill.distributed import Dist, setup_distributed
 from aikd_cli.tasks.distill.engine import Distiller
 from aikd_cli.tasks.distill.run_folder import DistillResult, RunFiles, absolute_paths
 from aikd_cli.tasks.distill.samples import (
@@ -36,6 +35,7 @@ from aikd_cli.tasks.distill.student import build_student, set_head_units
 from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
 from aikd_cli.utils.atomic import atomic_write
 from aikd_cli.utils.device import resolve_device, resolve_precision
+from aikd_cli.utils.distributed import Dist, setup_distributed
 from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
