@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import SRC
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -24,7 +25,6 @@ from aikd_cli.cli.app import app
 
 runner = CliRunner()
 PHOTOS = ("Jean_Charest", "Colin_Powell", "George_W_Bush")
-SRC = next(p / "src" for p in Path(__file__).resolve().parents if (p / "src" / "aikd_cli").is_dir())
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(SRC)}
 
 
