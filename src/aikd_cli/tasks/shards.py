@@ -45,8 +45,16 @@ def part_meta(opts: Any, shard: dict, **about: Any) -> dict:
     """What a part's ``.meta.json`` holds: ``about`` (the model...), the options and its block."""
     from aikd_cli._version import __version__
 
-    options = {k: v for k, v in asdict(opts).items() if k != "inputs"}
+    options = {k: _located(v) for k, v in asdict(opts).items() if k != "inputs"}
     return {"tool": "aikd", "version": __version__, **about, "options": options, "shard": shard}
+
+
+def _located(value: Any) -> Any:
+    """A local file or folder option as its absolute path, so that shards given the same
+    ``--landmarks`` or model file by relative and by absolute paths agree."""
+    if isinstance(value, (str, Path)) and str(value) and Path(value).expanduser().exists():
+        return str(Path(value).expanduser().resolve())
+    return value
 
 
 def parse_shard(text: str) -> tuple[int, int]:
