@@ -217,6 +217,8 @@ def test_two_gloo_ranks_write_the_single_process_csv_and_resume_a_dead_rank(work
     (work / "two.csv").unlink()
     job = torchrun_job(2, *SCORE, "crops", "crops/a/c1.png", "-o", "two.csv", "-m", qmodel, "--resume")
     assert [code for code, *_ in job] == [0, 0], job
+    kept = len(rows(work / "two.csv.part-1-of-2")) + 1  # rank 0's whole part and rank 1's surviving row
+    assert f"{kept} rows kept from an earlier run" in job[0][2], job[0][2][-2000:]
     one, two = rows(work / "one.csv"), rows(work / "two.csv")
     assert [{**r, "quality": ""} for r in one] == [{**r, "quality": ""} for r in two]
     assert all(a["quality"] == b["quality"] or abs(float(a["quality"]) - float(b["quality"])) < 1e-6

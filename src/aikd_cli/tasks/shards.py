@@ -223,7 +223,7 @@ def run_ranks(opts: Any, progress: Progress | None, run_part: Callable[[Any, Pro
               merge: Callable[[], R]) -> R:
     """One rank of a ``torchrun`` job: ``run_part`` shard ``rank + 1`` of ``world`` on this rank's
     device, wait for every rank, and (rank 0) ``merge`` the parts. Only rank 0 reports progress and
-    gets the merged result (its ``images``: of all ranks); the others get their part's."""
+    gets the merged result (its ``images`` and ``resumed``: of all ranks); the others get their part's."""
     import torch.distributed as dist
 
     from aikd_cli.utils.distributed import setup_distributed
@@ -234,11 +234,14 @@ def run_ranks(opts: Any, progress: Progress | None, run_part: Callable[[Any, Pro
         result = run_part(replace(opts, shard=f"{job.rank + 1}/{job.world}", device=str(device)),
                           progress if job.main else None)
         images = job.sum(result.images)  # type: ignore[attr-defined]
+        resumed = job.sum(getattr(result, "resumed", 0))
         job.barrier()
         if not job.main:
             return result
         merged = merge()
         merged.images = images  # type: ignore[attr-defined]
+        if hasattr(merged, "resumed"):
+            merged.resumed = resumed
         return merged
     finally:
         if job.active and dist.is_initialized():
