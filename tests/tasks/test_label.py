@@ -16,7 +16,7 @@ from paths import SRC
 
 from aikd_cli.tasks.distill.losses import spearman
 from aikd_cli.tasks.distill.samples import read_manifest
-from aikd_cli.tasks.label import certainty_ratio, sdd_quality, wasserstein_1d
+from aikd_cli.tasks.label import certainty_ratio, compute_labels, sdd_quality, wasserstein_1d
 
 
 def _controlled_embeddings():
@@ -67,6 +67,16 @@ def test_wasserstein_matches_scipy_and_sdd_labels_are_signed_and_finite():
     assert g2[0] < i2[0] and q2[0] < 0
 
 
+def test_norm_labels_are_embedding_norms_and_need_no_identities():
+    emb, names, _ = _controlled_embeddings()
+    quality, genuine, impostor = compute_labels(emb, names, "norm")
+    np.testing.assert_allclose(quality, np.linalg.norm(emb.numpy(), axis=1), rtol=1e-12)
+    assert np.isnan(genuine).all() and np.isnan(impostor).all()
+    # the lone face of identity C gets a label too, and one identity is enough
+    assert np.isfinite(quality).all()
+    assert np.isfinite(compute_labels(emb[:4], ["A"] * 4, "norm")[0]).all()
+
+
 def test_label_command_on_real_photos(assets, mobilefacenet_weights, retinaface_weights, tmp_path):
     ids = lfw_identities(assets, tmp_path / "ids.csv", people=3)
     lone = sorted((assets / "lfw").glob("Adam_Sandler/*.jpg"))[0]  # a person not among the first three
@@ -82,7 +92,7 @@ def test_label_command_on_real_photos(assets, mobilefacenet_weights, retinaface_
             "label",
             "-i",
             str(ids),
-            "-m",
+            "--fr-model",
             str(mobilefacenet_weights),
             "-o",
             str(out),

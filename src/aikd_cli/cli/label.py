@@ -46,7 +46,8 @@ def label(
         "labels.csv"
     ),
     scheme: Annotated[
-        str, typer.Option("--scheme", help="cr: CR-FIQA certainty ratio; sdd: SDD-FIQA Wasserstein distance.")
+        str, typer.Option("--scheme", help="cr: CR-FIQA certainty ratio; sdd: SDD-FIQA Wasserstein distance; norm: the embedding norm "
+                                      "(MagFace's quality; needs no identities).")
     ] = "cr",
     max_impostors: Annotated[
         int,

@@ -1,7 +1,7 @@
 """Pseudo quality labels from identities, for when no FIQA model exists: ``aikd label``.
 
 Two published unsupervised schemes, both computed from the embeddings of an FR model on correctly
-aligned faces and the identity of each face:
+aligned faces and the identity of each face, and one that needs no identities:
 
 * ``cr`` -- CR-FIQA's certainty ratio (Boutros et al., CVPR 2023): ``CCS`` is the cosine between a
   face and its own identity centre, ``NNCCS`` the largest cosine to any other identity centre, and
@@ -13,6 +13,9 @@ aligned faces and the identity of each face:
   other identities, a seeded random subset of at most ``max_impostors``). It is signed here (negative
   when the impostor similarities are the higher ones), so a face that looks more like others than
   like itself never scores high.
+* ``norm`` -- the norm of the face's embedding, the quality MagFace (Meng et al., CVPR 2021) trains
+  into its FR model and the training-free yardstick ``aikd evaluate`` reports: a teacher quality
+  that any FR model gives (``genuine``/``impostor`` stay empty).
 
 Identities with one face have no genuine comparison and get no label (status ``single_image``); when
 only one identity has usable faces there is no impostor comparison (status ``no_impostor``), and an
@@ -39,7 +42,7 @@ from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.distill.samples import FaceRecord
 from aikd_cli.utils.progress import Progress
 
-SCHEMES = ("cr", "sdd")
+SCHEMES = ("cr", "sdd", "norm")
 #: ``genuine`` / ``impostor`` are CCS / NNCCS for ``cr`` and the mean genuine / impostor cosine for ``sdd``.
 LABEL_COLUMNS = (
     "path",
@@ -145,6 +148,9 @@ def compute_labels(
         return tuple(t.numpy() for t in certainty_ratio(embeddings, identities))  # type: ignore[return-value]
     if scheme == "sdd":
         return sdd_quality(embeddings, identities, max_impostors=max_impostors, seed=seed)
+    if scheme == "norm":
+        empty = np.full(len(embeddings), np.nan)
+        return embeddings.double().norm(dim=1).numpy(), empty, empty.copy()
     raise InputFormatError(f"unknown labelling scheme {scheme!r} (choose {', '.join(SCHEMES)})")
 
 
@@ -331,7 +337,7 @@ def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, 
             raise InputFormatError(
                 f"{identities}: {f.path} is listed as both {seen[f.path]!r} and {f.identity!r}"
             )
-    if len(set(seen.values())) < 2:
+    if scheme != "norm" and len(set(seen.values())) < 2:
         raise InputFormatError(
             f"{identities}: lists one identity ({next(iter(seen.values()))!r}); a label compares each face with "
             "its own identity and the others, so at least two are needed"
