@@ -265,7 +265,7 @@ def main() -> None:
             "label",
             "-i",
             args.assets / "lfw" / "identities.csv",
-            "-m",
+            "--fr-model",
             fr,
             "--detector",
             det,
