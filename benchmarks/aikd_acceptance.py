@@ -284,7 +284,7 @@ def main() -> None:
     for scheme in args.schemes:
         labels = split_dir / f"train_{scheme}.csv"
         if not labels.exists():
-            aikd(out, "label", "-i", train, "--fr-model", fr, "--scheme", scheme, *cpu, "-o", labels)
+            aikd(out, "label", "-i", train, "--fr-model", fr, "--detector", det, "--scheme", scheme, *cpu, "-o", labels)
     students = {
         "AI-KD": ["--perturb", "3", "--cache-teacher"],
         "plain": ["--perturb", "0", "--lambda-cos", "0"],
@@ -302,7 +302,7 @@ def main() -> None:
                 if not (run / "done").exists():
                     shutil.rmtree(run, ignore_errors=True)
                     budget = ["--seed", seed, "--epochs", args.epochs, "-b", args.batch_size, "-j", "2"]
-                    aikd(out, "distill", labels, "--backbone", fr, "-o", run, *budget, "--device", "cpu", *extra,
+                    aikd(out, "distill", labels, "--backbone", fr, "--detector", det, "-o", run, *budget, "--device", "cpu", *extra,
                          *shlex.split(args.extra))  # fmt: skip
                     (run / "done").write_text("")
                 runs[name] = str(run)
@@ -313,7 +313,7 @@ def main() -> None:
                 while any(str(edir) in cmd for cmd in _command_lines()):  # another driver evaluates it
                     time.sleep(30)
                 if not (edir / "results.json").exists():
-                    aikd(out, "evaluate", "--identities", test, "--fr-model", fr, "--landmarks", landmarks, *models,
+                    aikd(out, "evaluate", "--identities", test, "--fr-model", fr, "--landmarks", landmarks, "--detector", det, *models,
                          "--perturb", f"0,{levels}", "--perturb-unit", unit, "--fmr", args.fmr, *cpu, "-j", "2",
                          "-o", edir)  # fmt: skip
                 lv = [float(x) for x in levels.split(",")]
