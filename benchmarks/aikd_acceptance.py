@@ -118,17 +118,22 @@ def subset(labels: Path, people: int, seed: int) -> Path:
     return out
 
 
-def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, levels, unit: str):
+def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, levels, unit: str, det: str):
     """Qualities (per model and p) and FR embeddings of the test faces, from the cache ``aikd evaluate`` filled."""
+    from aikd_cli.defaults import DEFAULT_DET_SIZE
+    from aikd_cli.faces.detector import load_detector
     from aikd_cli.faces.landmarks import read_landmarks
     from aikd_cli.models.inference import open_face_model
     from aikd_cli.tasks.evaluate.cache import default_cache_dir
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint, run_models
     from aikd_cli.tasks.evaluate.protocols import FileImages
+    from aikd_cli.tasks.evaluate.run import _detector_fingerprint
 
     rows = list(csv.DictReader(open(test, newline="")))
     keys = [os.path.normpath(os.path.abspath(r["path"])) for r in rows]
-    lms = {k: min(v, key=lambda f: f[0])[1] for k, v in read_landmarks(landmarks).items()}
+    lms = read_landmarks(landmarks)
+    # as `aikd evaluate` runs it, so the outputs it cached are found: the detector for faces without landmarks
+    detect = any(k not in lms for k in keys)
     variants = tuple(sorted({0.0, *levels}))
     jobs = []
     for label, ref in models.items():
@@ -141,6 +146,8 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
         FileImages(),
         jobs,
         landmarks=lms,
+        detector=load_detector(det, device="cpu", max_size=DEFAULT_DET_SIZE, score_threshold=0.5) if detect else None,
+        detector_id=_detector_fingerprint(det) if detect else "",
         misalign_unit=unit,
         seed=0,
         workers=2,
@@ -317,7 +324,7 @@ def main() -> None:
                          "--perturb", f"0,{levels}", "--perturb-unit", unit, "--fmr", args.fmr, *cpu, "-j", "2",
                          "-o", edir)  # fmt: skip
                 lv = [float(x) for x in levels.split(",")]
-                identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit)
+                identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit, det)
                 methods = level_methods(outputs, runs, variants, identities)
                 ev = bootstrap(
                     identities,
