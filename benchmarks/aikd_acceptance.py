@@ -360,10 +360,12 @@ def write_summary(out: Path) -> None:
     for path in sorted(out.glob("results*.json")):
         merged.update(json.loads(path.read_text()))
     merged = dict(sorted(merged.items()))
-    (out / "summary.md").write_text(
-        summarise(merged) + "\n" + across_seeds(merged) + "\n\n" + doc_table(merged)
-    )
-    print(doc_table(merged))
+    by_scheme: dict[str, dict] = {}  # "seedN/scheme" keys: one table per label scheme, seeds as columns
+    for key, value in merged.items():
+        by_scheme.setdefault(key.split("/")[-1], {})[key] = value
+    tables = "\n\n".join(f"## {scheme} labels\n\n{across_seeds(r)}\n\n{doc_table(r)}" for scheme, r in by_scheme.items())
+    (out / "summary.md").write_text(summarise(merged) + "\n" + tables)
+    print(tables)
 
 
 def doc_table(results: dict) -> str:
