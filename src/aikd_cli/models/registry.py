@@ -243,7 +243,7 @@ register(
         commercial=False,
         source="insightface arcface_torch model zoo (glint360k_cosface_r100_fp16_0.1); Hub copy used by "
         "github.com/LeoXing1996/H2CEvaluator",
-        description="CosFace iResNet-100 trained on Glint360K, torch weights (for --backbone, -m, -f)",
+        description="CosFace iResNet-100 trained on Glint360K, torch weights (for --fr-model, --backbone)",
     )
 )
 register(
@@ -259,7 +259,7 @@ register(
         license=_INSIGHTFACE_LICENCE,
         commercial=False,
         source="insightface buffalo_l pack (v0.7), w600k_r50.onnx; Hub mirror public-data/insightface",
-        description="ArcFace iResNet-50 trained on WebFace600K, ONNX (for -m, -f)",
+        description="ArcFace iResNet-50 trained on WebFace600K, ONNX (for --fr-model)",
         onnx=OnnxContract(embedding=0),
     )
 )
@@ -276,7 +276,7 @@ register(
         license="Apache-2.0",
         commercial=True,
         source="fal, AuraFace v1 (huggingface.co/fal/AuraFace-v1)",
-        description="AuraFace ArcFace-style iResNet-100 (glintr100), ONNX, commercial-friendly (for -m, -f)",
+        description="AuraFace ArcFace-style iResNet-100 (glintr100), ONNX, commercial-friendly (for --fr-model)",
         onnx=OnnxContract(embedding=0),
     )
 )
