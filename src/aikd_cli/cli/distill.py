@@ -117,6 +117,10 @@ def distill(**options) -> None:
     print_summary(result)
 
 
+def _metrics(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+
+
 def print_summary(result) -> None:
     table = Table(title="aikd distill", show_header=False)
     table.add_column(style="bold")
@@ -125,8 +129,10 @@ def print_summary(result) -> None:
     table.add_row("steps", str(result.steps))
     table.add_row("faces", f"{result.train_faces} training, {result.val_faces} validation")
     table.add_row("skipped", ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items())) or "none")
+    if result.start_metrics:
+        table.add_row("before training", _metrics(result.start_metrics))
     if result.best_step is not None:
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best_metrics.items() if isinstance(v, float))
+        metrics = _metrics(result.best_metrics)
         table.add_row("best", f"step {result.best_step}" + (f": {metrics}" if metrics else ""))
     table.add_row("teacher", "unchanged (weights verified)")
     table.add_row("model", escape(result.best))

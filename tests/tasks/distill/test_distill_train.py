@@ -445,3 +445,31 @@ def test_no_by_construction_or_silent_validation_numbers(lfw_labels, tmp_path, c
     assert {"val_q_loss_mean", "val_pred_std", "val_label_std"} <= set(val[-1])
     meta = json.loads(load_file_meta(tmp_path / "p0" / "best.safetensors"))
     assert meta["calibration"]["source"] == "labels" and meta["calibration"]["faces"] == result.train_faces
+
+
+def test_start_line_is_the_teachers_own_misalignment_gap(lfw_labels, tmp_path, caplog):
+    """Before the first step a student copied from the teacher is the teacher: its validation
+    embedding term is the teacher's 1 - cos between the aligned and misaligned crops of the
+    validation faces, computed here straight from the teacher; the fresh head's constant
+    predictions give no rank metrics; the run says whether the student ended closer."""
+    caplog.set_level("INFO", logger="aikd")
+    teacher = tiny_teacher()
+    run = prepare_run(_config(lfw_labels, tmp_path / "run", max_steps=4, val_every=1.0), teacher=teacher)
+    from aikd_cli.tasks.distill.data import batch_views
+
+    gaps = []
+    for batch in run.val_loader:
+        clean, noisy = batch_views(batch, run.device, 112)
+        e, _ = teacher(clean)
+        e_hat, _ = teacher(noisy)
+        gaps.append(1 - torch.nn.functional.cosine_similarity(e.float(), e_hat.float()))
+    gap = float(torch.cat(gaps).mean())
+    assert gap > 1e-4  # the misaligned crops do move the teacher's embedding
+    result = run.fit()
+    start = _metrics(tmp_path / "run")[0]
+    assert start["step"] == 0 and start["start"] is True and "loss" not in start
+    assert start["val_cos"] == pytest.approx(gap, rel=1e-4)
+    assert result.start_metrics["val_cos"] == start["val_cos"]
+    assert not {"val_label_spearman", "val_stability", "val_pred_std"} & set(start)
+    assert start["val_q_loss"] == pytest.approx(start["val_q_loss_mean"], rel=1e-5)  # starts at the mean
+    assert "at the start" in caplog.text

@@ -62,6 +62,9 @@ def _exported(model: nn.Module) -> dict:
     return export() if export is not None else model.state_dict()
 
 
+_RANK_METRICS = ("val_label_spearman", "val_stability", "val_pred_std")
+
+
 def _finite(metrics: dict) -> dict:
     """JSON-safe metrics (NaN and inf become null)."""
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in metrics.items()}
@@ -169,6 +172,7 @@ class Distiller:
         self.best_value = math.inf
         self.best_step: int | None = None
         self.best_metrics: dict = {}
+        self.start_metrics: dict = {}  # validation of the untrained student (see _measure_start)
         self.bad_seen: set[tuple[int, int]] = set()
         self.tb = None
         self.last_window = ""  # the latest training-loss line, shown with each validation
@@ -331,6 +335,7 @@ class Distiller:
                 "step": -1 if self.best_step is None else self.best_step,
                 "metrics": json.dumps(_finite(self.best_metrics)),
             },
+            "start": json.dumps(self.start_metrics),
             "rng": rng,
         }
 
@@ -372,6 +377,7 @@ class Distiller:
         self.best_value = float(state["best"]["value"])
         self.best_step = None if state["best"]["step"] < 0 else int(state["best"]["step"])
         self.best_metrics = json.loads(state["best"]["metrics"])
+        self.start_metrics = json.loads(state.get("start", "{}"))
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
@@ -419,6 +425,40 @@ class Distiller:
         self.save(metrics, is_best)
         return metrics
 
+    def _measure_start(self) -> None:
+        """Validate the untrained student once, before the first step.
+
+        With a student copied from the teacher, its ``val_cos`` is the teacher's own sensitivity to
+        the misalignment: the value distillation has to bring down. Metrics that are undefined or
+        constant by construction (ranks of a fresh head that predicts the label mean) are left out.
+        The run's random stream is the same as without this pass.
+        """
+        if self.dist.main and self.val_faces:
+            with torch.random.fork_rng(devices=[]):
+                metrics = self.evaluate(self.student)
+            set_train_mode(self.student, self.config.freeze_bn)
+            constant = metrics.get("val_pred_std", 1.0) == 0
+            self.start_metrics = {
+                k: v
+                for k, v in metrics.items()
+                if isinstance(v, int) or (math.isfinite(v) and not (constant and k in _RANK_METRICS))
+            }
+            self._log({"step": 0, "epoch": 0.0, **self.start_metrics, "start": True})
+        self.dist.barrier()
+
+    def _report_invariance(self) -> None:
+        """Say whether the best student is closer to the teacher on misaligned faces than at the start."""
+        start, best = self.start_metrics.get("val_cos"), self.best_metrics.get("val_cos")
+        if start is None or best is None or self.config.perturb == 0 or self.config.lambda_cos == 0:
+            return
+        if best < start:
+            log.info(f"embedding term on validation: {start:.4f} at the start -> {best:.4f} at the best step")
+        else:
+            log.warning(
+                f"warning: the student learnt no alignment invariance: its embedding term on validation is "
+                f"{best:.4f} at the best step against {start:.4f} at the start"
+            )
+
     def _check_trained(self, trained: int) -> None:
         """Refuse to save a model no face has trained (every face skipped: missing, unreadable,
         unusable landmarks), in every process at once."""
@@ -445,6 +485,8 @@ class Distiller:
         trained = 0  # faces this process has trained on since it started
         report = self.progress or (lambda done, total, stage="": None)
         report(self.step, self.total_steps, "distilling")
+        if self.step == 0:
+            self._measure_start()
         while self.step < self.total_steps:
             epoch, offset = divmod(self.step, self.steps_per_epoch)
             self.sampler.set_position(epoch, offset * self.config.batch_size)
@@ -475,6 +517,8 @@ class Distiller:
             self.tb.close()
         self.teacher.check_unchanged()
         if self.dist.main:
+            self._report_invariance()
+        if self.dist.main:
             write_skips(self.skips, self.files.skipped)
         elif self.skips:
             write_skips(self.skips, self.files.root / f"skipped.rank{self.dist.rank}.csv")
@@ -488,6 +532,7 @@ class Distiller:
             steps=self.step,
             best_step=self.best_step,
             best_metrics=self.best_metrics,
+            start_metrics=self.start_metrics,
             train_faces=len(self.train_faces),
             val_faces=len(self.val_faces),
             skipped=counts,

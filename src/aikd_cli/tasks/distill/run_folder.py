@@ -65,6 +65,7 @@ class DistillResult:
     steps: int
     best_step: int | None
     best_metrics: dict = field(default_factory=dict)
+    start_metrics: dict = field(default_factory=dict)  # validation before the first step
     train_faces: int = 0
     val_faces: int = 0
     skipped: dict[str, int] = field(default_factory=dict)  # status -> count
