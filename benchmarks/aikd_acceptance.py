@@ -146,7 +146,9 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
         FileImages(),
         jobs,
         landmarks=lms,
-        detector=load_detector(det, device="cpu", max_size=DEFAULT_DET_SIZE, score_threshold=0.5) if detect else None,
+        detector=load_detector(det, device="cpu", max_size=DEFAULT_DET_SIZE, score_threshold=0.5)
+        if detect
+        else None,
         detector_id=_detector_fingerprint(det) if detect else "",
         misalign_unit=unit,
         seed=0,
@@ -155,6 +157,15 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
     )
     assert not ran.failures, ran.failures
     return [r["identity"] for r in rows], ran.outputs, variants
+
+
+def first_validation(run: Path) -> dict:
+    """The run's first validation line: before training (runs since the start line) or its first step."""
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "val_cos" in record:
+            return record
+    return {}
 
 
 def pairs(identities: list[str]):
@@ -231,6 +242,55 @@ def level_methods(outputs, models, variants, identities) -> dict:
     return methods
 
 
+def teacher_agreement(
+    methods: dict, teacher: np.ndarray, identities, students, diff, draws: int, seed: int
+) -> dict:
+    """Spearman's rho between each student's quality of the (misaligned) test faces and the teacher's
+    quality of the aligned ones, per level p, with 95 % intervals over identities and for the paired
+    difference ``diff[0] - diff[1]``. This is what AI-KD trains for, measured on every held-out face
+    (not only the few behind false non-matches), so it is far less noisy than pAUC; it is the
+    mechanism, not the verdict. With norm labels the ``FR embedding norm`` row is the teacher itself
+    on the misaligned faces: how much misalignment costs the teacher, the most AI-KD can win back."""
+    from aikd_cli.tasks.distill.losses import spearman
+
+    names = np.array(identities)
+    people = sorted(set(identities))
+    by_person = [np.flatnonzero(names == p) for p in people]
+
+    def rhos(sel: np.ndarray) -> dict:
+        return {(m, p): spearman(q[sel], teacher[sel]) for m in students for p, q in methods[m].items()}
+
+    full = rhos(np.arange(len(names)))
+    rng = np.random.default_rng(seed)
+    samples = [
+        rhos(np.concatenate([by_person[k] for k in rng.choice(len(people), len(people))]))
+        for _ in range(draws)
+    ]
+    table = {}
+    for key, value in full.items():
+        table["|".join(key)] = {
+            "value": value,
+            "ci95": np.percentile([s[key] for s in samples], [2.5, 97.5]).tolist(),
+        }
+    a, b = diff
+    for p in methods[a]:
+        d = [s[a, p] - s[b, p] for s in samples]
+        table[f"{a} - {b}|{p}"] = {
+            "value": full[a, p] - full[b, p],
+            "ci95": np.percentile(d, [2.5, 97.5]).tolist(),
+        }
+    return table
+
+
+def teacher_quality(scheme: str, methods: dict) -> np.ndarray:
+    """The teacher's quality of the aligned test faces, by the scheme the students were taught."""
+    if scheme == "norm":
+        return methods["FR embedding norm"]["0"]
+    if scheme == "cr":
+        return methods["CR label of the test faces (uses identities)"]["0"]
+    raise SystemExit(f"no teacher quality of the test faces for scheme {scheme!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -291,7 +351,21 @@ def main() -> None:
     for scheme in args.schemes:
         labels = split_dir / f"train_{scheme}.csv"
         if not labels.exists():
-            aikd(out, "label", "-i", train, "--fr-model", fr, "--detector", det, "--scheme", scheme, *cpu, "-o", labels)
+            aikd(
+                out,
+                "label",
+                "-i",
+                train,
+                "--fr-model",
+                fr,
+                "--detector",
+                det,
+                "--scheme",
+                scheme,
+                *cpu,
+                "-o",
+                labels,
+            )
     students = {
         "AI-KD": ["--perturb", "3", "--cache-teacher"],
         "plain": ["--perturb", "0", "--lambda-cos", "0"],
@@ -337,13 +411,19 @@ def main() -> None:
                     seed,
                 )
                 ev["cli_table"] = json.loads((edir / "results.json").read_text())["robustness"]
+                ev["teacher_agreement"] = teacher_agreement(
+                    methods, teacher_quality(scheme, methods), identities, [*runs, "FR embedding norm"], ("AI-KD", "plain"),
+                    args.draws, seed,
+                )  # fmt: skip
                 evaluations[unit] = ev
             metrics = {
                 n: json.loads((Path(r) / "config.json").read_text())["metrics"] for n, r in runs.items()
             }
+            starts = {n: first_validation(Path(r)) for n, r in runs.items()}
             results[f"seed{seed}/{scheme}"] = {
                 "evaluations": evaluations,
                 "validation": metrics,
+                "validation_start": starts,
                 "test_people": held,
             }
             key = f"seed{seed}/{scheme}"
@@ -363,7 +443,9 @@ def write_summary(out: Path) -> None:
     by_scheme: dict[str, dict] = {}  # "seedN/scheme" keys: one table per label scheme, seeds as columns
     for key, value in merged.items():
         by_scheme.setdefault(key.split("/")[-1], {})[key] = value
-    tables = "\n\n".join(f"## {scheme} labels\n\n{across_seeds(r)}\n\n{doc_table(r)}" for scheme, r in by_scheme.items())
+    tables = "\n\n".join(
+        f"## {scheme} labels\n\n{across_seeds(r)}\n\n{doc_table(r)}" for scheme, r in by_scheme.items()
+    )
     (out / "summary.md").write_text(summarise(merged) + "\n" + tables)
     print(tables)
 
@@ -403,6 +485,23 @@ def across_seeds(results: dict) -> str:
             v = np.array(values)
             per = "; ".join(f"{a:.3f}/{b:.3f}" for a, b in v)
             lines.append(f"| {method} | {p} {unit} | {v[:, 0].mean():.3f} | {v[:, 1].mean():.3f} | {per} |")
+    lines += [
+        "\n### Across seeds: Spearman of the student's quality (misaligned) with the teacher's (aligned), mean (per seed)\n",
+        "| method | p | rho | seeds |",
+        "|---|---|---|---|",
+    ]
+    for unit in ("px", "iod"):
+        rhos: dict = {}
+        for r in results.values():
+            for name, cell in r["evaluations"][unit].get("teacher_agreement", {}).items():
+                rhos.setdefault(name, []).append(cell["value"])
+        for name, values in rhos.items():
+            method, p = name.split("|")
+            lines.append(
+                f"| {method} | {p} {unit} | {np.mean(values):+.3f} | "
+                + "; ".join(f"{v:+.3f}" for v in values)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -424,10 +523,25 @@ def summarise(results: dict) -> str:
                 lines.append(
                     f"| {method} | {p} | {v2:.3f} [{l2:.3f}, {h2:.3f}] | {v3:.3f} [{l3:.3f}, {h3:.3f}] |"
                 )
+            agreement = ev.get("teacher_agreement")
+            if agreement:
+                lines += [
+                    f"\n{key}, {unit}: Spearman of the student's quality of the misaligned test faces with the "
+                    "teacher's quality of the aligned ones [95 % CI over identities]\n",
+                    "| method | p | rho |",
+                    "|---|---|---|",
+                ]
+                for name, cell in agreement.items():
+                    method, p = name.split("|")
+                    (lo, hi), sign = cell["ci95"], "+" if " - " in method else ""
+                    lines.append(
+                        f"| {method} | {p} | {cell['value']:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}] |"
+                    )
         d = {k: v.get("val_cos", float("nan")) for k, v in r["validation"].items()}
+        s0 = {k: v.get("val_cos", float("nan")) for k, v in r.get("validation_start", {}).items()}
         lines.append(
-            "\n1 - cos(student on p = 3 crops, teacher) on the validation faces: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in d.items())
+            "\n1 - cos(student on p = 3 crops, teacher) on the validation faces, best step (first validation): "
+            + ", ".join(f"{k} {v:.4f} ({s0.get(k, float('nan')):.4f})" for k, v in d.items())
         )
     return "\n".join(lines)
 
