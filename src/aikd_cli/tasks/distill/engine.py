@@ -430,7 +430,8 @@ class Distiller:
 
         With a student copied from the teacher, its ``val_cos`` is the teacher's own sensitivity to
         the misalignment: the value distillation has to bring down. Metrics that are undefined or
-        constant by construction (ranks of a fresh head that predicts the label mean) are left out.
+        constant by construction (ranks of a fresh head that predicts the label mean, the embedding
+        term of a teacher copy at p = 0) are left out.
         The run's random stream is the same as without this pass.
         """
         if self.dist.main and self.val_faces:
@@ -438,6 +439,8 @@ class Distiller:
                 metrics = self.evaluate(self.student)
             set_train_mode(self.student, self.config.freeze_bn)
             constant = metrics.get("val_pred_std", 1.0) == 0
+            if self.config.perturb == 0 and self.student_info.get("init") == "teacher":
+                metrics.pop("val_cos", None)  # the teacher against itself on the same crop: 0
             self.start_metrics = {
                 k: v
                 for k, v in metrics.items()
