@@ -279,6 +279,13 @@ def teacher_agreement(
             "value": full[a, p] - full[b, p],
             "ci95": np.percentile(d, [2.5, 97.5]).tolist(),
         }
+    for p in methods[a]:  # invariance: how much less AI-KD loses than plain from p = 0 to p
+        if p != "0":
+            d = [(s[a, p] - s[a, "0"]) - (s[b, p] - s[b, "0"]) for s in samples]
+            table[f"({a} - {b}) change from p = 0|{p}"] = {
+                "value": (full[a, p] - full[a, "0"]) - (full[b, p] - full[b, "0"]),
+                "ci95": np.percentile(d, [2.5, 97.5]).tolist(),
+            }
     return table
 
 
@@ -312,6 +319,16 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument(
         "--extra", default="", help="extra options for both distill runs (e.g. '--recipe paper')"
+    )
+    parser.add_argument(
+        "--aikd-options",
+        default="--perturb 3 --cache-teacher",
+        help="the AI-KD student's distill options (the plain one's are --perturb 0 --lambda-cos 0)",
+    )
+    parser.add_argument(
+        "--keep-pauc",
+        action="store_true",
+        help="reuse the pAUC bootstrap of existing result files (recompute the other tables only)",
     )
     parser.add_argument(
         "--summary-only", action="store_true", help="only merge the result files into summary.md"
@@ -367,7 +384,7 @@ def main() -> None:
                 labels,
             )
     students = {
-        "AI-KD": ["--perturb", "3", "--cache-teacher"],
+        "AI-KD": shlex.split(args.aikd_options),
         "plain": ["--perturb", "0", "--lambda-cos", "0"],
     }
     for seed in args.seeds:
@@ -400,16 +417,14 @@ def main() -> None:
                 lv = [float(x) for x in levels.split(",")]
                 identities, outputs, variants = model_outputs(test, landmarks, runs, fr, lv, unit, det)
                 methods = level_methods(outputs, runs, variants, identities)
-                ev = bootstrap(
-                    identities,
-                    outputs["fr", 0.0],
-                    methods,
-                    ("AI-KD", "plain"),
-                    args.fmr,
-                    (0.2, 0.3),
-                    args.draws,
-                    seed,
-                )
+                stored = out / f"results_seed{seed}_{scheme}.json"
+                if args.keep_pauc and stored.exists():  # only the tables after the pAUC bootstrap change
+                    ev = json.loads(stored.read_text())[f"seed{seed}/{scheme}"]["evaluations"][unit]
+                else:
+                    ev = bootstrap(
+                        identities, outputs["fr", 0.0], methods, ("AI-KD", "plain"), args.fmr, (0.2, 0.3),
+                        args.draws, seed,
+                    )  # fmt: skip
                 ev["cli_table"] = json.loads((edir / "results.json").read_text())["robustness"]
                 ev["teacher_agreement"] = teacher_agreement(
                     methods, teacher_quality(scheme, methods), identities, [*runs, "FR embedding norm"], ("AI-KD", "plain"),
