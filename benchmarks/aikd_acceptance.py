@@ -289,13 +289,12 @@ def teacher_agreement(
     return table
 
 
-def teacher_quality(scheme: str, methods: dict) -> np.ndarray:
-    """The teacher's quality of the aligned test faces, by the scheme the students were taught."""
-    if scheme == "norm":
-        return methods["FR embedding norm"]["0"]
-    if scheme == "cr":
-        return methods["CR label of the test faces (uses identities)"]["0"]
-    raise SystemExit(f"no teacher quality of the test faces for scheme {scheme!r}")
+def teacher_quality(scheme: str, embeddings: np.ndarray, identities) -> np.ndarray:
+    """The teacher's quality of the aligned test faces by the scheme the students were taught (CR and
+    SDD use the test faces' identities, as ``aikd label`` does for training faces)."""
+    from aikd_cli.tasks.label import compute_labels
+
+    return compute_labels(torch.from_numpy(embeddings), list(identities), scheme)[0]
 
 
 def main() -> None:
@@ -427,7 +426,7 @@ def main() -> None:
                     )  # fmt: skip
                 ev["cli_table"] = json.loads((edir / "results.json").read_text())["robustness"]
                 ev["teacher_agreement"] = teacher_agreement(
-                    methods, teacher_quality(scheme, methods), identities, [*runs, "FR embedding norm"], ("AI-KD", "plain"),
+                    methods, teacher_quality(scheme, outputs["fr", 0.0], identities), identities, [*runs, "FR embedding norm"], ("AI-KD", "plain"),
                     args.draws, seed,
                 )  # fmt: skip
                 evaluations[unit] = ev
