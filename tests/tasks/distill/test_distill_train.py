@@ -440,8 +440,11 @@ def test_no_by_construction_or_silent_validation_numbers(lfw_labels, tmp_path, c
     val = [m for m in _metrics(tmp_path / "p0") if "val_q_loss" in m]
     # p = 0: one view, so no stability (it would be 1 by construction), and the run says so
     assert val and all("val_stability" not in m for m in val) and "p = 0" in said
-    # nor, before training, the embedding term of the teacher's copy on the teacher's own crops (0)
+    # nor, before training, the embedding term of the teacher's copy on the teacher's own crops (0),
+    # nor a training embedding term that is not computed (lambda_cos 0)
     assert val[0]["start"] and "val_cos" not in val[0] and "val_cos" in val[-1]
+    train = [m for m in _metrics(tmp_path / "p0") if "loss" in m]
+    assert train and all("loss_cos" not in m for m in train) and "(cos " not in said
     # 8 validation faces: the run warns that its validation numbers are noise
     assert result.val_faces == 8 and "8 validation faces" in said
     assert {"val_q_loss_mean", "val_pred_std", "val_label_std"} <= set(val[-1])

@@ -559,20 +559,22 @@ class Distiller:
             )
         elapsed = time.perf_counter() - window.start
         rate = window.count * self.dist.world / elapsed if elapsed > 0 else math.nan
+        embedding = self.config.lambda_cos > 0  # else the term is not computed: no by-construction 0
         self._log(
             {
                 "step": self.step,
                 "epoch": round(self.step / self.steps_per_epoch, 4),
                 "lr": self.scheduler.get_last_lr()[0],
                 "loss": loss,
-                "loss_cos": cos,
+                **({"loss_cos": cos} if embedding else {}),
                 "loss_q": quality,
                 "samples_per_s": rate,
                 **self._grad_means(),
             }
         )
         window.reset()
-        return f"loss {loss:.4f} (cos {cos:.4f}, q {quality:.4f})  {rate:.1f} img/s"
+        terms = f"cos {cos:.4f}, q {quality:.4f}" if embedding else f"q {quality:.4f}"
+        return f"loss {loss:.4f} ({terms})  {rate:.1f} img/s"
 
 
 class _Window:
