@@ -166,12 +166,9 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
 
 
 def first_validation(run: Path) -> dict:
-    """The run's first validation line: before training (runs since the start line) or its first step."""
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "val_cos" in record:
-            return record
-    return {}
+    """The run's validation before training (its ``start`` line), or its first one for older runs."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return next((r for r in records if r.get("start")), next((r for r in records if "val_cos" in r), {}))
 
 
 def pairs(identities: list[str]):
@@ -562,7 +559,7 @@ def summarise(results: dict) -> str:
         d = {k: v.get("val_cos", float("nan")) for k, v in r["validation"].items()}
         s0 = {k: v.get("val_cos", float("nan")) for k, v in r.get("validation_start", {}).items()}
         lines.append(
-            "\n1 - cos(student on p = 3 crops, teacher) on the validation faces, best step (first validation): "
+            "\n1 - cos(student on p = 3 crops, teacher) on the validation faces, best step (before training): "
             + ", ".join(f"{k} {v:.4f} ({s0.get(k, float('nan')):.4f})" for k, v in d.items())
         )
     return "\n".join(lines)
