@@ -521,7 +521,6 @@ class Distiller:
         self.teacher.check_unchanged()
         if self.dist.main:
             self._report_invariance()
-        if self.dist.main:
             write_skips(self.skips, self.files.skipped)
         elif self.skips:
             write_skips(self.skips, self.files.root / f"skipped.rank{self.dist.rank}.csv")
