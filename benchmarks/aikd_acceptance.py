@@ -152,9 +152,7 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
         FileImages(),
         jobs,
         landmarks=lms,
-        detector=load_detector(det, device="cpu", max_size=DEFAULT_DET_SIZE, score_threshold=0.5)
-        if detect
-        else None,
+        detector=load_detector(det, device="cpu", max_size=DEFAULT_DET_SIZE, score_threshold=0.5) if detect else None,  # fmt: skip
         detector_id=_detector_fingerprint(det) if detect else "",
         misalign_unit=unit,
         seed=0,
@@ -372,21 +370,8 @@ def main() -> None:
     for scheme in args.schemes:
         labels = split_dir / f"train_{scheme}.csv"
         if not labels.exists():
-            aikd(
-                out,
-                "label",
-                "-i",
-                train,
-                "--fr-model",
-                fr,
-                "--detector",
-                det,
-                "--scheme",
-                scheme,
-                *cpu,
-                "-o",
-                labels,
-            )
+            aikd(out, "label", "-i", train, "--fr-model", fr, "--detector", det, "--scheme", scheme, *cpu,
+                 "-o", labels)  # fmt: skip
     students = {
         "AI-KD": shlex.split(args.aikd_options),
         "plain": ["--perturb", "0", "--lambda-cos", "0"],
