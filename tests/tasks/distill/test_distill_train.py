@@ -478,3 +478,15 @@ def test_start_line_is_the_teachers_own_misalignment_gap(lfw_labels, tmp_path, c
     assert not {"val_label_spearman", "val_stability", "val_pred_std"} & set(start)
     assert start["val_q_loss"] == pytest.approx(start["val_q_loss_mean"], rel=1e-5)  # starts at the mean
     assert "at the start" in caplog.text
+
+
+def test_start_validation_changes_no_trained_weight(lfw_labels, tmp_path, monkeypatch):
+    """The validation before training leaves the student as it found it (BatchNorm mode included) and
+    draws from no random stream the training uses."""
+    common = {"max_steps": 4, "val_every": 1.0, "workers": 2, "freeze_bn": False}  # BN mode must come back
+    distill(_config(lfw_labels, tmp_path / "with", **common), teacher=tiny_teacher())
+    monkeypatch.setattr(Distiller, "_measure_start", lambda self: None)
+    distill(_config(lfw_labels, tmp_path / "without", **common), teacher=tiny_teacher())
+    assert _metrics(tmp_path / "with")[0].get("start") and not _metrics(tmp_path / "without")[0].get("start")
+    a, b = load_file(tmp_path / "with" / "last.safetensors"), load_file(tmp_path / "without" / "last.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
