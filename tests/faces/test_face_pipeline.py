@@ -81,7 +81,7 @@ def test_landmarks_agree_with_an_independent_reference_on_every_kit_photo(assets
         chunk = paths[start : start + 16]
         images = [load_image(p) for p in chunk]
         for image, faces in zip(images, detector.detect(images)):
-            mine = select_faces(faces, "largest")[0]
+            mine = select_faces(faces, "largest")[0][1]
             ref = reference_detect(detector.model, image, detector_size(*image.shape[:2], detector.max_size))
             best = min(ref, key=lambda r: np.linalg.norm(r["landmarks"].mean(0) - mine.landmarks.mean(0)))
             errors.append(np.linalg.norm(mine.landmarks - best["landmarks"], axis=1).mean() / _iod(best["landmarks"]))
@@ -93,8 +93,14 @@ def test_face_zero_is_the_largest_face_in_every_mode(assets, detector):
     image = load_image(next(p for p in sorted(folder.glob("*.jpg")) if len(detector.detect([load_image(p)])[0]) > 2))
     faces = detector.detect([image])[0]
     every = select_faces(faces, "all")
-    assert select_faces(faces, "largest")[0] is every[0]
-    assert [f.area for f in every] == sorted((f.area for f in faces), reverse=True)
+    assert select_faces(faces, "largest")[0] == every[0]
+    assert [f.area for _, f in every] == sorted((f.area for f in faces), reverse=True)
+    # central keeps the face nearest the image centre, under its index in the same order
+    (index, central), = select_faces(faces, "central", image.shape)
+    assert every[index][1] is central
+    centre = np.array([image.shape[1] / 2, image.shape[0] / 2])
+    dist = [np.linalg.norm(f.landmarks.mean(0) - centre) for _, f in every]
+    assert index == int(np.argmin(dist)) and index != 0 or dist[0] == min(dist)
 
 
 def _score_rows(out: Path) -> dict[str, dict]:

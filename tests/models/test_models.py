@@ -124,15 +124,18 @@ def test_registry_entries_are_complete_and_consistent():
         if spec.hosted:  # on the Hub: a repo and a revision (a 40-hex commit wherever a source gave one)
             assert spec.repo_id.count("/") == 1 and spec.revision and spec.url is None
             assert spec.revision == "main" or re.fullmatch(r"[0-9a-f]{40}", spec.revision)
-        else:  # brought by the user: the authors' file name and where they publish it
-            assert spec.filename and spec.url.startswith("https://") and spec.sha256 is None
-        assert spec.onnx is None or (spec.filename.endswith(".onnx") and spec.sha256 and spec.size)
+        else:  # brought by the user: the authors' file name and where they publish it (pinned where
+            # the published bytes are known: MXNet / TensorFlow files converted at `aikd models add`)
+            assert spec.filename and spec.url.startswith("https://")
+            assert (spec.sha256 is not None) == spec.filename.endswith((".params", ".pb"))
+        if spec.onnx is not None and spec.hosted:
+            assert spec.filename.endswith(".onnx") and spec.sha256 and spec.size
         pre = spec.config.preprocess
         assert pre.colour in ("RGB", "BGR") and all(s > 0 for s in pre.std) and pre.scale in (1.0, 255.0)
         if spec.task == "detection":
             assert (pre.colour, pre.mean, pre.scale, pre.max_side) == ("BGR", (104.0, 117.0, 123.0), 1.0, 640)
         else:
-            assert pre.size == 112 and pre.max_side is None
+            assert pre.max_side is None and (pre.size == 112 or spec.config.arch == "external")
         if spec.config.arch in BACKBONES + DETECTORS:
             with torch.device("meta"):
                 params = sum(p.numel() for p in build_model(spec.config).parameters())

@@ -88,8 +88,9 @@ DetThresholdOpt = Annotated[
     float, typer.Option("--det-threshold", help="Minimum face confidence (0 to 1).", rich_help_panel=FACES)
 ]
 FacesOpt = Annotated[
-    Literal["largest", "all"],
-    typer.Option("--faces", help="The largest face per image, or all faces (face 0 is the largest).",
+    Literal["largest", "central", "all"],
+    typer.Option("--faces", help="The largest face per image, the one nearest the image centre (LFW's subject), "
+                 "or all faces (face 0 is the largest).",
                  rich_help_panel=FACES),
 ]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive/--no-recursive", help="Walk sub-folders of folder inputs.")]

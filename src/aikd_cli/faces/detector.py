@@ -52,10 +52,29 @@ def order_faces(faces: list[Face]) -> list[Face]:
     return sorted(faces, key=lambda f: (-round(f.area, 6), -f.score, f.box[0], f.box[1]))
 
 
-def select_faces(faces: list[Face], which: str) -> list[Face]:
-    """``which`` is ``largest`` (at most one face) or ``all``."""
+FACE_CHOICES = ("largest", "central", "all")
+
+
+def central_index(landmarks: list, height: int, width: int) -> int:
+    """The position of the face whose landmark centroid is nearest the image centre (the first of
+    equally near ones): the subject of a photo cropped around one person, as LFW's are."""
+    centre = np.array([width / 2.0, height / 2.0])
+    distances = [float(((np.asarray(lm, dtype=np.float64).reshape(-1, 2).mean(0) - centre) ** 2).sum())
+                 for lm in landmarks]
+    return int(np.argmin(distances))
+
+
+def select_faces(faces: list[Face], which: str, shape: tuple[int, ...] = ()) -> list[tuple[int, Face]]:
+    """``(index, face)`` of the faces ``which`` keeps, indices in :func:`order_faces` order:
+    ``largest`` (face 0), ``central`` (the face nearest the centre of an image of ``shape``
+    ``(H, W, ...)``) or ``all``."""
     ordered = order_faces(faces)
-    return ordered[:1] if which == "largest" else ordered
+    if which == "all" or not ordered:
+        return list(enumerate(ordered))
+    if which == "central":
+        k = central_index([f.landmarks for f in ordered], shape[0], shape[1])
+        return [(k, ordered[k])]
+    return [(0, ordered[0])]
 
 
 def detector_size(height: int, width: int, max_size: int) -> tuple[int, int]:

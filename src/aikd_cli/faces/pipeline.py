@@ -29,7 +29,14 @@ import torch.nn.functional as F
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.faces.align import align_faces, landmark_problem, template
-from aikd_cli.faces.detector import Face, FaceDetector, load_detector, prepare_for_detection, select_faces
+from aikd_cli.faces.detector import (
+    Face,
+    FaceDetector,
+    central_index,
+    load_detector,
+    prepare_for_detection,
+    select_faces,
+)
 from aikd_cli.faces.landmarks import LandmarkTable, quantise, read_landmarks
 from aikd_cli.faces.perturb import face_key, perturb_face
 from aikd_cli.images.dataset import Decoded, ImageDataset, decode_loader
@@ -68,7 +75,7 @@ class FaceOptions(DetectionOptions):
     """Detection plus what commands that walk folders of photos share (score, align)."""
 
     aligned: bool = False
-    faces: Literal["largest", "all"] = "largest"
+    faces: Literal["largest", "central", "all"] = "largest"
     workers: int = 2
     resume: bool = False
     recursive: bool = True
@@ -140,7 +147,7 @@ class FaceFinder:
     mode: Mode = "detect"
     detector: FaceDetector | Callable[[], FaceDetector] | None = None  # or a factory, called when first needed
     table: LandmarkTable | None = None
-    faces: Literal["largest", "all"] = "largest"
+    faces: Literal["largest", "central", "all"] = "largest"
     size: int = 112
 
     @property
@@ -179,7 +186,8 @@ class FaceFinder:
         if pending:
             extras = [d.extra if d.extra is not None else d.image for _, d in pending]
             for (img, _), found in zip(pending, self._loaded_detector().detect(extras), strict=True):
-                img.faces = [AlignedFace(i, f.landmarks, DETECTED, f) for i, f in enumerate(select_faces(found, self.faces))]
+                chosen = select_faces(found, self.faces, img.image.shape)
+                img.faces = [AlignedFace(i, f.landmarks, DETECTED, f) for i, f in chosen]
                 if not img.faces:
                     img.status, img.message = NO_FACE, "no face detected"
         for img in results:
@@ -199,7 +207,10 @@ class FaceFinder:
                 img.status = BAD_LANDMARKS
                 img.message = f"the image changed since its landmarks were written to {self.table.source} (sha256 differs)"
             return False
-        chosen = entries[:1] if self.faces == "largest" else entries
+        if self.faces == "central" and len(entries) > 1:
+            chosen = [entries[central_index([lm for _, lm in entries], *img.image.shape[:2])]]
+        else:
+            chosen = entries[:1] if self.faces != "all" else entries
         img.faces = [AlignedFace(i, lm, FROM_FILE) for i, lm in chosen]
         return True
 

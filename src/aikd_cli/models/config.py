@@ -13,7 +13,10 @@ from aikd_cli.models.preprocess import IMAGENET_NORM, Preprocess, retinaface_pre
 
 BACKBONES = ("iresnet18", "iresnet34", "iresnet50", "iresnet100", "iresnet200", "mobilefacenet")
 DETECTORS = ("retinaface-mnet025", "retinaface-r50")
-HEADS = ("mlp", "qs")
+#: Networks aikd runs as graphs only (onnxruntime), never builds in torch: any ONNX model a user
+#: declares, converted MXNet / TensorFlow models, eDifFIQA(T)'s MobileFaceNet.
+GRAPHS = ("external", "ediffiqa-mobilefacenet")
+HEADS = ("mlp", "qs", "graph")
 
 
 def close_matches(name: str, choices) -> str:
@@ -35,8 +38,8 @@ def default_preprocess(arch: str) -> Preprocess:
 class ModelConfig:
     """Enough to rebuild a network and feed it: saved next to (or inside) every aikd checkpoint.
 
-    ``head`` is ``"mlp"`` (eDifFIQA / AI-KD regressor), ``"qs"`` (CR-FIQA) or ``None`` for a plain
-    face-recognition backbone.
+    ``head`` is ``"mlp"`` (eDifFIQA / AI-KD regressor), ``"qs"`` (CR-FIQA), ``"graph"`` (a quality
+    output computed inside an external graph) or ``None`` for a plain face-recognition backbone.
     """
 
     arch: str
@@ -63,8 +66,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         arch = data.get("arch")
-        if arch not in BACKBONES + DETECTORS:
-            raise WeightsError(f"unknown architecture {arch!r} in model config{close_matches(str(arch), BACKBONES + DETECTORS)}")
+        if arch not in BACKBONES + DETECTORS + GRAPHS:
+            known = BACKBONES + DETECTORS + GRAPHS
+            raise WeightsError(f"unknown architecture {arch!r} in model config{close_matches(str(arch), known)}")
         head = data.get("head")
         if head not in (None,) + HEADS:
             raise WeightsError(f"unknown quality head {head!r} in model config (expected one of {HEADS} or null)")
@@ -99,6 +103,8 @@ def build_backbone(arch: str, embedding_size: int = 512) -> nn.Module:
 
 def build_model(config: ModelConfig) -> nn.Module:
     """A randomly initialised network for ``config`` (load weights into it afterwards)."""
+    if config.arch in GRAPHS:
+        raise WeightsError(f"{config.arch} models run through onnxruntime only; torch cannot build or train them")
     if config.arch in DETECTORS:
         from aikd_cli.models.retinaface import BODIES, RetinaFace
 

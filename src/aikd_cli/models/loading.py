@@ -44,7 +44,7 @@ def resolve_named(name: str) -> ResolvedWeights:
     spec = find_spec(name)
     local = user_models.lookup(spec.name if spec else name)
     if local is not None:
-        return ResolvedWeights(user_models.verified_path(local), spec, {})
+        return ResolvedWeights(user_models.verified_path(local), user_models.spec_of(local), {})
     spec = get_spec(name)
     if not spec.hosted:
         raise _bring_your_own(spec)

@@ -48,14 +48,18 @@ class GraphSpec:
     precision: str = "fp32"
     exporter: str = ""
     opset: int = 0
+    layout: str = "nchw"  # of a normalised float input: "nhwc" for graphs converted from TensorFlow
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "preprocessing": self.preprocessing,
             "precision": self.precision,
             "exporter": self.exporter,
             "opset": self.opset,
         }
+        if self.layout != "nchw":
+            data["layout"] = self.layout
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> GraphSpec:
@@ -64,6 +68,7 @@ class GraphSpec:
             str(data.get("precision", "fp32")),
             str(data.get("exporter", "")),
             int(data.get("opset", 0)),
+            str(data.get("layout", "nchw")).lower(),
         )
 
 
@@ -162,8 +167,10 @@ def read_record(session, path: str | Path, spec: WeightsSpec | None = None) -> O
     try:
         info = json.loads(meta[METADATA_KEY])
         config = ModelConfig.from_dict(info["config"])
-        return OnnxRecord(config, GraphSpec.from_dict(info.get("graph", {})), info,
-                          quality="quality" if config.task == "quality" else None)
+        graph = info.get("graph", {})
+        quality = graph.get("quality", "quality") if config.task == "quality" else None
+        return OnnxRecord(config, GraphSpec.from_dict(graph), info, input=graph.get("input", INPUT_NAME),
+                          embedding=graph.get("embedding", "embedding"), quality=quality)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: malformed aikd metadata in the ONNX file ({exc})") from None
 
@@ -171,29 +178,49 @@ def read_record(session, path: str | Path, spec: WeightsSpec | None = None) -> O
 _PRECISIONS = {"tensor(float)": "fp32", "tensor(float16)": "fp16"}
 
 
+def _output(outputs, ref: int | str | None, role: str, where: str):
+    """The graph output ``ref`` (an index or a name) names, or ``None``."""
+    if ref is None:
+        return None
+    if isinstance(ref, str) and not ref.isdigit():
+        found = next((o for o in outputs if o.name == ref), None)
+        if found is None:
+            raise WeightsError(f"{where}: no graph output named {ref!r} for the {role} "
+                               f"(outputs: {', '.join(o.name for o in outputs)})")
+        return found
+    if int(ref) >= len(outputs):
+        raise WeightsError(f"{where}: the graph has {len(outputs)} output(s), none at index {ref} for the {role}")
+    return outputs[int(ref)]
+
+
+def input_shape(layout: str, side: int) -> tuple[int, int, int]:
+    """The per-image input shape a graph of ``layout`` takes for ``side`` x ``side`` RGB crops."""
+    return (3, side, side) if layout == "nchw" else (side, side, 3)
+
+
 def contract_record(session, path: str | Path, spec: WeightsSpec) -> OnnxRecord:
-    """The record of a third-party ONNX file, from its registry entry; refused unless the graph has
-    the one image input and the outputs the entry names."""
+    """The record of a third-party ONNX file, from its registry entry or the spec declared with
+    ``aikd models add``; refused unless the graph has one image input of the declared shape and
+    the outputs the entry names."""
     contract, config = spec.onnx, spec.config
     inputs, outputs = session.get_inputs(), session.get_outputs()
     where = f"{path} (registered as {spec.name})"
+    want = input_shape(contract.layout, config.preprocess.size)
+    shape_text = "(N, " + ", ".join(map(str, want)) + ")"
     if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].type not in _PRECISIONS:
-        raise WeightsError(f"{where}: expected one float image input (N, 3, H, W), found "
+        raise WeightsError(f"{where}: expected one float image input {shape_text}, found "
                            + ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs))
-    side = config.preprocess.size
-    if any(isinstance(d, int) and d != want for d, want in zip(inputs[0].shape[1:], (3, side, side))):
-        raise WeightsError(f"{where}: input shape {inputs[0].shape} does not take (N, 3, {side}, {side}) crops")
-    names = {}
-    for role, index in (("embedding", contract.embedding), ("quality", contract.quality)):
-        if index is not None and index >= len(outputs):
-            raise WeightsError(f"{where}: the graph has {len(outputs)} output(s), none at index {index} for the {role}")
-        names[role] = outputs[index].name if index is not None else None
-    emb = outputs[contract.embedding] if contract.embedding is not None else None
+    if any(isinstance(d, int) and d != w for d, w in zip(inputs[0].shape[1:], want)):
+        raise WeightsError(f"{where}: input shape {inputs[0].shape} does not take {shape_text} crops",
+                           hint="declare the size (--size) and layout (--layout nchw|nhwc) the graph takes")
+    emb = _output(outputs, contract.embedding, "embedding", where)
+    quality = _output(outputs, contract.quality, "quality", where)
     if emb is not None and isinstance(emb.shape[-1], int) and emb.shape[-1] != config.embedding_size:
         raise WeightsError(f"{where}: embedding output {emb.name} is {emb.shape[-1]}-d, the entry says {config.embedding_size}")
     info = {"source": {"registry": spec.name, "hub": spec.hub_uri, "sha256": spec.sha256}}
-    graph = GraphSpec(precision=_PRECISIONS[inputs[0].type], exporter="third-party")
-    return OnnxRecord(config, graph, info, input=inputs[0].name, **names)
+    graph = GraphSpec(precision=_PRECISIONS[inputs[0].type], exporter="third-party", layout=contract.layout)
+    return OnnxRecord(config, graph, info, input=inputs[0].name, embedding=emb.name if emb is not None else None,
+                      quality=quality.name if quality is not None else None)
 
 
 class OnnxFaceModel:
@@ -256,6 +283,8 @@ class OnnxFaceModel:
             x = crops.permute(0, 2, 3, 1).contiguous().numpy()
         else:
             x = self.config.preprocess(crops).numpy()
+            if self.graph.layout == "nhwc":
+                x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         out = self._run(x)
         rec = self.record
         emb = out[rec.embedding].reshape(len(x), -1) if rec.embedding else np.zeros((len(x), 0), np.float32)

@@ -15,15 +15,23 @@ from aikd_cli.errors import AikdError, WeightsError
 from aikd_cli.models.config import ModelConfig, close_matches
 from aikd_cli.models.preprocess import Preprocess, retinaface_preprocess
 
+#: LightQNet's colour order, decided by measurement on LFW (docs/models.md, "LightQNet")
+LIGHTQNET_COLOUR = "RGB"
+
 
 @dataclass(frozen=True)
 class OnnxContract:
-    """What an ONNX file without aikd metadata computes: the index of the graph output that is the
-    embedding and of the one that is the quality score (``None``: the graph has no such output).
-    Its input is the graph's only input, fed as the entry's :class:`Preprocess` says."""
+    """What an ONNX file without aikd metadata computes: the graph output (index or name) that is
+    the embedding and the one that is the quality score (``None``: the graph has no such output).
+    Its input is the graph's only input, fed as the entry's :class:`Preprocess` says, in ``layout``
+    (``nchw``, or ``nhwc`` for graphs converted from TensorFlow)."""
 
-    embedding: int | None = None
-    quality: int | None = None
+    embedding: int | str | None = None
+    quality: int | str | None = None
+    layout: str = "nchw"
+
+    def to_dict(self) -> dict:
+        return {"embedding": self.embedding, "quality": self.quality, "layout": self.layout}
 
 
 @dataclass(frozen=True)
@@ -227,7 +235,57 @@ for _size, _arch, _params, _file, _folder, _data in (
     )
 register_alias("cr-fiqa", "cr-fiqa-l")
 
+_LIGHTQNET_SOURCE = "Chen et al., LightQNet, IEEE SPL 2021; github.com/KaenChan/lightqnet (TF1 graph, convert to ONNX)"
+for _name, _file, _sha, _params in (
+    ("lightqnet", "lightqnet-dm100.pb", "057b8ea2714953b70745934bcd7a927f4676a827a55509a2adc64e7282f836f3", 429_467),
+    ("lightqnet-050", "lightqnet-dm050.pb", "cf7d045e9c6b7eb99a599d1af9447cab6c23d4d97a2be4738d8279def859c4ac", 124_451),
+):
+    register(
+        WeightsSpec(
+            name=_name,
+            # 96x96 ArcFace-template crops, (x - 128) / 128, NHWC; colour order measured (docs/models.md)
+            config=ModelConfig(arch="external", head="graph", embedding_size=0,
+                               preprocess=Preprocess.from_pixels(size=96, colour=LIGHTQNET_COLOUR,
+                                                                 mean=(128.0,), std=(128.0,))),
+            repo_id=None,
+            filename=_file,
+            revision="1f27601e441b653ffb468114cdbd55b8aa2821ad",
+            sha256=_sha,  # of the published .pb; the ONNX conversion records it (benchmarks/convert_tf_graph.py)
+            size=None,
+            params=_params,  # the graph's constants, BatchNorm moving statistics left out
+            license="MIT",
+            commercial=True,
+            source=_LIGHTQNET_SOURCE,
+            description=f"LightQNet ({'x1.0' if _name == 'lightqnet' else 'x0.5'} width): MobileNetV3-style "
+            "FIQA distilled from PFE uncertainty; a 0-1 quality, 96x96 input (CPU friendly)",
+            url="https://github.com/KaenChan/lightqnet",
+            onnx=OnnxContract(quality=0, layout="nhwc"),
+        )
+    )
+
 # --- face-recognition models ----------------------------------------------------------------
+
+register(
+    WeightsSpec(
+        name="insightface-mfn",
+        # the graph subtracts 127.5 and multiplies by 1/128 itself: fed raw RGB pixel values
+        config=ModelConfig(arch="external", embedding_size=128,
+                           preprocess=Preprocess.from_pixels(size=112, colour="RGB", mean=(0.0,), std=(1.0,))),
+        repo_id=None,
+        filename="model-0000.params",
+        revision=None,
+        sha256="b151f97e392e68cb540fb9710a91a574a4187d491eeda77d1c1799ae6dc3b82b",
+        size=4_115_182,
+        params=1_003_264,  # the params file's arrays, BatchNorm moving statistics left out
+        license="non-commercial research (insightface model zoo)",
+        commercial=False,
+        source="insightface model zoo, MobileFaceNet-ArcFace 'model-y1-test2' (MS1M-ArcFace; LFW 99.50 %); "
+        "MXNet params + symbol, converted to ONNX at `aikd models add`",
+        description="InsightFace MobileFaceNet-ArcFace (128-d), MXNet, converted without MXNet (for --fr-model)",
+        url="https://github.com/deepinsight/insightface/wiki/Model-Zoo (mirror: github.com/liguiyuan/mobilefacenet-ncnn, models/)",
+        onnx=OnnxContract(embedding=0),
+    )
+)
 
 _INSIGHTFACE_LICENCE = "non-commercial research (insightface model zoo)"
 register(

@@ -238,7 +238,7 @@ def embed_identities(
     from aikd_cli.faces.landmarks import LandmarkTable, read_landmarks
     from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, open_finder
 
-    size = model.config.preprocess.size
+    size = model.config.preprocess.crop_size
     device = model.device
     given = LandmarkTable("the identities CSV", {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}, {})
     table = given.with_fallback(read_landmarks(landmarks) if landmarks else None)

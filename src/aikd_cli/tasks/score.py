@@ -246,7 +246,7 @@ def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: Fac
             check_resumable(output, opts.columns)
         # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
         model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
-        source = make_face_source(opts, model.config.preprocess.size, model.device, detector, unit=opts.perturb_unit,
+        source = make_face_source(opts, model.config.preprocess.crop_size, model.device, detector, unit=opts.perturb_unit,
                                   seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
         writer = ResultsWriter(output, opts.columns, resume=opts.resume,
                                key=lambda row: resolve_csv_path(row["path"], csv_dir))

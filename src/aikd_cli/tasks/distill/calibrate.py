@@ -52,7 +52,7 @@ def calibrate(
     standard deviation of the training targets (the labels when every face has one, else the
     teacher's quality on the sample). The same faces give the same numbers, so a resumed run agrees."""
     order = torch.randperm(len(faces), generator=torch.Generator().manual_seed(seed))[:SAMPLE].tolist()
-    views = FaceViews(faces, perturb=0.0, size=teacher.config.preprocess.size, warp_in_workers=True)
+    views = FaceViews(faces, perturb=0.0, size=teacher.config.preprocess.crop_size, warp_in_workers=True)
     loader = DataLoader(
         [(0, i) for i in sorted(order)],
         batch_size=batch_size,

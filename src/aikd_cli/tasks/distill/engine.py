@@ -101,7 +101,7 @@ class Distiller:
         self.student_info = student_info
         self.train_faces, self.val_faces = train_faces, val_faces
         self.skips = list(skips)
-        self.size = teacher.config.preprocess.size
+        self.size = teacher.config.preprocess.crop_size
         self.dtype = resolve_precision(config.precision, device)  # type: ignore[arg-type]
         units = calibration.label_std if calibration is not None and config.quality_units == "std" else 1.0
         self.loss = DistillLoss(config.lambda_cos, config.lambda_q, config.quality_loss, config.beta, units)

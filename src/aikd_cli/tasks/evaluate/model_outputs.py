@@ -114,7 +114,7 @@ def run_models(
     if progress:
         progress(n - len(todo), n)
     if todo and slots:
-        size = max(job.model.config.preprocess.size for job in jobs)
+        size = max(job.model.config.preprocess.crop_size for job in jobs)
         mode = "aligned" if images.aligned else "detect" if detector is not None else "landmarks"
         finder = FaceFinder(mode, detector=detector, table=landmarks, size=size)
         hashed = isinstance(images, FileImages) and landmarks is not None and landmarks.has_digests
@@ -176,7 +176,7 @@ def _run_batch(faces: list[tuple[int, ImageFaces]], slots, rows, caches, cache_k
         todo = [k for k, (i, _) in enumerate(faces) if rows[job.label, p][i] is None]
         if not todo:
             continue
-        size = job.model.config.preprocess.size
+        size = job.model.config.preprocess.crop_size
         if (p, size) not in crops:
             crops[p, size] = [
                 crop_faces(img.image, img.usable[:1], size, path=img.path, perturb=p, unit=unit, seed=seed,
