@@ -38,6 +38,9 @@ class IResNet(nn.Module):
 
     fc_scale = 7 * 7
 
+    #: Tensors the architecture keeps fixed (insightface's ``features`` BatchNorm scale stays 1).
+    fixed_parameters = ("features.weight",)
+
     def __init__(
         self, layers: tuple[int, int, int, int], num_features: int = 512, dropout: float = 0.0, quality_outputs: int = 0
     ) -> None:

@@ -48,7 +48,7 @@ def build_student(
                     f"teacher's {emb}-d one"
                 )
             if loaded.config.head == "mlp":
-                return loaded.net.train(), loaded.config, {"init": loaded.source}
+                return trainable(loaded.net.train()), loaded.config, {"init": loaded.source}
             backbone, arch, info = embedding_backbone(loaded), loaded.config.arch, {"init": loaded.source}
         head = MLPHead(emb, head_hidden)
         if scaled_head:
@@ -56,7 +56,17 @@ def build_student(
             nn.init.zeros_(head.l2.bias)
         student = QualityRegressor(backbone, ScaledHead(head) if scaled_head else head)
     config = replace(teacher.config, arch=arch, head="mlp", embedding_size=emb, head_hidden=head_hidden)
-    return student.requires_grad_(True), config, info
+    return trainable(student), config, info
+
+
+def trainable(student: QualityRegressor) -> QualityRegressor:
+    """Every tensor trainable except those its backbone architecture keeps fixed (a copy of a frozen
+    teacher has all of them frozen)."""
+    student.requires_grad_(True)
+    backbone = student.feature_extractor
+    for name in getattr(backbone, "fixed_parameters", ()):
+        backbone.get_parameter(name).requires_grad_(False)
+    return student
 
 
 def parameter_groups(student: QualityRegressor, config: DistillConfig) -> list[dict]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.tasks.evaluate.options import EvaluateOptions
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow
+from aikd_cli.tasks.evaluate.verification import Verification
 
 #: The baselines every evaluation adds beside the methods.
 RANDOM = "random (baseline)"
@@ -39,6 +40,7 @@ class DatasetResult:
     notes: list[str]
     methods: list[MethodResult]
     robustness: list[RobustnessRow]
+    verification: Verification | None = None  # the FR model's 10-fold accuracy (verification protocols)
 
 
 @dataclass

@@ -25,6 +25,7 @@ import numpy as np
 from aikd_cli.defaults import DEFAULT_DET_SIZE
 from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.evaluate import edc
+from aikd_cli.tasks.evaluate import verification
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
 from aikd_cli.tasks.evaluate.options import EvaluateOptions, ModelInput
 from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
@@ -268,6 +269,7 @@ def _evaluate_dataset(
     where = d.where
     _check_counts(options, where, n_mated, n_nonmated, excluded)
     threshold, achieved = _threshold(options, s, mated, n_nonmated)
+    verification = _verification(protocol, used, s, mated)
 
     def curve_of(q: np.ndarray):
         pq = edc.pair_quality(q[ia[used]], q[ib[used]])
@@ -317,7 +319,22 @@ def _evaluate_dataset(
         notes=protocol.notes,
         methods=methods,
         robustness=robustness,
+        verification=verification,
     )
+
+
+def _verification(protocol: Protocol, used: np.ndarray, scores: np.ndarray, mated: np.ndarray):
+    """The FR model's 10-fold accuracy on a verification protocol (cosine scores it computed), with
+    a note when it is so low that the model is probably fed the wrong colour order or crop."""
+    if protocol.folds is None or protocol.scores is not None:
+        return None
+    result = verification.ten_fold(scores, mated, protocol.folds[used])
+    if result.mean < verification.SUSPICIOUS_BELOW:
+        protocol.notes.append(
+            f"the FR model's verification accuracy is only {result.describe()}: a working model reaches about 99 % "
+            "on LFW; check its colour order, normalisation and crop (`aikd models show NAME`)"
+        )
+    return result
 
 
 def _run_models(

@@ -147,14 +147,15 @@ def markdown(evaluation: EvaluateResult, headline: str) -> str:
     lines += [
         "## Data",
         "",
-        "| Dataset | pairs read | used | mated | non-mated | threshold | FMR | FNMR at 0% | false non-matches at 0% |",
+        "| Dataset | pairs read | used | mated | non-mated | threshold | FMR | FNMR at 0% | false non-matches at 0% "
+        "| FR accuracy |",
     ]
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for d in evaluation.datasets:
         fmr = "–" if d.achieved_fmr is None else f"{d.achieved_fmr:.2e}"
         lines.append(
             f"| {d.name} | {d.pairs_read:,} | {d.pairs_used:,} | {d.mated:,} | {d.nonmated:,} | "
-            f"{d.threshold:.4f} | {fmr} | {d.start_error:.4f} | {false_nonmatches(d):,} |"
+            f"{d.threshold:.4f} | {fmr} | {d.start_error:.4f} | {false_nonmatches(d):,} | {accuracy(d)} |"
         )
     lines.append("")
     for d in evaluation.datasets:
@@ -247,6 +248,11 @@ def false_nonmatches(d: DatasetResult) -> int:
     return round(d.start_error * d.mated)
 
 
+def accuracy(d: DatasetResult) -> str:
+    """The FR model's 10-fold verification accuracy, where the protocol defines folds."""
+    return d.verification.describe() if d.verification else "–"
+
+
 def summary(d: DatasetResult) -> dict:
     return {
         "dataset": d.name,
@@ -260,6 +266,7 @@ def summary(d: DatasetResult) -> dict:
         "achieved_fmr": d.achieved_fmr,
         "start_error": d.start_error,
         "false_nonmatches": false_nonmatches(d),
+        "verification": d.verification.to_dict() if d.verification else None,
         "excluded_pairs": dict(d.excluded.most_common()),
         "sample_issues": dict(d.sample_issues.most_common()),
         "notes": d.notes,
@@ -364,7 +371,7 @@ def rich_tables(evaluation: EvaluateResult, headline: str) -> list:
     from rich.table import Table
 
     data = Table(title="Data", title_justify="left")
-    for col in ("dataset", "pairs", "used", "mated", "non-mated", "threshold", "FNMR@0", "FNM@0"):
+    for col in ("dataset", "pairs", "used", "mated", "non-mated", "threshold", "FNMR@0", "FNM@0", "FR acc."):
         data.add_column(col, justify="left" if col == "dataset" else "right")
     for d in evaluation.datasets:
         data.add_row(
@@ -376,6 +383,7 @@ def rich_tables(evaluation: EvaluateResult, headline: str) -> list:
             f"{d.threshold:.4f}",
             f"{d.start_error:.4f}",
             f"{false_nonmatches(d):,}",
+            accuracy(d),
         )
     g = grid(evaluation, headline)
     best = g.best()

@@ -80,6 +80,7 @@ class Protocol:
     images: FileImages | BinImages
     scores: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    folds: np.ndarray | None = None  # (P,) fold of each pair: verification protocols (LFW pairs.txt, .bin)
 
     @classmethod
     def from_keys(
@@ -127,7 +128,17 @@ class Protocol:
             self.images,
             None if self.scores is None else self.scores[keep],
             self.notes,
+            None if self.folds is None else self.folds[keep],
         )
+
+
+def contiguous_folds(pairs: int, folds: int = 10) -> np.ndarray:
+    """The fold of each pair when a verification protocol lists its folds one after another (LFW's
+    pairs.txt, insightface's .bin read by its ``KFold(10, shuffle=False)``)."""
+    out = np.empty(pairs, dtype=np.int16)
+    for k, part in enumerate(np.array_split(np.arange(pairs), folds)):
+        out[part] = k
+    return out
 
 
 def drop_bad_pairs(protocol: Protocol) -> tuple[Protocol, Counter]:

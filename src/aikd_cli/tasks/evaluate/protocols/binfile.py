@@ -11,7 +11,7 @@ import numpy as np
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.evaluate import tabular
-from aikd_cli.tasks.evaluate.protocols.base import BinImages, Protocol
+from aikd_cli.tasks.evaluate.protocols.base import BinImages, Protocol, contiguous_folds
 
 
 class _BinUnpickler(pickle.Unpickler):
@@ -68,7 +68,8 @@ def read_bin(path: Path, *, name: str | None = None) -> Protocol:
     source = BinImages(os.path.normpath(os.path.abspath(path)), images)
     keys = tabular.object_array([source.key(i) for i in range(len(images))])
     pairs = np.arange(len(flags), dtype=np.int32)
-    return Protocol(name or path.stem, path, keys, 2 * pairs, 2 * pairs + 1, flags, source)
+    folds = contiguous_folds(len(flags)) if len(flags) >= 10 else None
+    return Protocol(name or path.stem, path, keys, 2 * pairs, 2 * pairs + 1, flags, source, folds=folds)
 
 
 def _flags(issame) -> np.ndarray | None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.evaluate import tabular
-from aikd_cli.tasks.evaluate.protocols.base import FileImages, Protocol
+from aikd_cli.tasks.evaluate.protocols.base import FileImages, Protocol, contiguous_folds
 
 #: Column names accepted in pair tables (first match wins, case-insensitive).
 PAIR_COLUMNS = {
@@ -77,14 +77,18 @@ def read_pairs_txt(path: Path, image_root: Path | None = None, ext: str = ".jpg"
         raise InputFormatError(f"{path}: not a UTF-8 text file") from None
     images: dict[tuple[str, str], int] = {}  # (name, number) -> sample code
     ia, ib, mated = [], [], []
+    folds = 0
 
     def image(name: str, number: str) -> int:
         return images.setdefault((name, number), len(images))
 
     for line_no, line in enumerate(lines, start=1):
         parts = line.split()
-        if not parts or (line_no == 1 and len(parts) <= 2 and all(p.isdigit() for p in parts)):
-            continue  # blank, or "10 300": folds and pairs per fold
+        if not parts:
+            continue
+        if line_no == 1 and len(parts) <= 2 and all(p.isdigit() for p in parts):
+            folds = int(parts[0]) if len(parts) == 2 else 0  # "10 300": folds and pairs of each kind per fold
+            continue
         if len(parts) not in (3, 4):
             raise InputFormatError(
                 f"{path}:{line_no}: expected 'name i j' or 'name1 i name2 j', found {len(parts)} fields"
@@ -103,7 +107,8 @@ def read_pairs_txt(path: Path, image_root: Path | None = None, ext: str = ".jpg"
     keys, inverse = np.unique(tabular.object_array(files), return_inverse=True)
     inverse = inverse.astype(np.int32)
     return Protocol(
-        path.stem, path, keys, inverse[ia], inverse[ib], np.array(mated, dtype=bool), FileImages()
+        path.stem, path, keys, inverse[ia], inverse[ib], np.array(mated, dtype=bool), FileImages(),
+        folds=contiguous_folds(len(mated), folds) if folds > 1 else None,
     )
 
 
