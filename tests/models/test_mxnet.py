@@ -38,7 +38,7 @@ def test_not_a_params_file(tmp_path):
 
 def test_conversion_matches_numpy_forward(tmp_path):
     params_path = tiny_model(tmp_path)
-    onnx_path = mxnet.convert(params_path, tmp_path / "tiny.onnx", size=16)
+    onnx_path = mxnet.convert(params_path, tmp_path / "tiny.onnx")
     x = np.random.default_rng(1).uniform(0, 255, (3, 3, 16, 16))
     want = numpy_forward(tmp_path / "tiny-symbol.json", mxnet.read_params(params_path), x)
     got = _run(onnx_path, x)
@@ -51,7 +51,7 @@ def test_conversion_matches_numpy_forward(tmp_path):
 def test_unknown_operator_is_named(tmp_path):
     params_path = tiny_model(tmp_path, extra_op="SoftmaxActivation")
     with pytest.raises(WeightsError, match="SoftmaxActivation.*mystery"):
-        mxnet.convert(params_path, tmp_path / "x.onnx", size=16)
+        mxnet.convert(params_path, tmp_path / "x.onnx")
 
 
 def test_missing_symbol(tmp_path):

@@ -32,7 +32,7 @@ from aikd_cli.cli.options import (
     use_alias,
 )
 from aikd_cli.cli.options import output as output_option
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_FR_MODEL
 from aikd_cli.errors import AikdError
 
 _IN, _FR, _THR = "Inputs", "Comparison scores", "Metric"
@@ -116,10 +116,10 @@ def evaluate(
         typer.Option(
             "--fr-model",
             help="Face-recognition model: registry name (`aikd models --task recognition`), weights file, folder "
-            "or hf://.",
+            "or hf:// (`aikd models default recognition NAME` sets one for every command).",
             rich_help_panel=_FR,
         ),
-    ] = None,
+    ] = DEFAULT_FR_MODEL,
     embeddings: Annotated[
         list[Path] | None,
         typer.Option(

@@ -30,7 +30,7 @@ from aikd_cli.cli.options import (
     use_alias,
 )
 from aikd_cli.cli.options import output as output_option
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_FR_MODEL
 
 
 @handle_errors
@@ -41,7 +41,7 @@ def label(
             "--identities", "-i", help="CSV with path and identity columns (optionally face, lm0_x..lm4_y)."
         ),
     ],
-    fr_model: FrModelOpt = "",
+    fr_model: FrModelOpt = DEFAULT_FR_MODEL or "",
     output: Annotated[Path, output_option("Labels CSV to write (path, face, identity, quality, ...).")] = Path(
         "labels.csv"
     ),

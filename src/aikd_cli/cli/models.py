@@ -20,30 +20,83 @@ def models(
     ctx: typer.Context,
     task: Annotated[str | None, typer.Option("--task", help=f"Only models for: {', '.join(TASKS)}.")] = None,
 ) -> None:
-    """List the named weights aikd can use: licence, and whether each file is here yet.
+    """List the named weights aikd can use: task, download size, licence, whether each file is here.
 
     Quality models whose embedding is a face-recognition embedding are listed under
-    [bold]--task recognition[/] too. Weights on no model hub (CR-FIQA) are brought in with
-    [bold]aikd models add[/].
+    [bold]--task recognition[/] too. [bold]aikd models show NAME[/] gives the rest (input spec,
+    source, sha256). Weights on no model hub (CR-FIQA, LightQNet, InsightFace's MXNet models) are
+    brought in with [bold]aikd models add[/]; [bold]aikd models default[/] makes one the default.
 
     [bold]Examples[/]
 
       aikd models
       aikd models --task recognition
+      aikd models show lightqnet
       aikd models add cr-fiqa-l ~/Downloads/181952backbone.pth
-      aikd models add my-teacher runs/teacher/best.safetensors
-      aikd models remove my-teacher
+      aikd models default detector my-detector
     """
     if ctx.invoked_subcommand is not None:
         return
-    from aikd_cli.models.catalogue import rows
+    from rich import box
 
-    table = Table(title="Weights by name (* = default)", caption="Any local file or hf://org/name also works.")
-    for col in ("name", "task", "architecture", "params", "input", "licence", "file", "from"):
-        table.add_column(col, no_wrap=col == "name")
+    from aikd_cli.models.catalogue import COLUMNS, rows
+
+    table = Table(title="Weights by name (* = default)", caption="aikd models show NAME: details. "
+                  "Any local file or hf://org/name works too.", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in COLUMNS:
+        table.add_column(col, no_wrap=True)
     for row in rows(task):
         table.add_row(*(escape(cell) for cell in row))
     out.print(table)
+
+
+@app.command("show")
+@handle_errors
+def show(name: Annotated[str, typer.Argument(help="A registry name or one registered with `aikd models add`.")]) -> None:
+    """Everything aikd knows about one named model: its input spec, source, checksum and file.
+
+    [bold]Examples[/]
+
+      aikd models show ediffiqa-l
+      aikd models show insightface-mfn
+    """
+    from aikd_cli.models.catalogue import details
+
+    width = 16
+    for key, value in details(name):
+        out.print(f"{key:<{width}}{escape(value)}", soft_wrap=True)
+
+
+@app.command("default")
+@handle_errors
+def default(
+    task: Annotated[str, typer.Argument(help="quality, recognition or detection (detector).")],
+    name: Annotated[str | None, typer.Argument(help="A registry name or one registered with `aikd models add`.")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Go back to the built-in default.")] = False,
+) -> None:
+    """Make a named model the default for every command (kept in your user config), e.g. a local
+    detector on a machine without network, so that no command needs --detector.
+
+    [bold]Examples[/]
+
+      aikd models add my-detector ~/weights/mobilenet0.25_Final.pth
+      aikd models default detector my-detector
+      aikd models default recognition insightface-mfn
+      aikd models default detector --reset
+    """
+    from aikd_cli.defaults import BUILTIN_DEFAULTS
+    from aikd_cli.errors import AikdError
+    from aikd_cli.models import user_models
+
+    task = {"detector": "detection"}.get(task, task)
+    if (name is None) == (not reset):
+        raise AikdError("give a model name, or --reset", hint=f"aikd models default {task} NAME")
+    chosen = user_models.set_default(task, None if reset else name)
+    if chosen is None:
+        err.print(f"{task}: back to the built-in default ({BUILTIN_DEFAULTS.get(task) or 'none'})")
+    else:
+        out.print(f"{task}: {chosen} is now the default")
+    err.print(f"recorded in {escape(user_models.config_file())}")
 
 
 _SPEC = "Input spec (files that carry none)"

@@ -239,11 +239,11 @@ OPS = {
 }
 
 
-def convert(params_path: str | Path, output: str | Path, *, size: int = 112, opset: int = 17) -> Path:
+def convert(params_path: str | Path, output: str | Path, *, opset: int = 17) -> Path:
     """Write the MXNet model ``params_path`` (its ``-symbol.json`` beside it) as ONNX to ``output``.
 
-    The graph keeps MXNet's input (``data``, NCHW float, the pixel values the model was trained on)
-    and its first head as the one output.
+    The graph keeps MXNet's input (``data``, NCHW float, the pixel values the model was trained on;
+    its side is left open, as the symbol file does not state it) and its first head as the output.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -267,7 +267,7 @@ def convert(params_path: str | Path, output: str | Path, *, size: int = 112, ops
     head = builder.names[symbol["heads"][0][0]]
     graph = helper.make_graph(
         builder.onnx_nodes, params_path.stem,
-        [helper.make_tensor_value_info(inputs[0], TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info(inputs[0], TensorProto.FLOAT, ["N", 3, "H", "W"])],
         [helper.make_tensor_value_info(head, TensorProto.FLOAT, ["N", None])],
         [numpy_helper.from_array(v, k) for k, v in builder.initializers.items()],
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,8 +20,8 @@ from pathlib import Path
 from aikd_cli.errors import WeightsError
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.declared import InputDeclaration
+from aikd_cli.user_config import config_dir, config_file
 
-FILE_NAME = "models.json"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".onnx", ".bin", ".ckpt", ".params", ".pb")
 TF_RECIPE = "convert it to ONNX first: docs/models.md, \"TF1 frozen graphs\" (benchmarks/convert_tf_graph.py)"
@@ -45,24 +44,6 @@ class LocalWeights:
     @property
     def declaration(self) -> InputDeclaration | None:
         return InputDeclaration.from_dict(self.declared) if self.declared else None
-
-
-def config_dir() -> Path:
-    """aikd's per-user config folder (``AIKD_CONFIG_DIR`` overrides the platform's default)."""
-    if override := os.environ.get("AIKD_CONFIG_DIR"):
-        return Path(override).expanduser()
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    return base / "aikd"
-
-
-def config_file() -> Path:
-    return config_dir() / FILE_NAME
 
 
 def registered() -> dict[str, LocalWeights]:
@@ -106,14 +87,57 @@ def check_name(name: str) -> str:
     return key
 
 
-def _write(entries: dict[str, LocalWeights]) -> Path:
+def _write(entries: dict[str, LocalWeights], defaults: dict[str, str] | None = None) -> Path:
+    """The registrations (and the defaults, kept as they are unless given)."""
+    from aikd_cli.user_config import read
     from aikd_cli.utils.atomic import atomic_write
 
     path = config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if defaults is None:
+        registered()  # refuse to rewrite a file that cannot be read
+        defaults = read().get("defaults", {})
     body = {"models": {n: {k: v for k, v in asdict(e).items() if k != "name" and v is not None}
                        for n, e in sorted(entries.items())}}
+    if defaults:
+        body["defaults"] = dict(sorted(defaults.items()))
     return atomic_write(path, json.dumps(body, indent=2) + "\n")
+
+
+DEFAULT_TASKS = ("quality", "recognition", "detection")
+
+
+def defaults() -> dict[str, str]:
+    """The user's defaults by task (``aikd models default``)."""
+    from aikd_cli.user_config import read
+
+    registered()
+    return dict(read().get("defaults", {}))
+
+
+def set_default(task: str, name: str | None) -> str | None:
+    """Make ``name`` (a registry name or one registered with ``aikd models add``) the default model
+    for ``task``; ``None`` goes back to the built-in default. Returns the name set."""
+    from aikd_cli.models.registry import check_task_name, find_spec
+
+    if check_task_name(task) is None or task not in DEFAULT_TASKS:
+        raise WeightsError(f"unknown task {task!r}", hint=f"use one of {', '.join(DEFAULT_TASKS)}")
+    current = defaults()
+    if name is None:
+        current.pop(task, None)
+        _write(registered(), current)
+        return None
+    spec, local = find_spec(name), lookup(name)
+    if spec is None and local is None:
+        raise WeightsError(f"{name!r} is neither a registry name nor a model registered with `aikd models add`",
+                           hint=f"register the file first: aikd models add NAME FILE, then aikd models default {task} NAME")
+    have = local.task if local is not None else spec.task
+    roles = spec.roles if spec is not None else (have, "recognition") if have == "quality" else (have,)
+    if task not in roles:
+        raise WeightsError(f"{name} is a {have} model, not a {task} model")
+    current[task] = spec.name if spec is not None else local.name
+    _write(registered(), current)
+    return current[task]
 
 
 def save(name: str, path: Path, sha256: str, task: str, arch: str, *,

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_FR_MODEL
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
 from aikd_cli.faces.pipeline import DetectionOptions
@@ -274,7 +274,7 @@ class LabelOptions(DetectionOptions):
     lm0_x..lm4_y]), the face-recognition model ``fr_model`` and the labels CSV ``output``."""
 
     identities: Path = Path("identities.csv")
-    fr_model: str = ""
+    fr_model: str = DEFAULT_FR_MODEL or ""
     output: Path = Path("labels.csv")
     scheme: str = "cr"
     precision: str = "auto"

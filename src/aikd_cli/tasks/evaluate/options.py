@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aikd_cli.defaults import DEFAULT_FR_MODEL
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.pipeline import DetectionOptions
 from aikd_cli.tasks.evaluate import edc
@@ -91,7 +92,7 @@ class EvaluateOptions(DetectionOptions):
     quality: list[QualityInput] = field(default_factory=list)
     path_column: str = "path"
     quality_column: str = "quality"
-    fr_model: str | None = None
+    fr_model: str | None = DEFAULT_FR_MODEL
     embeddings: list[Path] = field(default_factory=list)
     score_column: str | None = None
     threshold: ThresholdRule = field(default_factory=ThresholdRule)
