@@ -228,8 +228,8 @@ class Study:
             fr = EVALUATORS[evaluator] or self.fr
             models = ["-m", "lightqnet:teacher"] + [x for label, path in students.items() for x in ("-m", f"{path}:{label}")]
             self.aikd("evaluate", "--pairs", self.args.pairs.resolve(), "--image-root", self.args.lfw_root.resolve(),
-                      "--fr-model", fr, "--landmarks", scores, "--detector", self.det, *models, "--fmr", self.args.fmr,
-                      *self.cpu, "-j", "2", "-o", out)
+                      "--fr-model", fr, "--landmarks", scores, "--detector", self.det, *models,
+                      "--start-error", self.args.start_error, *self.cpu, "-j", "2", "-o", out)
         return out
 
     def main(self) -> None:

@@ -342,6 +342,9 @@ def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, 
             f"{identities}: lists one identity ({next(iter(seen.values()))!r}); a label compares each face with "
             "its own identity and the others, so at least two are needed"
         )
+    from aikd_cli.models.availability import ensure_available
+
+    ensure_available([("--fr-model", fr_model), ("--detector", None if landmarks else detector)])
     model = open_face_model(fr_model, device=device, precision=precision, expect="recognition")  # type: ignore[arg-type]
     total = len({f.path for f in faces})
     done = 0

@@ -117,11 +117,15 @@ def _read_quality(options: EvaluateOptions) -> list[QualityTable]:
 
 
 def _open_models(options: EvaluateOptions, taken: set[str]) -> _Models:
+    from aikd_cli.models.availability import ensure_available
     from aikd_cli.models.inference import open_face_model
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint
 
+    uses_fr = bool(options.fr_model and options.score_column is None and not options.embeddings)
+    refs = [("--model", m.ref if isinstance(m, ModelInput) else m) for m in options.quality_models]
+    ensure_available([("--fr-model", options.fr_model if uses_fr else None), *refs])
     fr = None
-    if options.fr_model and options.score_column is None and not options.embeddings:
+    if uses_fr:
         model = open_face_model(
             options.fr_model, device=options.device, precision=options.precision, expect="recognition"
         )
