@@ -184,7 +184,7 @@ class Edc:
         95 % interval over resampled identities (the same resamples for both: paired)."""
         va, vb = self.mean_pauc(a, limit), self.mean_pauc(b, limit)
         diffs = [self.mean_pauc(a, limit, w) - self.mean_pauc(b, limit, w) for w in self.boot]
-        return {"a": va, "b": vb, "diff": va - vb, "ci95": interval(diffs)}
+        return {"value_a": va, "value_b": vb, "diff": va - vb, "ci95": interval(diffs)}
 
 
 def spearman_rows(split: Split, names: list[str], p: float, reference: np.ndarray) -> list[float]:
@@ -206,7 +206,7 @@ def agreement(split: Split, a: list[str], b: list[str], p: float, reference: np.
     for _ in range(boot):
         idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
         diffs.append(rho(a, idx) - rho(b, idx))
-    return {"a": va, "b": vb, "diff": va - vb, "ci95": interval(diffs)}
+    return {"value_a": va, "value_b": vb, "diff": va - vb, "ci95": interval(diffs)}
 
 
 def summarise(results: Path, boot: int = 1000, agreement_boot: int = 200) -> dict:
@@ -243,7 +243,7 @@ def summarise(results: Path, boot: int = 1000, agreement_boot: int = 200) -> dic
         for p in (0.0, 3.0, 5.0):
             c = agreement(test, aikd, plain, p, reference, agreement_boot)
             teacher_rho = float(np.mean([edc.spearman(q, reference) for q in test.variants(TEACHER[scheme], p)]))
-            summary["agreement"].append({"labels": scheme, "p": p, "aikd": c["a"], "plain": c["b"], "diff": c["diff"],
+            summary["agreement"].append({"labels": scheme, "p": p, "aikd": c["value_a"], "plain": c["value_b"], "diff": c["diff"],
                                          "ci95": c["ci95"], "teacher": teacher_rho})
     summary["selection"] = select_lambda(val)
     summary["view2"] = view2_table(results)
@@ -267,7 +267,7 @@ def _primary(summary: dict, test: Split, curves: Edc, scheme: str, evaluator: st
                      for a, b in zip(aikd, plain)]
             summary["results"].append({
                 "labels": scheme, "evaluator": evaluator, "threshold_rule": rule, "p": p, "metric": f"pauc@{limit:g}",
-                "aikd": c["a"], "plain": c["b"], "diff": c["diff"], "ci95": c["ci95"], "seeds": seeds})
+                "aikd": c["value_a"], "plain": c["value_b"], "diff": c["diff"], "ci95": c["ci95"], "seeds": seeds})
             if limit != 0.2 or rule != "fnmr":
                 continue
             noemb = students(test, scheme, "noemb")
@@ -388,10 +388,10 @@ def render(summary: dict) -> str:
         lines.append(f"| {r['labels']} | {r['evaluator']} | {name} | {r['seeds'] or '–'} | {_f(r['p0'])} | "
                      f"{_f(r['p3'])} | {_f(r['p5'])} |")
     lines += ["", f"Paired comparisons ({d['threshold_rule']}; normalised pAUC@0.2; 95 % interval over test identities):", "",
-              "| labels | evaluator | p | comparison | difference | 95 % interval |", "|---|---|---|---|---|---|"]
+              "| labels | evaluator | p | comparison | values | difference | 95 % interval |", "|---|---|---|---|---|---|---|"]
     for r in summary["comparisons"]:
-        lines.append(f"| {r['labels']} | {r['evaluator']} | {r['p']:g} px | {r['a']} − {r['b']} | {_d(r['diff'])} | "
-                     f"{_ci(r['ci95'])} |")
+        lines.append(f"| {r['labels']} | {r['evaluator']} | {r['p']:g} px | {r['a']} − {r['b']} | "
+                     f"{_f(r['value_a'])} − {_f(r['value_b'])} | {_d(r['diff'])} | {_ci(r['ci95'])} |")
     lines += ["", "Secondary: Spearman of each quality of the (misaligned) test faces with the teacher's quality "
               "of the aligned ones (mean over seeds × draws; 95 % interval of the difference over identities):", "",
               "| labels | p | AI-KD | plain | AI-KD − plain | 95 % interval | teacher itself |", "|---|---|---|---|---|---|---|"]
@@ -411,9 +411,22 @@ def render(summary: dict) -> str:
                               f"{v2['fnm'][e]} false non-matches ({v2['fnm_at_fmr_1e-3'][e]} at FMR 1e-3)"
                               for e, a in acc.items()) + "):", "",
                   "| quality | " + " | ".join(EVALUATOR_NAMES[e] for e in acc) + " |", "|---|" + "---|" * len(acc)]
-        for name, cells in v2["pauc@0.2"].items():
-            lines.append(f"| {name} | " + " | ".join(_f(cells[e]) for e in acc) + " |")
+        for name in sorted(v2["pauc@0.2"], key=_view2_order):
+            cells = v2["pauc@0.2"][name]
+            lines.append(f"| {VIEW2_NAMES.get(name, name)} | " + " | ".join(_f(cells[e]) for e in acc) + " |")
     return "\n".join(lines) + "\n"
+
+
+VIEW2_NAMES = {"teacher-lightqnet": "LightQNet (the teacher)", "random": "random"}
+
+
+def _view2_order(name: str) -> tuple:
+    """Teacher first, then the yardsticks, the students by scheme, arm and seed, random last."""
+    if name == "teacher-lightqnet":
+        return (0, name)
+    if name == "random":
+        return (3, name)
+    return (1, name) if name.startswith("FR embedding norm") else (2, name)
 
 
 def update_doc(doc: Path, tables_md: str) -> str:
