@@ -92,7 +92,7 @@ def test_bad_config_files_name_the_problem(tmp_path, text, message):
     [
         ({}, "no training data"),
         ({"data": ["x"]}, "no teacher"),
-        ({"data": ["x"], "teacher": "t", "backbone": "b"}, "either --teacher or --backbone"),
+        ({"data": ["x"], "teacher": "t", "backbone": "b", "labels": "l.csv"}, "--labels has no place"),
         ({"data": ["x"], "teacher": "t", "perturb_unit": "mm"}, "--perturb-unit must be one of px, iod"),
         ({"data": ["x"], "teacher": "t", "perturb": -1.0}, "--perturb must be >= 0"),
         ({"data": ["x"], "teacher": "t", "student": "iresnet05"}, "did you mean"),

@@ -490,3 +490,34 @@ def test_start_validation_changes_no_trained_weight(lfw_labels, tmp_path, monkey
     assert _metrics(tmp_path / "with")[0].get("start") and not _metrics(tmp_path / "without")[0].get("start")
     a, b = load_file(tmp_path / "with" / "last.safetensors"), load_file(tmp_path / "without" / "last.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_any_quality_model_as_teacher_beside_an_fr_backbone(lfw_labels, tmp_path, mobilefacenet_weights, monkeypatch):
+    """`--teacher QUALITY_MODEL --backbone FR`: each face's label is the quality model's score of its
+    aligned crop, cut as that model wants it (here a declared 96 px NHWC ONNX graph, BGR)."""
+    sys.path.insert(0, str(TESTS / "models"))
+    from test_declared_models import nhwc_quality_graph
+
+    from aikd_cli.faces.align import align_faces
+    from aikd_cli.images.decode import load_image
+    from aikd_cli.models import user_models
+    from aikd_cli.models.declared import InputDeclaration
+    from aikd_cli.models.inference import open_face_model
+
+    monkeypatch.setenv("AIKD_CONFIG_DIR", str(tmp_path / "config"))
+    nhwc_quality_graph(tmp_path / "q.onnx")
+    user_models.add("tf-fiqa", tmp_path / "q.onnx", InputDeclaration(task="quality", size=96, colour="bgr",
+                                                                     mean=(128,), std=(128,), layout="nhwc"))
+    config = _config(lfw_labels, tmp_path / "run", teacher="tf-fiqa", backbone=str(mobilefacenet_weights),
+                     labels=None, max_steps=1)
+    run = prepare_run(config)
+    model = open_face_model("tf-fiqa", device="cpu", expect="quality")
+    faces = run.train_faces + run.val_faces
+    assert len(faces) == 32
+    for face in faces[:6]:  # independently: the ArcFace template at 96 px, then the model
+        image = torch.from_numpy(load_image(face.path)).permute(2, 0, 1)
+        crop, _ = align_faces(image, torch.tensor(face.landmarks[None]), 96)
+        assert face.label == pytest.approx(float(model(crop).quality[0]), abs=1e-6)
+    labels = np.array([f.label for f in faces])
+    assert np.isfinite(labels).all() and labels.std() > 0
+    assert run.teacher.config.arch == "mobilefacenet"  # the embedding teacher

@@ -68,10 +68,11 @@ class DistillConfig:
     teacher: str | None = _f(
         None,
         "teacher",
-        "Frozen teacher: a FIQA model (CR-FIQA, eDifFIQA, AI-KD) giving embeddings and quality.",
+        "Frozen teacher: a FIQA model (CR-FIQA, eDifFIQA, AI-KD) giving embeddings and quality; with --backbone, "
+        "any quality model (e.g. lightqnet, an ONNX file) whose quality of each aligned face is the label.",
     )
     backbone: str | None = _f(
-        None, "teacher", "Frozen FR backbone giving the teacher embeddings (with --labels)."
+        None, "teacher", "Frozen FR backbone giving the teacher embeddings (with --labels, or a quality --teacher)."
     )
     cache_teacher: bool = _f(
         False,
@@ -237,9 +238,10 @@ class DistillConfig:
                 "no teacher given",
                 hint="use --teacher FIQA_MODEL, or --backbone FR_MODEL with --labels labels.csv",
             )
-        if self.teacher and self.backbone:
+        if self.teacher and self.backbone and self.labels:
             raise InputFormatError(
-                "give either --teacher or --backbone, not both (--backbone is the embedding teacher when labels come from --labels)"
+                "with --teacher and --backbone the teacher's quality is the label: --labels has no place",
+                hint="drop --teacher to train on --labels, or --labels to train on the teacher's quality",
             )
         from aikd_cli.models.config import BACKBONES
 

@@ -52,8 +52,10 @@ def prepare_faces(
     *,
     need_labels: bool,
     progress: Progress | None = None,
+    quality_teacher: str | None = None,
 ) -> tuple[list[FaceRecord], list[FaceRecord], list[Skip]]:
-    """Training and validation faces with landmarks (detected once and cached) and labels."""
+    """Training and validation faces with landmarks (detected once and cached) and labels (from
+    ``--labels``, the manifest, or the ``quality_teacher`` model's score of each aligned face)."""
     train, skips = collect_faces(config.data, follow_links=config.follow_links)
     val, val_skips = collect_faces(config.val_data, follow_links=config.follow_links) if config.val_data else ([], [])
     skips += val_skips
@@ -73,12 +75,26 @@ def prepare_faces(
         train, s1 = apply_detections(train, files.landmarks)
         val, s2 = apply_detections(val, files.landmarks)
         skips += s1 + s2
+    if quality_teacher:
+        train, val = _teacher_labels(quality_teacher, train, val, config, progress if dist_.main else None)
     train, s1 = split_usable(train, need_labels=need_labels)
     val, s2 = split_usable(val, need_labels=need_labels)
     skips += s1 + s2
     if not config.val_data:
         train, val = split_validation(train, config.val_fraction, config.seed)
     return train, val, skips
+
+
+def _teacher_labels(ref: str, train, val, config: DistillConfig, progress: Progress | None):
+    """The quality teacher's score of every aligned face, as its label (see quality_teacher)."""
+    from aikd_cli.models.inference import open_face_model
+    from aikd_cli.tasks.distill.quality_teacher import label_with_model
+
+    model = open_face_model(ref, device="cpu", precision="fp32", expect="quality")
+    report = (lambda done, total: progress(done, total, "teacher quality")) if progress else None
+    labelled = label_with_model(train + val, model, batch_size=config.batch_size, progress=report)
+    log.info(f"labels: {ref}'s quality of {len(labelled)} aligned faces (embedding teacher {config.backbone})")
+    return labelled[: len(train)], labelled[len(train) :]
 
 
 def _detect(
@@ -154,13 +170,14 @@ def prepare_run(
         if not resume:
             files.metrics.unlink(missing_ok=True)
     dist_.barrier()
-    teacher = teacher or load_teacher(config.teacher or config.backbone)
+    quality_teacher = config.teacher if config.teacher and config.backbone else None
+    teacher = teacher or load_teacher(config.backbone if quality_teacher else config.teacher or config.backbone)
     student, student_config, student_info = build_student(
         teacher, config.student, config.head_hidden, config.seed, scaled_head=config.head_scaling
     )
-    need_labels = not teacher.has_quality
+    need_labels = not teacher.has_quality or quality_teacher is not None
     train, val, skips = prepare_faces(
-        config, files, dist_, need_labels=need_labels, progress=progress
+        config, files, dist_, need_labels=need_labels, progress=progress, quality_teacher=quality_teacher
     )
     if not train:
         reasons = ", ".join(sorted({s.status for s in skips})) or "no images found"
