@@ -62,9 +62,10 @@ class _Graph:
         return self.op("LeakyReLU", name, [x, self.var(name + "_gamma", self.rng.uniform(0.1, 0.4, c))], act_type="prelu")
 
 
-def tiny_model(folder: Path, *, extra_op: str | None = None, seed: int = 0) -> Path:
-    """A 16x16-input insightface-style graph (scalar pre-processing, conv-BN-PReLU, a depthwise
-    residual block, a ReLU, FC + BN with fixed gamma); returns the ``.params`` path."""
+def tiny_model(folder: Path, *, extra_op: str | None = None, seed: int = 0, side: int = 16, features: int = 6) -> Path:
+    """A ``side`` x ``side``-input insightface-style graph (scalar pre-processing, conv-BN-PReLU, a
+    depthwise residual block, a ReLU, FC + BN with fixed gamma) with a ``features``-d output;
+    returns the ``.params`` path."""
     g = _Graph(np.random.default_rng(seed))
     x = g.op("_minus_scalar", "_minusscalar0", [0], scalar=127.5)
     x = g.op("_mul_scalar", "_mulscalar0", [x], scalar=0.0078125)
@@ -76,10 +77,10 @@ def tiny_model(folder: Path, *, extra_op: str | None = None, seed: int = 0) -> P
     if extra_op:
         x = g.op(extra_op, "mystery", [x])
     x = g.op("Flatten", "flat", [x])
-    fc_w = g.var("pre_fc1_weight", g.rng.normal(0, 0.1, (6, 8 * 8 * 8)))
-    fc_b = g.var("pre_fc1_bias", g.rng.normal(0, 0.1, 6))
-    x = g.op("FullyConnected", "pre_fc1", [x, fc_w, fc_b], num_hidden=6)
-    g.bn(x, "fc1", 6, eps=2e-5, fix_gamma=True)
+    fc_w = g.var("pre_fc1_weight", g.rng.normal(0, 0.1, (features, 8 * (side // 2) ** 2)))
+    fc_b = g.var("pre_fc1_bias", g.rng.normal(0, 0.1, features))
+    x = g.op("FullyConnected", "pre_fc1", [x, fc_w, fc_b], num_hidden=features)
+    g.bn(x, "fc1", features, eps=2e-5, fix_gamma=True)
     folder.mkdir(parents=True, exist_ok=True)
     symbol = {"nodes": g.nodes, "arg_nodes": [], "heads": [[len(g.nodes) - 1, 0, 0]], "attrs": {"mxnet_version": ["int", 10000]}}
     (folder / "tiny-symbol.json").write_text(json.dumps(symbol))
