@@ -26,13 +26,6 @@ ort = pytest.importorskip("onnxruntime")
 runner = CliRunner()
 
 
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    folder = tmp_path / "config"
-    monkeypatch.setenv("AIKD_CONFIG_DIR", str(folder))
-    return folder / "models.json"
-
-
 def nhwc_quality_graph(path, side: int = 96) -> None:
     """A TensorFlow-style graph: NHWC float input, quality = a fixed weighting of the mean colour
     (so the colour order and the normalisation change the answer)."""

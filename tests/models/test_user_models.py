@@ -18,13 +18,6 @@ from aikd_cli.models.loading import load_network, resolve_weights
 runner = CliRunner()
 
 
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    folder = tmp_path / "config"
-    monkeypatch.setenv("AIKD_CONFIG_DIR", str(folder))
-    return folder / "models.json"
-
-
 @pytest.fixture(scope="module")
 def crfiqa_s(tmp_path_factory):
     """A CR-FIQA(S)-shaped checkpoint (iResNet-50 + qs, random but fixed) under the authors' file name."""
