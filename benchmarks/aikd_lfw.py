@@ -323,8 +323,24 @@ class Study:
             np.savez_compressed(self.results / f"embeddings_{role}.npz",
                                 **tables.comparison_arrays(embeddings, identity, self.args.fmr, self.args.start_error))
         self.collect_view2(scores, students)
+        self.collect_runs(students)
         self.copy_log()
         tables.main([str(self.results), "--boot", str(self.args.boot)])
+
+    def collect_runs(self, students: dict[str, Path]) -> None:
+        """Each student's training record: its options, and its validation before training and at
+        the best step (1 - cos to the teacher on misaligned crops, stability, label agreement)."""
+        runs = {}
+        for label, onnx in students.items():
+            run = onnx.parent.parent
+            meta = json.loads((run / "config.json").read_text())
+            start = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+            keep = ("val_cos", "val_stability", "val_label_spearman", "val_q_loss", "val_q_loss_mean", "val_faces")
+            runs[label] = {"arm": label.split("_")[1], "labels": label.split("_")[0], "seed": meta["training"]["seed"],
+                           "steps": meta["step"], "options": ARMS[label.split("_")[1]][1],
+                           "start": {k: start[k] for k in keep if k in start},
+                           "best": {k: meta["metrics"][k] for k in keep if k in meta["metrics"]}}
+        (self.results / "runs.json").write_text(json.dumps(runs, indent=1) + "\n")
 
     def collect_view2(self, scores: Path, students: dict[str, Path]) -> None:
         from aikd_cli.tasks.evaluate.protocols.pairs import read_pairs_txt

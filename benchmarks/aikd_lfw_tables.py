@@ -247,7 +247,30 @@ def summarise(results: Path, boot: int = 1000, agreement_boot: int = 200) -> dic
                                          "ci95": c["ci95"], "teacher": teacher_rho})
     summary["selection"] = select_lambda(val)
     summary["view2"] = view2_table(results)
+    summary["training"] = training_table(results)
     return summary
+
+
+def training_table(results: Path) -> list[dict]:
+    """Per arm (mean over its seeds): validation 1 - cos to the teacher on misaligned crops before
+    training and at the best step, quality stability aligned vs misaligned, label agreement."""
+    path = results / "runs.json"
+    if not path.exists():
+        return []
+    runs = json.loads(path.read_text())
+    rows = []
+    for (scheme, arm) in sorted({(r["labels"], r["arm"]) for r in runs.values()}):
+        mine = [r for r in runs.values() if (r["labels"], r["arm"]) == (scheme, arm)]
+
+        def mean(where: str, key: str) -> float:
+            values = [r[where][key] for r in mine if key in r[where]]
+            return float(np.mean(values)) if values else math.nan
+
+        rows.append({"labels": scheme, "arm": arm, "seeds": len(mine), "steps": mine[0]["steps"],
+                     "val_cos_start": mean("start", "val_cos"), "val_cos_best": mean("best", "val_cos"),
+                     "val_stability": mean("best", "val_stability"),
+                     "val_label_spearman": mean("best", "val_label_spearman")})
+    return rows
 
 
 def _qualities(split: Split, names: list[str], p: float) -> list[np.ndarray]:
@@ -398,6 +421,16 @@ def render(summary: dict) -> str:
     for r in summary["agreement"]:
         lines.append(f"| {r['labels']} | {r['p']:g} px | {_f(r['aikd'])} | {_f(r['plain'])} | {_d(r['diff'])} | "
                      f"{_ci(r['ci95'])} | {_f(r['teacher'])} |")
+    if summary.get("training"):
+        lines += ["", "Training (validation faces of the training people; mean over seeds): 1 − cos between the "
+                  "student's embedding of the misaligned crop and the teacher's of the aligned one, before training "
+                  "and at the best step (AI-KD's embedding term; below its start = more alignment-invariant than the "
+                  "teacher), Spearman of the quality aligned vs misaligned (stability, p > 0 arms) and with the labels:", "",
+                  "| labels | arm | seeds | steps | 1 − cos start | 1 − cos best | stability | label Spearman |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in summary["training"]:
+            lines.append(f"| {r['labels']} | {ARM_NAMES[r['arm']]} | {r['seeds']} | {r['steps']} | {_f(r['val_cos_start'])} "
+                         f"| {_f(r['val_cos_best'])} | {_f(r['val_stability'])} | {_f(r['val_label_spearman'])} |")
     sel = summary["selection"]
     if sel.get("validation_pauc@0.2_p3"):
         cells = ", ".join(f"{ARM_NAMES[k]} {_f(v)}" for k, v in sel["validation_pauc@0.2_p3"].items())
