@@ -7,7 +7,14 @@ set ``AIKD_DEBUG=1`` to see the traceback too.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
+
+
+def close_matches(name: str, choices) -> str:
+    """`` (did you mean 'x'?)`` or an empty string, for error messages."""
+    near = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
 
 
 class AikdError(Exception):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
 from torch import nn
 
-from aikd_cli.errors import WeightsError
+from aikd_cli.errors import WeightsError, close_matches
 from aikd_cli.models.preprocess import IMAGENET_NORM, Preprocess, retinaface_preprocess
 
 BACKBONES = ("iresnet18", "iresnet34", "iresnet50", "iresnet100", "iresnet200", "mobilefacenet")
@@ -17,12 +16,6 @@ DETECTORS = ("retinaface-mnet025", "retinaface-r50")
 #: declares, converted MXNet / TensorFlow models, eDifFIQA(T)'s MobileFaceNet.
 GRAPHS = ("external", "ediffiqa-mobilefacenet")
 HEADS = ("mlp", "qs", "graph")
-
-
-def close_matches(name: str, choices) -> str:
-    """`` (did you mean 'x'?)`` or an empty string, for error messages."""
-    near = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
 
 
 def default_preprocess(arch: str) -> Preprocess:
