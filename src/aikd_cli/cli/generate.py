@@ -1,0 +1,129 @@
+"""Typer parameters generated from a task's options dataclass (:mod:`aikd_cli.options`), so every
+flag, default, help text and group is declared once, on the field.
+
+``command(OptionsClass, handler)`` returns a function Typer can register: its signature is made of
+the dataclass fields; calling it builds the options (deprecated spellings mapped, typed text parsed)
+and passes them to ``handler``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aikd_cli.options import default_of, flag_of, spec_of
+
+
+def _cli_type(annotation: Any, parse: bool) -> tuple[Any, bool]:
+    """The type Typer reads for a field (and whether it is a list): ``str`` for values parsed from
+    text, ``X`` for ``X | None``, ``str`` for ``Literal`` (choices are checked by the options)."""
+    if parse:
+        return str, False
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        return _cli_type(args[0], False)
+    if origin is list:
+        inner = args[0] if args else str
+        return list[_cli_type(inner, False)[0]], True
+    if origin is typing.Literal:
+        return str, False
+    if annotation in (bool, int, float, str, Path):
+        return annotation, False
+    return str, False
+
+
+def _metavar(kind: Any, spec) -> str | None:
+    if spec.metavar is not None:
+        return spec.metavar
+    if kind is bool:
+        return ""
+    base = typing.get_args(kind)[0] if typing.get_origin(kind) is list else kind
+    if spec.choices:
+        return "|".join(spec.choices)
+    return {int: "INT", float: "NUMBER", Path: "PATH", str: "TEXT"}.get(base, "TEXT")
+
+
+def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
+    """One keyword-only parameter per CLI field of ``cls`` (plus hidden deprecated spellings)."""
+    hints = typing.get_type_hints(cls)
+    params = []
+    for f in fields(cls):
+        spec = spec_of(f)
+        if spec is None or not spec.cli or f.name in skip:
+            continue
+        kind, is_list = _cli_type(hints[f.name], spec.parse is not None)
+        default = default_of(f)
+        shown = None if default in (None, [], ()) or kind is bool else default
+        if spec.parse is not None and isinstance(default, (list, tuple)):
+            shown = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default) or None
+        help_text = spec.help
+        if spec.argument:
+            info = typer.Argument(help=help_text, show_default=False, metavar=f.name.upper() + ("..." if is_list else ""))
+        else:
+            negatable = kind is bool and default is True
+            names = [f"{flag_of(f)}/--no-{flag_of(f)[2:]}"] if negatable else [flag_of(f)]
+            if spec.short:
+                names.append(spec.short)
+            info = typer.Option(*names, help=help_text, rich_help_panel=spec.group, metavar=_metavar(kind, spec),
+                                show_default=str(shown) if shown is not None else False)
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=None if (is_list or spec.parse) else default,
+                                        annotation=Annotated[kind | None if is_list or spec.parse else kind, info]))
+        for alias in spec.aliases:
+            params.append(inspect.Parameter(_alias_name(f.name, alias), inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation=Annotated[kind | None, typer.Option(alias, hidden=True)]))
+    return params
+
+
+def _alias_name(field_name: str, alias: str) -> str:
+    return f"_alias_{field_name}_{alias.strip('-').replace('-', '_')}"
+
+
+def options_from(cls: type, values: dict[str, Any]) -> Any:
+    """The options ``values`` (as Typer passed them) describe: parsed, with deprecated spellings
+    mapped onto their fields (one warning line each); fields not given keep their defaults."""
+    from aikd_cli.cli.options import use_alias
+
+    kwargs = {}
+    for f in fields(cls):
+        spec = spec_of(f)
+        if spec is None or not spec.cli or f.name not in values:
+            continue
+        value = values[f.name]
+        for alias in spec.aliases:
+            value = use_alias(values.get(_alias_name(f.name, alias)), value, alias, flag_of(f))
+        if value is None:
+            continue
+        if spec.parse is not None and isinstance(value, str):
+            value = spec.parse(value)
+        if isinstance(value, list) and typing.get_origin(typing.get_type_hints(cls)[f.name]) is tuple:
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def command(cls: type, *, extra: list[inspect.Parameter] | None = None, skip: tuple[str, ...] = ()):
+    """Decorate ``handler(options, **extra)``: the result is a Typer command whose options are the
+    fields of ``cls`` (``extra``: parameters that are not options of the task, e.g. ``--merge``)."""
+
+    def decorate(handler: Callable[..., None]) -> Callable[..., None]:
+        extra_names = {p.name for p in extra or ()}
+
+        @functools.wraps(handler)
+        def run(**values: Any) -> None:
+            rest = {k: values.pop(k) for k in list(values) if k in extra_names}
+            return handler(options_from(cls, values), **rest)
+
+        run.__signature__ = inspect.Signature([*(extra or []), *parameters(cls, skip=skip)])  # type: ignore[attr-defined]
+        del run.__wrapped__
+        return run
+
+    return decorate
