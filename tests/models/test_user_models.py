@@ -123,4 +123,4 @@ def test_unloadable_file_is_one_line_and_not_recorded(config, tmp_path):
 
 def test_unknown_task_is_refused(config):
     result = runner.invoke(app, ["models", "--task", "foo"])
-    assert result.exit_code == 2 and "unknown task 'foo'" in result.stderr
+    assert result.exit_code == 2 and "--task must be one of quality, recognition, detection (got 'foo')" in result.stderr

@@ -2,67 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
 from rich.table import Table
 
 from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar
+from aikd_cli.cli.generate import command
+from aikd_cli.tasks.export.options import ExportOptions
 
 
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
+@command(ExportOptions)
 @handle_errors
-def export(
-    model: Annotated[
-        str, typer.Argument(help="Registry name, checkpoint file, export/distill folder or hf://org/name.")
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with the exported files.")],
-    formats: Annotated[
-        list[str],
-        typer.Option(
-            "--format", "-f", help="onnx, torchscript, pt2, safetensors or all (repeat or comma-separate)."
-        ),
-    ] = ["onnx"],  # noqa: B006 (Typer needs a list default)
-    fp16: Annotated[
-        bool, typer.Option("--fp16", help="ONNX weights and activations in float16 (I/O stays float32).")
-    ] = False,
-    include_preprocessing: Annotated[
-        bool,
-        typer.Option(
-            "--include-preprocessing",
-            help="Graph takes uint8 RGB [N,112,112,3] and normalises inside (onnx, torchscript, pt2).",
-        ),
-    ] = False,
-    opset: Annotated[int, typer.Option("--opset", help="ONNX opset (17 or later).")] = 18,
-    exporter: Annotated[
-        str,
-        typer.Option(
-            "--exporter",
-            help="ONNX exporter: auto (dynamo, falling back to torchscript), dynamo, torchscript.",
-        ),
-    ] = "auto",
-    verify_images: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--verify-images",
-            help="Real images (files or folders, first 4 used) to verify on, besides random ones.",
-        ),
-    ] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
-    push_to_hub: Annotated[
-        str | None,
-        typer.Option(
-            "--push-to-hub", help="Upload the folder to this Hub repo (org/name).", rich_help_panel="Hub"
-        ),
-    ] = None,
-    private: Annotated[
-        bool, typer.Option("--private", help="Create the Hub repo as private.", rich_help_panel="Hub")
-    ] = False,
-) -> None:
+def export(options: ExportOptions) -> None:
     """Export a model for deployment, verify every file against the torch model, write a model card.
 
     Each file is run (onnxruntime for ONNX) next to the torch model on random and real inputs at batch sizes 1 and >1, and refused if it differs by more than the documented tolerance (docs/export.md). OUTPUT appears only when every requested format passes.
@@ -75,13 +28,8 @@ def export(
       aikd export retinaface-mnet025 -f onnx -o exports/retinaface
       aikd export runs/distill -f onnx,safetensors -o exports/student --push-to-hub my-org/aikd-student
     """
-    from aikd_cli.tasks.export import ExportOptions, run
+    from aikd_cli.tasks.export import run
 
-    options = ExportOptions(
-        model, output, formats, fp16=fp16, include_preprocessing=include_preprocessing, opset=opset,
-        exporter=exporter, verify_images=verify_images or (), overwrite=overwrite, push_to_hub=push_to_hub,
-        private=private,
-    )
     with log_to(err), progress_bar("exporting", unit="step") as update:
         result = run(options, progress=update)
     print_summary(result)

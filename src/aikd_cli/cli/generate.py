@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,8 +29,8 @@ def _cli_type(annotation: Any, parse: bool) -> tuple[Any, bool]:
         return str, False
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
-        return _cli_type(args[0], False)
+    if origin in (typing.Union, types.UnionType) and args:  # a list member if any: what the CLI collects
+        return _cli_type(next((a for a in args if typing.get_origin(a) is list), args[0]), False)
     if origin is list:
         inner = args[0] if args else str
         return list[_cli_type(inner, False)[0]], True
@@ -60,11 +61,12 @@ def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Paramet
         if spec is None or not spec.cli or f.name in skip:
             continue
         kind, is_list = _cli_type(hints[f.name], spec.parse is not None)
-        default = default_of(f)
+        required = f.default is MISSING and f.default_factory is MISSING
+        default = None if required else default_of(f)
         shown = None if default in (None, [], ()) or kind is bool else default
-        if spec.parse is not None and isinstance(default, (list, tuple)):
-            shown = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default) or None
-        help_text = spec.help
+        if isinstance(default, (list, tuple)) and default:
+            shown = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
+        help_text = spec.help + (f" [dim]\\[default: {_escape(shown)}][/]" if shown not in (None, "") else "")
         if spec.argument:
             info = typer.Argument(help=help_text, show_default=False, metavar=f.name.upper() + ("..." if is_list else ""))
         else:
@@ -73,14 +75,22 @@ def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Paramet
             if spec.short:
                 names.append(spec.short)
             info = typer.Option(*names, help=help_text, rich_help_panel=spec.group, metavar=_metavar(kind, spec),
-                                show_default=str(shown) if shown is not None else False)
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
-                                        default=None if (is_list or spec.parse) else default,
-                                        annotation=Annotated[kind | None if is_list or spec.parse else kind, info]))
+                                show_default=False)
+        optional = (is_list or spec.parse) and not required
+        params.append(inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY,
+            default=inspect.Parameter.empty if required else None if optional else default,
+            annotation=Annotated[kind | None if optional else kind, info]))
         for alias in spec.aliases:
             params.append(inspect.Parameter(_alias_name(f.name, alias), inspect.Parameter.KEYWORD_ONLY, default=None,
                                             annotation=Annotated[kind | None, typer.Option(alias, hidden=True)]))
     return params
+
+
+def _escape(value: object) -> str:
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _alias_name(field_name: str, alias: str) -> str:
@@ -122,7 +132,9 @@ def command(cls: type, *, extra: list[inspect.Parameter] | None = None, skip: tu
             rest = {k: values.pop(k) for k in list(values) if k in extra_names}
             return handler(options_from(cls, values), **rest)
 
-        run.__signature__ = inspect.Signature([*(extra or []), *parameters(cls, skip=skip)])  # type: ignore[attr-defined]
+        params = [*(extra or []), *parameters(cls, skip=skip)]
+        run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
         del run.__wrapped__
         return run
 

@@ -1,25 +1,26 @@
-"""``aikd models``: the registry as a table, and ``add``/``remove`` for the user's own files."""
+"""``aikd models``: the named weights as a table, ``show``, ``add``/``remove`` for the user's own
+files and ``default`` for the models every command uses. Options come from
+:mod:`aikd_cli.tasks.models`; this module only prints."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import inspect
 
 import typer
 from rich.table import Table
 
 from aikd_cli.cli.common import err, escape, handle_errors, out
-from aikd_cli.defaults import TASKS
+from aikd_cli.cli.generate import command
+from aikd_cli.tasks.models import AddOptions, DefaultOptions, ModelsOptions, NameOptions
 
 app = typer.Typer(rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+_CTX = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
 
 
 @app.callback(invoke_without_command=True)
+@command(ModelsOptions, extra=[_CTX])
 @handle_errors
-def models(
-    ctx: typer.Context,
-    task: Annotated[str | None, typer.Option("--task", help=f"Only models for: {', '.join(TASKS)}.")] = None,
-) -> None:
+def models(options: ModelsOptions, ctx: typer.Context) -> None:
     """List the named weights aikd can use: task, download size, licence, whether each file is here.
 
     Quality models whose embedding is a face-recognition embedding are listed under
@@ -39,20 +40,22 @@ def models(
         return
     from rich import box
 
-    from aikd_cli.models.catalogue import COLUMNS, rows
+    from aikd_cli.models.catalogue import COLUMNS
+    from aikd_cli.tasks.models import models as rows
 
     table = Table(title="Weights by name (* = default)", caption="aikd models show NAME: details. "
                   "Any local file or hf://org/name works too.", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in COLUMNS:
         table.add_column(col, no_wrap=True)
-    for row in rows(task):
+    for row in rows(options):
         table.add_row(*(escape(cell) for cell in row))
     out.print(table)
 
 
 @app.command("show")
+@command(NameOptions)
 @handle_errors
-def show(name: Annotated[str, typer.Argument(help="A registry name or one registered with `aikd models add`.")]) -> None:
+def show(options: NameOptions) -> None:
     """Everything aikd knows about one named model: its input spec, source, checksum and file.
 
     [bold]Examples[/]
@@ -60,69 +63,16 @@ def show(name: Annotated[str, typer.Argument(help="A registry name or one regist
       aikd models show ediffiqa-l
       aikd models show insightface-mfn
     """
-    from aikd_cli.models.catalogue import details
+    from aikd_cli.tasks.models import show as details
 
-    width = 16
-    for key, value in details(name):
-        out.print(f"{key:<{width}}{escape(value)}", soft_wrap=True)
-
-
-@app.command("default")
-@handle_errors
-def default(
-    task: Annotated[str, typer.Argument(help="quality, recognition or detection (detector).")],
-    name: Annotated[str | None, typer.Argument(help="A registry name or one registered with `aikd models add`.")] = None,
-    reset: Annotated[bool, typer.Option("--reset", help="Go back to the built-in default.")] = False,
-) -> None:
-    """Make a named model the default for every command (kept in your user config), e.g. a local
-    detector on a machine without network, so that no command needs --detector.
-
-    [bold]Examples[/]
-
-      aikd models add my-detector ~/weights/mobilenet0.25_Final.pth
-      aikd models default detector my-detector
-      aikd models default recognition insightface-mfn
-      aikd models default detector --reset
-    """
-    from aikd_cli.defaults import BUILTIN_DEFAULTS
-    from aikd_cli.errors import AikdError
-    from aikd_cli.models import user_models
-
-    task = {"detector": "detection"}.get(task, task)
-    if (name is None) == (not reset):
-        raise AikdError("give a model name, or --reset", hint=f"aikd models default {task} NAME")
-    chosen = user_models.set_default(task, None if reset else name)
-    if chosen is None:
-        err.print(f"{task}: back to the built-in default ({BUILTIN_DEFAULTS.get(task) or 'none'})")
-    else:
-        out.print(f"{task}: {chosen} is now the default")
-    err.print(f"recorded in {escape(user_models.config_file())}")
-
-
-_SPEC = "Input spec (files that carry none)"
+    for key, value in details(options):
+        out.print(f"{key:<16}{escape(value)}", soft_wrap=True)
 
 
 @app.command("add")
+@command(AddOptions)
 @handle_errors
-def add(
-    name: Annotated[str, typer.Argument(help="A registry name (e.g. cr-fiqa-l) or a new name of your choice.")],
-    file: Annotated[Path, typer.Argument(help="The weights: .pth, .pt, .safetensors, .onnx, an MXNet .params "
-                                         "(its -symbol.json beside it), or a run/export folder.")],
-    task: Annotated[str | None, typer.Option("--task", help="quality or recognition: what the graph's --output is.",
-                                             rich_help_panel=_SPEC)] = None,
-    size: Annotated[int | None, typer.Option("--size", help="Input side in pixels (default 112).", rich_help_panel=_SPEC)] = None,
-    crop_size: Annotated[int | None, typer.Option("--crop-size", help="Cut ArcFace-template crops at this side and "
-                                                  "resize them to --size (default: --size).", rich_help_panel=_SPEC)] = None,
-    colour: Annotated[str | None, typer.Option("--colour", help="rgb or bgr (default rgb).", rich_help_panel=_SPEC)] = None,
-    mean: Annotated[str | None, typer.Option("--mean", help="Pixel mean(s), 0-255 units: one value or r,g,b "
-                                             "(default 127.5).", rich_help_panel=_SPEC)] = None,
-    std: Annotated[str | None, typer.Option("--std", help="Pixel std(s), 0-255 units: one value or r,g,b "
-                                            "(default 127.5).", rich_help_panel=_SPEC)] = None,
-    layout: Annotated[str | None, typer.Option("--layout", help="nchw or nhwc (ONNX graphs; default nchw).",
-                                               rich_help_panel=_SPEC)] = None,
-    output: Annotated[str | None, typer.Option("--output", help="The graph output holding the quality or "
-                                               "embedding: index or name (default 0).", rich_help_panel=_SPEC)] = None,
-) -> None:
+def add(options: AddOptions) -> None:
     """Register a local weights file under a name, after checking that it loads.
 
     A registry name only takes a file that loads strictly as that entry's architecture (and has its
@@ -140,11 +90,9 @@ def add(
       aikd models add my-fiqa fiqa.onnx --task quality --size 96 --mean 128 --std 128 --layout nhwc
     """
     from aikd_cli.models import user_models
-    from aikd_cli.models.declared import declaration_from_options
+    from aikd_cli.tasks.models import add as register
 
-    declaration = declaration_from_options(task=task, size=size, crop=crop_size, colour=colour, mean=mean, std=std,
-                                           layout=layout, output=output)
-    entry, spec = user_models.add(name, file, declaration)
+    entry, spec = register(options)
     out.print(f"{entry.name}: {escape(entry.path)} ({entry.task}, {entry.arch}, sha256 {entry.sha256[:16]}...)")
     if entry.source:
         err.print(f"converted from {escape(entry.source)}")
@@ -156,8 +104,9 @@ def add(
 
 
 @app.command("remove")
+@command(NameOptions)
 @handle_errors
-def remove(name: Annotated[str, typer.Argument(help="A name registered with `aikd models add`.")]) -> None:
+def remove(options: NameOptions) -> None:
     """Forget a name registered with [bold]aikd models add[/] (the file itself is left alone).
 
     [bold]Examples[/]
@@ -165,6 +114,34 @@ def remove(name: Annotated[str, typer.Argument(help="A name registered with `aik
       aikd models remove my-teacher
     """
     from aikd_cli.models import user_models
+    from aikd_cli.tasks.models import remove as forget
 
-    entry = user_models.remove(name)
+    entry = forget(options)
     err.print(f"removed {entry.name} ({escape(entry.path)}) from {escape(user_models.config_file())}")
+
+
+@app.command("default")
+@command(DefaultOptions)
+@handle_errors
+def default(options: DefaultOptions) -> None:
+    """Make a named model the default for every command (kept in your user config), e.g. a local
+    detector on a machine without network, so that no command needs --detector.
+
+    [bold]Examples[/]
+
+      aikd models add my-detector ~/weights/mobilenet0.25_Final.pth
+      aikd models default detector my-detector
+      aikd models default recognition insightface-mfn
+      aikd models default detector --reset
+    """
+    from aikd_cli.defaults import BUILTIN_DEFAULTS
+    from aikd_cli.models import user_models
+    from aikd_cli.tasks.models import set_default
+
+    chosen = set_default(options)
+    task = {"detector": "detection"}.get(options.task, options.task)
+    if chosen is None:
+        err.print(f"{task}: back to the built-in default ({BUILTIN_DEFAULTS.get(task) or 'none'})")
+    else:
+        out.print(f"{task}: {chosen} is now the default")
+    err.print(f"recorded in {escape(user_models.config_file())}")

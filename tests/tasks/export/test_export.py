@@ -74,7 +74,7 @@ def crfiqa_checkpoint(tmp_path_factory) -> Path:
 def all_formats(mfn_checkpoint, assets, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports") / "student"
     return export(ExportOptions(
-        mfn_checkpoint, out, "all", exporter="torchscript", verify_images=kit_photos(assets, 2)
+        model=mfn_checkpoint, output=out, formats="all", exporter="torchscript", verify_images=kit_photos(assets, 2)
     ))
 
 
@@ -179,7 +179,7 @@ def test_crfiqa_layout_with_the_dynamo_exporter_and_preprocessing_inside(crfiqa_
     """The default exporter (dynamo) on CR-FIQA's own layout (``module.`` prefix, ``qs`` head),
     with the normalisation inside the graph: uint8 RGB NHWC in."""
     result = export(ExportOptions(
-        crfiqa_checkpoint, tmp_path / "edge", "onnx", include_preprocessing=True, exporter="dynamo"
+        model=crfiqa_checkpoint, output=tmp_path / "edge", formats="onnx", include_preprocessing=True, exporter="dynamo"
     ))
     (r,) = result.formats
     assert r.details["exporter"] == "dynamo" and r.details["preprocessing"] and r.verification.passed
@@ -202,7 +202,7 @@ def test_crfiqa_layout_with_the_dynamo_exporter_and_preprocessing_inside(crfiqa_
 
 
 def test_fp16_onnx_is_smaller_and_verified_with_the_fp16_tolerance(mfn_checkpoint, all_formats, tmp_path):
-    result = export(ExportOptions(mfn_checkpoint, tmp_path / "half", "onnx", fp16=True, exporter="torchscript"))
+    result = export(ExportOptions(model=mfn_checkpoint, output=tmp_path / "half", formats="onnx", fp16=True, exporter="torchscript"))
     (r,) = result.formats
     fp32_size = (all_formats.folder / "model.onnx").stat().st_size
     assert r.details["precision"] == "fp16" and r.verification.tolerance == TOLERANCES["fp16"]
@@ -237,7 +237,7 @@ def test_a_wrong_export_is_refused_and_nothing_is_written(mfn_checkpoint, tmp_pa
         VerificationFailed,
         match=r"model.onnx: does not reproduce the torch model.*'quality'.*tolerance 0.0001",
     ):
-        export(ExportOptions(mfn_checkpoint, tmp_path / "bad", "onnx", exporter="torchscript"))
+        export(ExportOptions(model=mfn_checkpoint, output=tmp_path / "bad", formats="onnx", exporter="torchscript"))
     assert sorted(os.listdir(tmp_path)) == []
 
 
@@ -246,11 +246,11 @@ def test_existing_output_is_refused_unless_overwrite(mfn_checkpoint, tmp_path):
     out.mkdir()
     (out / "old.txt").write_text("keep me unless --overwrite")
     with pytest.raises(AikdError, match="already exists"):
-        export(ExportOptions(mfn_checkpoint, out, "safetensors"))
+        export(ExportOptions(model=mfn_checkpoint, output=out, formats="safetensors"))
     assert (out / "old.txt").exists()
     stale = tmp_path / ".out.partial-999999999-deadbeef"  # left by a crashed export (no such process)
     stale.mkdir()
-    export(ExportOptions(mfn_checkpoint, out, "safetensors", overwrite=True))
+    export(ExportOptions(model=mfn_checkpoint, output=out, formats="safetensors", overwrite=True))
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md",
         "config.json",
@@ -262,13 +262,13 @@ def test_existing_output_is_refused_unless_overwrite(mfn_checkpoint, tmp_path):
 
 def test_options_that_do_not_fit_are_refused(mfn_checkpoint, retinaface_weights, tmp_path):
     with pytest.raises(AikdError, match=r"--fp16 does not apply to safetensors.*onnx"):
-        export(ExportOptions(mfn_checkpoint, tmp_path / "a", "safetensors", fp16=True))
+        export(ExportOptions(model=mfn_checkpoint, output=tmp_path / "a", formats="safetensors", fp16=True))
     with pytest.raises(AikdError, match="--include-preprocessing does not fit a face detector"):
-        export(ExportOptions(retinaface_weights, tmp_path / "b", "onnx", include_preprocessing=True))
+        export(ExportOptions(model=retinaface_weights, output=tmp_path / "b", formats="onnx", include_preprocessing=True))
     with pytest.raises(AikdError, match="unknown export format 'onxx' \\(did you mean 'onnx'"):
         parse_formats("onxx")
     with pytest.raises(AikdError, match="unknown ONNX exporter"):
-        export(ExportOptions(mfn_checkpoint, tmp_path / "c", "onnx", exporter="jit"))
+        export(ExportOptions(model=mfn_checkpoint, output=tmp_path / "c", formats="onnx", exporter="jit"))
     assert [f.name for f in parse_formats(["onnx,pt2", "safetensors"])] == ["onnx", "pt2", "safetensors"]
     assert not any(p.exists() for p in (tmp_path / "a", tmp_path / "b", tmp_path / "c"))
 
@@ -280,7 +280,7 @@ def test_bad_checkpoints_name_what_is_wrong(crfiqa_checkpoint, all_formats, tmp_
     broken = tmp_path / "broken.pth"
     torch.save(state, broken)
     with pytest.raises(CheckpointError, match=r"missing: layer1\.0\.bn1\.weight.*unexpected: extra\.weight"):
-        export(ExportOptions(broken, tmp_path / "x", "onnx"))
+        export(ExportOptions(model=broken, output=tmp_path / "x", formats="onnx"))
     alien = tmp_path / "alien.safetensors"
     config = ModelConfig(arch="iresnet18", embedding_size=64)
     save_checkpoint(alien, build_model(config), config)
@@ -294,9 +294,9 @@ def test_bad_checkpoints_name_what_is_wrong(crfiqa_checkpoint, all_formats, tmp_
     with pytest.raises(
         WeightsError, match="unknown architecture 'iresnet19' in model config \\(did you mean 'iresnet18'"
     ):
-        export(ExportOptions(alien, tmp_path / "y", "onnx"))
+        export(ExportOptions(model=alien, output=tmp_path / "y", formats="onnx"))
     with pytest.raises(AikdError, match="already an ONNX export"):
-        export(ExportOptions(all_formats.folder / "model.onnx", tmp_path / "z", "onnx"))
+        export(ExportOptions(model=all_formats.folder / "model.onnx", output=tmp_path / "z", formats="onnx"))
     assert not any((tmp_path / n).exists() for n in "xyz")
 
 
@@ -363,7 +363,7 @@ def test_verify_images_are_real_files_or_arrays(tmp_path):
 def test_ediffiqa_layout_becomes_the_canonical_checkpoint(tiny_quality_checkpoint, tmp_path):
     """eDifFIQA's key names are rewritten to AI-KD's on export (a random, uncalibrated iResNet:
     outputs around 1e7, which the relative tolerance handles)."""
-    result = export(ExportOptions(tiny_quality_checkpoint, tmp_path / "ediffiqa", "safetensors"))
+    result = export(ExportOptions(model=tiny_quality_checkpoint, output=tmp_path / "ediffiqa", formats="safetensors"))
     assert result.formats[0].verification.passed
     state, info = read_checkpoint(tmp_path / "ediffiqa" / "model.safetensors")
     assert info["source"]["layout"] == "ediffiqa" and "quality_head.l1.weight" in state

@@ -74,7 +74,7 @@ def quality_export(mobilefacenet_weights, aligned_crops, tmp_path_factory):
         {"license": "Apache-2.0", "teacher": "kit MobileFaceNet"},
     )
     real = [c.permute(1, 2, 0).numpy() for c in aligned_crops[:4]]
-    export(ExportOptions(checkpoint, root / "export", "onnx,safetensors", exporter="torchscript", verify_images=real))
+    export(ExportOptions(model=checkpoint, output=root / "export", formats="onnx,safetensors", exporter="torchscript", verify_images=real))
     return checkpoint, root / "export"
 
 
@@ -83,7 +83,7 @@ def test_detector_exported_to_onnx_finds_the_same_boxes_and_landmarks(
 ):
     photos = [load_image(p) for p in kit_photos(assets, 6, step=29)]
     result = export(ExportOptions(
-        retinaface_weights, tmp_path / "rf", "onnx", exporter="torchscript", verify_images=photos[:2]
+        model=retinaface_weights, output=tmp_path / "rf", formats="onnx", exporter="torchscript", verify_images=photos[:2]
     ))
     assert result.formats[0].verification.passed
     onnx_detector = load_detector(tmp_path / "rf")  # the folder resolves to its model.onnx
@@ -128,9 +128,9 @@ def test_push_to_hub_then_load_back_with_hf_uri(
     with FakeHub() as hub:
         monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
         result = export(ExportOptions(
-            checkpoint,
-            tmp_path / "pub",
-            "onnx,safetensors",
+            model=checkpoint,
+            output=tmp_path / "pub",
+            formats="onnx,safetensors",
             exporter="torchscript",
             push_to_hub="my-org/student",
             private=True,
@@ -163,7 +163,7 @@ def test_push_failures_are_one_line_and_keep_the_export(quality_export, monkeypa
 
     checkpoint, _ = quality_export
     with pytest.raises(AikdError, match="offline mode is on") as info:
-        export(ExportOptions(checkpoint, tmp_path / "a", "safetensors", push_to_hub="my-org/x"))
+        export(ExportOptions(model=checkpoint, output=tmp_path / "a", formats="safetensors", push_to_hub="my-org/x"))
     assert "hf upload my-org/x" in info.value.hint and (tmp_path / "a" / "model.safetensors").is_file()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
@@ -171,10 +171,10 @@ def test_push_failures_are_one_line_and_keep_the_export(quality_export, monkeypa
     with FakeHub() as hub:
         monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
         with pytest.raises(AikdError, match="pushing to my-org/x failed") as info:
-            export(ExportOptions(checkpoint, tmp_path / "b", "safetensors", push_to_hub="my-org/x"))
+            export(ExportOptions(model=checkpoint, output=tmp_path / "b", formats="safetensors", push_to_hub="my-org/x"))
     assert "hf auth login" in info.value.hint and not hub.repos
     with pytest.raises(AikdError, match="expected a repository id like org/name"):
-        export(ExportOptions(checkpoint, tmp_path / "c", "safetensors", push_to_hub="just-a-name"))
+        export(ExportOptions(model=checkpoint, output=tmp_path / "c", formats="safetensors", push_to_hub="just-a-name"))
 
 
 def test_score_cli_with_onnx_model_and_onnx_detector_matches_torch(quality_export, retinaface_weights, assets, tmp_path):
@@ -187,7 +187,7 @@ def test_score_cli_with_onnx_model_and_onnx_detector_matches_torch(quality_expor
     from aikd_cli.cli.app import app
 
     checkpoint, export_dir = quality_export
-    export(ExportOptions(retinaface_weights, tmp_path / "rf", "onnx", exporter="torchscript"))
+    export(ExportOptions(model=retinaface_weights, output=tmp_path / "rf", formats="onnx", exporter="torchscript"))
     photos = [str(p) for p in kit_photos(assets, 8, step=23)]
     runner = CliRunner()
     runs = {}

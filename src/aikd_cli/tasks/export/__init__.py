@@ -1,7 +1,7 @@
 """Export models for deployment (ONNX, TorchScript, torch.export, safetensors), verified every time.
 
 from aikd_cli.tasks.export import ExportOptions, run
-result = run(ExportOptions("retinaface-mnet025", "exports/retinaface", "onnx"))
+result = run(ExportOptions(model="retinaface-mnet025", output="exports/retinaface", formats="onnx"))
 """
 
 from aikd_cli.tasks.export.formats import FORMATS, ExportFormat, parse_formats

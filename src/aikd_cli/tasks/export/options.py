@@ -11,35 +11,42 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.errors import AikdError
+from aikd_cli.options import OUT, check_fields, option
 from aikd_cli.tasks.export.formats import ExportFormat, parse_formats
 from aikd_cli.tasks.export.hub_push import check_repo_id
 from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
-from aikd_cli.utils.checks import check_number
 
 #: A guard against typos (opset 180): ONNX 1.23 defines opsets up to 28.
 MAX_OPSET = 30
+HUB = "Hub"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExportOptions:
-    """Everything ``aikd export`` can be told; the CLI maps its options onto this one-to-one.
+    """Everything ``aikd export`` can be told; the command line is generated from these fields.
 
     ``model`` is anything ``score`` accepts (registry name, checkpoint, export or distill folder,
     ``hf://``); ``output`` the folder to create; ``formats`` names as for ``-f`` (``"onnx,pt2"``,
     a list, or ``"all"``); ``verify_images`` files, folders or arrays to verify on besides random inputs.
     """
 
-    model: str | os.PathLike
-    output: str | os.PathLike
-    formats: str | Sequence[str] = "onnx"
-    fp16: bool = False
-    include_preprocessing: bool = False
-    opset: int = DEFAULT_OPSET
-    exporter: str = "auto"
-    verify_images: Sequence[str | os.PathLike | np.ndarray] = ()
-    overwrite: bool = False
-    push_to_hub: str | None = None
-    private: bool = False
+    model: str | os.PathLike = option(argument=True,
+                                      help="Registry name, checkpoint file, export/distill folder or hf://org/name.")
+    output: str | os.PathLike = option(short="-o", group=OUT, help="Folder to create with the exported files.")
+    formats: str | Sequence[str] | list[str] = option(["onnx"], flag="--format", short="-f",
+                                                      help="onnx, torchscript, pt2, safetensors or all (repeat or "
+                                                      "comma-separate).")
+    fp16: bool = option(False, help="ONNX weights and activations in float16 (I/O stays float32).")
+    include_preprocessing: bool = option(False, help="Graph takes uint8 RGB [N,112,112,3] and normalises inside "
+                                         "(onnx, torchscript, pt2).")
+    opset: int = option(DEFAULT_OPSET, low=17, high=MAX_OPSET, help="ONNX opset (17 or later).")
+    exporter: str = option("auto", choices=("auto", "dynamo", "torchscript"),
+                           help="ONNX exporter: auto (dynamo, falling back to torchscript), dynamo, torchscript.")
+    verify_images: Sequence[str | os.PathLike | np.ndarray] | list[Path] = option(
+        [], help="Real images (files or folders, first 4 used) to verify on, besides random ones.")
+    overwrite: bool = option(False, help="Replace OUTPUT if it exists.")
+    push_to_hub: str | None = option(None, group=HUB, metavar="ORG/NAME", help="Upload the folder to this Hub repo.")
+    private: bool = option(False, group=HUB, help="Create the Hub repo as private.")
 
     @property
     def folder(self) -> Path:
@@ -51,8 +58,8 @@ class ExportOptions:
 
     def validate(self) -> None:
         """Every rule the command enforces, before any model is loaded."""
+        check_fields(self)
         check_exporter(self.exporter)
-        check_number("--opset", self.opset, 17, MAX_OPSET)
         if self.push_to_hub is not None:
             check_repo_id(self.push_to_hub)
         from aikd_cli.models.onnx_model import ONNX_EXTRA_HINT
