@@ -146,15 +146,16 @@ def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: in
         (build / "folders.html").write_text(folders_page(report), encoding="utf-8")
 
 
-def report_outputs(html: Path) -> list[Output]:
+def report_outputs(html: Path, option: str = "--output") -> list[Output]:
     """The page and its files folder (replaced as a whole by each build)."""
-    return [Output(html, "--output"), Output(files_dir_of(html), "--output", folder=True, whole=True, lock=False)]
+    return [Output(html, option), Output(files_dir_of(html), option, folder=True, whole=True, lock=False)]
 
 
 def check_report_output(scores_csv: str | Path, html: str | Path, inputs: list[str] = ()) -> None:
-    """Refuse a report page that cannot be written, or that would replace the score CSV or another
-    input (``aikd score --report`` checks this before scoring)."""
-    check_outputs(report_outputs(Path(html)), local_paths(str(scores_csv), *inputs))
+    """Refuse a report page (``aikd score --report``, checked before scoring) that cannot be
+    written, that would replace an input, or that is the score CSV ``--output`` itself."""
+    check_outputs([Output(Path(scores_csv), "--output", lock=False), *report_outputs(Path(html), "--report")],
+                  local_paths(*inputs))
     _check_files_dir(files_dir_of(Path(html)))
 
 
