@@ -186,6 +186,9 @@ class ReportOptions(Layout):
 
     def validate(self) -> None:
         """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
+        from aikd_cli.images.decode import max_pixels
+
+        max_pixels()  # thumbnails decode the photos
         for name in ("per_page", "show", "sample"):
             check_number("--" + name.replace("_", "-"), getattr(self, name), 1, MAX_FACES)
         check_number("--folders", self.folders, 0, MAX_FACES)
