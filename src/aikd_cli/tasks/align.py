@@ -44,7 +44,7 @@ from aikd_cli.tasks.shards import (
 )
 from aikd_cli.utils.atomic import StagedFiles, atomic_open, atomic_write
 from aikd_cli.utils.checks import check_number
-from aikd_cli.utils.csvfiles import dict_rows
+from aikd_cli.utils.csvfiles import cell_path, dict_rows, path_cell
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import resolve_device
 from aikd_cli.utils.distributed import launched_world
@@ -241,7 +241,7 @@ def _listed_crops(*csv_paths: Path, journal: bool = True) -> set[str]:
             if source.is_file():
                 with contextlib.suppress(AikdError):  # unreadable: it lists nothing of ours
                     _, rows = dict_rows(source)
-                    listed.update(row["crop"] for _, row in rows if row.get("crop"))
+                    listed.update(cell_path(row["crop"]) for _, row in rows if row.get("crop"))
     return listed
 
 
@@ -280,7 +280,7 @@ def _row(path: str, out: Path, img: ImageFaces, face: AlignedFace | None = None,
     else:
         row = face_row(path, out, status=BAD_LANDMARKS if face.problem else OK, message=face.problem or "",
                        face=face.index, detection=face.detection, landmarks=face.written_landmarks, sha256=img.sha256)
-    row["crop"] = crop
+    row["crop"] = path_cell(crop)
     matrix = face.matrix.reshape(6) if face is not None and face.matrix is not None else [None] * 6
     row.update({k: "" if v is None else f"{v:.6f}" for k, v in zip(MATRIX_COLUMNS, matrix)})
     row["path"] = relative_to_csv(path, out)
