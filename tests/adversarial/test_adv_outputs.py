@@ -298,3 +298,28 @@ def test_save_crops_refuse_to_replace_a_file_score_did_not_write(crops, qmodel, 
     for _ in range(2):
         assert cli("score", crops, "--aligned", "-m", qmodel, "-o", tmp_path / "s.csv", "--save-crops", kept,
                    "-j", 0).exit_code == 0
+
+
+def test_report_page_on_a_photo_it_shows_is_refused(photos, qmodel, tmp_path):
+    """Every output is checked against every input the command reads: the photos a score CSV
+    lists are the report's inputs too."""
+    scores = tmp_path / "s.csv"
+    assert cli("score", photos, "--landmarks", tmp_path / "landmarks.csv", "-m", qmodel, "-o", scores,
+               "-j", 0).exit_code == 0
+    before = tree(photos)
+    one_line_error(cli("report", scores, "-o", photos / "a.jpg"), "would overwrite the input", "a.jpg")
+    assert tree(photos) == before
+
+
+def test_evaluate_output_holding_a_listed_image_is_refused(eval_inputs, tmp_path):
+    """The images a pairs list names are evaluate's inputs: its output folder may not replace one."""
+    pairs, quality = eval_inputs
+    out = tmp_path / "ev"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "s00.jpg").write_bytes(b"a photo")
+    text = pairs.read_text().replace("s00.jpg", "ev/plots/s00.jpg")
+    pairs.write_text(text)
+    quality.write_text(quality.read_text().replace("s00.jpg", "ev/plots/s00.jpg"))
+    result = cli("evaluate", "-p", pairs, "--score-column", "score", "-q", quality, "--threshold", 0.3, "-o", out)
+    one_line_error(result, "would overwrite the input", "s00.jpg", quiet=False)
+    assert (out / "plots" / "s00.jpg").read_bytes() == b"a photo"

@@ -167,20 +167,20 @@ def _identity(path: str) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _listed_collision(outputs: Sequence[Output], listed: Iterable[str]) -> tuple[Output, str] | None:
-    """An output and the listed file (an image named in an input CSV) it would replace. Files are
+def check_listed(outputs: Sequence[Output], listed: Iterable[str]) -> None:
+    """Refuse outputs that would replace a listed file (an image named in an input CSV). Files are
     compared by identity, so a million listed images cost one ``stat`` each, and none when no
     output exists yet."""
     listed = list(listed)
     victims = {key: out for out in outputs for key in _replaced(out)} if listed else {}
     if not victims:
-        return None
+        return
     for path in listed:
         with contextlib.suppress(OSError, ValueError):
             out = victims.get(_identity(path))
             if out is not None:
-                return out, path
-    return None
+                raise AikdError(f"{out.path}: {out.option} would overwrite the input {path}",
+                                hint=f"choose another {out.option}; aikd never replaces its inputs")
 
 
 def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike],
@@ -201,11 +201,7 @@ def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]
                             hint="give each output its own path")
         seen[real] = out
         _writable(out)
-    found = _listed_collision(outputs, listed)
-    if found is not None:
-        out, victim = found
-        raise AikdError(f"{out.path}: {out.option} would overwrite the input {victim}",
-                        hint=f"choose another {out.option}; aikd never replaces its inputs")
+    check_listed(outputs, listed)
 
 
 def check_mirror(folder: str | os.PathLike, option: str, pairs: Iterable[tuple[str, str]],

@@ -23,13 +23,14 @@ import numpy as np
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.pipeline import OK
 from aikd_cli.tasks.report.context import Images, Report, page_file
-from aikd_cli.tasks.report.data import read_scores
+from aikd_cli.tasks.report.data import ScoreTable, read_scores
 from aikd_cli.tasks.report.plan import Layout, embed_default, pictured, plan_jobs, plan_report
 from aikd_cli.tasks.report.render import failures_page, folders_page, grid_page, main_page
 from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.utils.atomic import atomic_open, replace_dir
 from aikd_cli.utils.checks import MAX_WORKERS, check_number
+from aikd_cli.utils.csvfiles import resolve_csv_paths
 from aikd_cli.utils.outputs import Output, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
@@ -207,15 +208,17 @@ def run(options: ReportOptions, progress: Progress | None = None) -> ReportResul
     """
     started = time.perf_counter()
     options.validate()
-    crops = options.crops
-    with guard_outputs(report_outputs(options.output), local_paths(options.scores, crops or None)):
+    outputs, inputs = report_outputs(options.output), local_paths(options.scores, options.crops or None)
+    check_outputs(outputs, inputs)  # before the CSV is read
+    table = read_scores(options.scores)
+    photos = resolve_csv_paths(table.distinct_paths.to_pylist(), options.scores.parent)
+    with guard_outputs(outputs, inputs, listed=photos):  # nor may the page replace a photo it shows
         _check_files_dir(files_dir_of(options.output))
-        return _build(options, progress, started)
+        return _build(options, table, progress, started)
 
 
-def _build(options: ReportOptions, progress: Progress | None, started: float) -> ReportResult:
-    csv_path, html, layout, crops = options.scores, options.output, options, options.crops
-    table = read_scores(csv_path)
+def _build(options: ReportOptions, table: ScoreTable, progress: Progress | None, started: float) -> ReportResult:
+    html, layout, crops = options.output, options, options.crops
     html.parent.mkdir(parents=True, exist_ok=True)
     files_dir = files_dir_of(html)
     _remove_stale_builds(html, files_dir)
