@@ -317,14 +317,14 @@ def run(options: LabelOptions, progress: Progress | None = None) -> LabelResult:
     >>> from aikd_cli import LabelOptions, label
     >>> result = label(LabelOptions(identities="ids.csv", fr_model="mobilefacenet.pt"))  # doctest: +SKIP
     """
-    from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+    from aikd_cli.utils.outputs import Output, check_listed, guard_outputs, local_paths
 
     o = options
     o.validate()
-    faces = read_identities(o.identities, o.scheme)
-    # the labels may not replace a listed image either
-    with guard_outputs([Output(o.output, "--output")], local_paths(o.identities, o.landmarks, o.fr_model, o.detector),
-                       listed=[f.path for f in faces]):
+    outputs = [Output(o.output, "--output")]
+    with guard_outputs(outputs, local_paths(o.identities, o.landmarks, o.fr_model, o.detector)):
+        faces = read_identities(o.identities, o.scheme)
+        check_listed(outputs, [f.path for f in faces])  # nor may the labels replace a listed image
         return _label(faces, o.fr_model, o.output, scheme=o.scheme, landmarks=o.landmarks, detector=o.detector,
                       det_size=o.det_size, det_threshold=o.det_threshold, device=o.device, precision=o.precision,
                       workers=o.workers, batch_size=o.batch_size, max_impostors=o.max_impostors, seed=o.seed,

@@ -1,10 +1,11 @@
 """Where a command may write, checked before any work and held by one run at a time.
 
-Every command describes its outputs (:class:`Output`) and names what it reads -- the files and
-folders it is given, and the files listed in the CSVs it is given; :func:`guard_outputs` refuses,
-with one line, an output that would replace one of its inputs, that exists as the wrong kind (a
-folder where a file is written, or the reverse, or a device, pipe or socket), whose parent is a
-file, whose folder cannot be written, or that two options name -- before a model is loaded. It then takes an advisory lock on each output (a
+Every command describes its outputs (:class:`Output`) and names what it reads; :func:`guard_outputs`
+refuses, with one line, an output that would replace one of its inputs, that exists as the wrong
+kind (a folder where a file is written, or the reverse, or a device, pipe or socket), whose parent
+is a file, whose folder cannot be written, or that two options name -- before a model is loaded.
+:func:`check_listed` does the same for the files its input CSVs list (a manifest's images), once
+they are read. It then takes an advisory lock on each output (a
 hidden ``.NAME.lock`` file beside it, removed when the run ends; ``flock`` through
 :mod:`filelock`, so the kernel releases it when the process dies), so a second run on the same
 output stops at once and says which process holds it, instead of two runs interleaving into one
@@ -183,10 +184,8 @@ def check_listed(outputs: Sequence[Output], listed: Iterable[str]) -> None:
                                 hint=f"choose another {out.option}; aikd never replaces its inputs")
 
 
-def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike],
-                  listed: Iterable[str] = ()) -> None:
-    """Refuse outputs that cannot or must not be written (see the module docstring). ``listed``:
-    the files named inside the command's input CSVs (images of a manifest, a pairs list)."""
+def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse outputs that cannot or must not be written (see the module docstring)."""
     inputs = [str(p) for p in inputs]
     seen: dict[str, Output] = {}
     for out in outputs:
@@ -201,7 +200,6 @@ def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]
                             hint="give each output its own path")
         seen[real] = out
         _writable(out)
-    check_listed(outputs, listed)
 
 
 def check_mirror(folder: str | os.PathLike, option: str, pairs: Iterable[tuple[str, str]],
@@ -332,10 +330,9 @@ def _holder(lock_file: Path) -> str:
 
 
 @contextlib.contextmanager
-def guard_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike] = (),
-                  listed: Iterable[str] = ()) -> Iterator[None]:
+def guard_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike] = ()) -> Iterator[None]:
     """:func:`check_outputs`, then hold every output's lock until the block ends."""
-    check_outputs(outputs, inputs, listed)
+    check_outputs(outputs, inputs)
     with contextlib.ExitStack() as stack:
         for out in outputs:
             if out.lock:

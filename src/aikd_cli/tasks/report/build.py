@@ -31,7 +31,7 @@ from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_na
 from aikd_cli.utils.atomic import atomic_open, replace_dir
 from aikd_cli.utils.checks import MAX_WORKERS, check_number
 from aikd_cli.utils.csvfiles import resolve_csv_paths
-from aikd_cli.utils.outputs import Output, check_outputs, guard_outputs, local_paths
+from aikd_cli.utils.outputs import Output, check_listed, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
 DEFAULT_PER_PAGE = Layout.per_page
@@ -208,12 +208,12 @@ def run(options: ReportOptions, progress: Progress | None = None) -> ReportResul
     """
     started = time.perf_counter()
     options.validate()
-    outputs, inputs = report_outputs(options.output), local_paths(options.scores, options.crops or None)
-    check_outputs(outputs, inputs)  # before the CSV is read
-    table = read_scores(options.scores)
-    photos = resolve_csv_paths(table.distinct_paths.to_pylist(), options.scores.parent)
-    with guard_outputs(outputs, inputs, listed=photos):  # nor may the page replace a photo it shows
+    outputs = report_outputs(options.output)
+    with guard_outputs(outputs, local_paths(options.scores, options.crops or None)):
         _check_files_dir(files_dir_of(options.output))
+        table = read_scores(options.scores)
+        # nor may the page replace a photo it shows
+        check_listed(outputs, resolve_csv_paths(table.distinct_paths.to_pylist(), options.scores.parent))
         return _build(options, table, progress, started)
 
 
