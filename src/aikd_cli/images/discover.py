@@ -35,7 +35,7 @@ def _walk(folder: str, recursive: bool, follow_links: bool, visited: set[tuple[i
                 subdirs.append(entry.path)
             elif image and not entry.is_dir():
                 yield InputItem(entry.path)
-        except OSError:  # what it is cannot be known (a link to itself): an image by name gets the row that says why
+        except OSError:  # its kind cannot be read (a link to itself): an image by name still gets its row
             if image:
                 yield InputItem(entry.path)
     if not recursive:

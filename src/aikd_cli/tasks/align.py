@@ -178,7 +178,8 @@ def run_here(opts: AlignOptions, progress: Progress | None = None, *,
         if not items:
             raise AikdError("no input images found", hint="give image files or folders that contain images")
         base = _common_base(inputs)
-        targets = [(it.path, _crop_name(it.path, base, 0, False)) for it in items if not (it.problem or it.duplicate_of)]
+        targets = [(it.path, _crop_name(it.path, base, 0, False)) for it in items
+                   if not (it.problem or it.duplicate_of)]
         check_mirror(out, "--output", targets, [it.path for it in items])
         own = _listed_crops(*dict.fromkeys((out / "landmarks.csv", csv_path)))  # and crops tagged by align
         every = opts.faces == "all"  # then NAME_<k>.png for each face k

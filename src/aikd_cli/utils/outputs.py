@@ -4,12 +4,11 @@ Every command describes its outputs (:class:`Output`) and names what it reads; :
 refuses, with one line, an output that would replace one of its inputs, that exists as the wrong
 kind (a folder where a file is written, or the reverse, or a device, pipe or socket), whose parent
 is a file, whose folder cannot be written, or that two options name -- before a model is loaded.
-:func:`check_listed` does the same for the files its input CSVs list (a manifest's images), once
-they are read. It then takes an advisory lock on each output (a
-hidden ``.NAME.lock`` file beside it, removed when the run ends; ``flock`` through
-:mod:`filelock`, so the kernel releases it when the process dies), so a second run on the same
-output stops at once and says which process holds it, instead of two runs interleaving into one
-file.
+It then takes an advisory lock on each output (a hidden ``.NAME.lock`` file beside it, removed when
+the run ends; ``flock`` through :mod:`filelock`, so the kernel releases it when the process dies),
+so a second run on the same output stops at once and says which process holds it, instead of two
+runs interleaving into one file. :func:`check_listed` refuses the same way an output that would
+replace a file the command's input CSVs list (a manifest's images), once they are read.
 """
 
 from __future__ import annotations
@@ -241,7 +240,8 @@ def check_crop_targets(folder: str | os.PathLike, option: str, crops: Iterable[t
             taken = os.path.join(sub, found)
             if not is_own(taken):
                 raise AikdError(f"{Path(folder) / taken}: {option} would overwrite this file, which aikd did not "
-                                f"write, with the crop of {source}", hint=f"choose another {option}, or move the file away")
+                                f"write, with the crop of {source}",
+                                hint=f"choose another {option}, or move the file away")
 
 
 def _crop_names(folder: Path, plain: bool, numbered: bool) -> dict[str, list[str]]:
