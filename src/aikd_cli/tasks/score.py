@@ -249,10 +249,9 @@ def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: Fac
         if opts.save_crops is not None:
             from aikd_cli.tasks.report.crops import KEY
 
-            targets = _crop_targets(items, csv_dir)
-            check_mirror(opts.save_crops, "--save-crops", targets, [it.path for it in items])
-            check_crop_targets(opts.save_crops, "--save-crops", targets,
-                               lambda name: png_tagged(opts.save_crops / name, KEY), numbered=True)
+            kept, targets = opts.save_crops, _crop_targets(items, csv_dir)
+            check_mirror(kept, "--save-crops", targets, [it.path for it in items])
+            check_crop_targets(kept, "--save-crops", targets, lambda name: png_tagged(kept / name, KEY), numbered=True)
         todo, part = shard_items(items, *shard, opts.batch_size) if shard else (items, None)
         if opts.resume:
             check_resumable(output, opts.columns)
