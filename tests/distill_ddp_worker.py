@@ -1,7 +1,8 @@
 """Run by the DDP test, once alone and once under ``torchrun --nproc-per-node 2`` (gloo, CPU).
 
-Trains the tiny teacher's student for a few steps through the real engine and saves, per process,
-the final weights and the gradients of the last step, for the test to compare.
+Trains the tiny teacher's student for a few steps through the real engine, with the command's
+defaults (calibration, validation and EMA included), and saves, per process, the final weights and
+the gradients of the last step, for the test to compare.
 """
 
 from __future__ import annotations
@@ -29,12 +30,8 @@ def main(manifest: str, output: str, batch_size: int, steps: int) -> None:
             "output": output,
             "batch_size": batch_size,
             "max_steps": steps,
-            "val_fraction": 0.0,
-            "freeze_bn": True,  # batch statistics would differ between 1 x 2B and 2 x B
-            "warmup": 0.0,
             "workers": 0,
             "device": "cpu",
-            "ema_decay": 0.0,
         },
     )
     run = prepare_run(config, teacher=tiny_teacher())

@@ -84,7 +84,7 @@ def test_a_crashed_align_run_leaves_the_earlier_crops_and_csv_as_they_were(photo
     assert not (out / StagedFiles.NAME).exists()
     from PIL import Image
 
-    assert Image.open(out / "a.png").size == (64, 64) and Image.open(out / "b.png").size == (64, 64)
+    assert Image.open(out / "a.jpg.png").size == (64, 64) and Image.open(out / "b.jpg.png").size == (64, 64)
 
 
 def test_resume_after_a_crashed_staged_align_adopts_its_crops(photos, tmp_path, monkeypatch):
@@ -101,7 +101,7 @@ def test_resume_after_a_crashed_staged_align_adopts_its_crops(photos, tmp_path, 
     result = cli("align", photos, "-o", out, "--landmarks", landmarks, "--resume", "-j", 0)
     assert result.exit_code == 0, result.output
     listed = {r["crop"] for r in rows(out / "landmarks.csv")}
-    assert listed == {"a.png", "b.png"} and all((out / name).is_file() for name in listed)
+    assert listed == {"a.jpg.png", "b.jpg.png"} and all((out / name).is_file() for name in listed)
     assert (out / "notes.txt").read_text() == "not ours" and not (out / StagedFiles.NAME).exists()
 
 

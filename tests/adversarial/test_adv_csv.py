@@ -137,3 +137,38 @@ def test_score_resume_over_random_bytes_is_refused_before_any_work(crops, qmodel
     monkeypatch.setattr(score_mod, "open_face_model", lambda *a, **k: pytest.fail("model loaded"))
     one_line_error(cli("score", crops, "--aligned", "-m", qmodel, "-o", garbage, "--resume"), "cannot resume")
     assert garbage.read_bytes() == before
+
+
+def test_a_file_name_that_is_not_utf8_round_trips_through_every_command(photos, qmodel, tmp_path):
+    """Issue 21: ``caf\\xe9.jpg`` (a Latin-1 byte in a Linux file name) raised UnicodeEncodeError in
+    the CSV writer (exit 1). The name is written as ``caf\\xe9.jpg`` text, the CSV stays UTF-8, and
+    ``--resume``, ``evaluate`` and ``report`` find the file again."""
+    import os
+
+    with open(os.path.join(os.fsencode(photos), b"caf\xe9.jpg"), "wb") as f:
+        f.write((photos / "a.jpg").read_bytes())
+    lm = tmp_path / "lm.csv"
+    with open(lm, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "face", *(f"lm{i}_{a}" for i in range(5) for a in "xy")])
+        writer.writerows([f"photos/{name}", 0, *LFW_LANDMARKS] for name in ("a.jpg", "b.jpg", "caf\\xe9.jpg"))
+    out = tmp_path / "s.csv"
+    result = cli("score", photos, "--landmarks", lm, "-m", qmodel, "-o", out, "-j", 0)
+    assert result.exit_code == 0, result.output
+    text = out.read_bytes().decode("utf-8")  # still UTF-8 text
+    assert "photos/caf\\xe9.jpg," in text and [r["status"] for r in rows(out)] == ["ok"] * 3
+    again = cli("score", photos, "--landmarks", lm, "-m", qmodel, "-o", out, "-j", 0, "--resume")
+    assert again.exit_code == 0 and "3 rows kept" in again.stderr and out.read_bytes().decode("utf-8") == text
+    # evaluate: a pairs list naming the file as the score CSV does
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("path_a,path_b,mated,score\nphotos/a.jpg,photos/caf\\xe9.jpg,1,0.8\n"
+                     "photos/b.jpg,photos/caf\\xe9.jpg,0,0.1\nphotos/a.jpg,photos/b.jpg,0,0.2\n", encoding="utf-8")
+    result = cli("evaluate", "-p", pairs, "--score-column", "score", "-q", out, "--threshold", 0.5, "-o", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    (dataset,) = json.loads((tmp_path / "ev" / "results.json").read_text())["datasets"]
+    assert dataset["pairs_used"] == 3 and not dataset["sample_issues"]
+    # report: the thumbnail is cut from the file itself
+    result = cli("report", out, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count('<img class="thumb"') == 3 and "caf\\xe9.jpg" in page and "unavailable" not in page

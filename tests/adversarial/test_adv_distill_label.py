@@ -153,3 +153,48 @@ def test_distill_into_a_folder_holding_its_landmarks_is_refused(tmp_path, qmodel
 
 def test_distill_walks_folder_links_only_when_asked(tmp_path):
     assert "--follow-links" in cli("distill", "--help").output
+
+
+# issue 21: nothing lost, second round
+
+
+def test_label_output_on_a_listed_image_is_refused(lfw_subset, mobilefacenet_weights, retinaface_weights):
+    """``label -o lfw/P/x.jpg`` with x.jpg listed in the identities CSV: the labels replaced the photo."""
+    photo = lfw_subset.parent / "Colin_Powell" / sorted(p.name for p in (lfw_subset.parent / "Colin_Powell").iterdir())[0]
+    before = hashlib.sha256(photo.read_bytes()).hexdigest()
+    one_line_error(cli(*label_args(lfw_subset, photo, mobilefacenet_weights, retinaface_weights)),
+                   "would overwrite the input", photo.name)
+    assert hashlib.sha256(photo.read_bytes()).hexdigest() == before
+
+
+def test_label_with_complete_fresh_landmarks_never_needs_the_detector(lfw_subset, mobilefacenet_weights,
+                                                                       retinaface_weights, tmp_path):
+    """``label --landmarks <aikd align's CSV>`` offline failed on the default detector, which no
+    face needed: a detector is opened only for a face without landmarks or whose image changed."""
+    ids = manifest(tmp_path / "ids.csv", [(str(p), p.parent.name, ("",) * 10)
+                                          for p in sorted(lfw_subset.parent.glob("*/*.jpg"))])
+    aligned = cli("align", lfw_subset.parent, "-o", tmp_path / "aligned", "--detector", retinaface_weights, "-j", 0,
+                  "--device", "cpu")
+    assert aligned.exit_code == 0, aligned.output
+    result = cli("label", "-i", ids, "--fr-model", mobilefacenet_weights, "--landmarks",
+                 tmp_path / "aligned" / "landmarks.csv", "-o", tmp_path / "labels.csv", "-j", 0, "--device", "cpu")
+    assert result.exit_code == 0, result.output  # the default detector is not in the (empty) offline cache
+    assert [r["status"] for r in rows(tmp_path / "labels.csv")] == ["ok"] * 6
+    # a face without landmarks still needs it, and says so before any work
+    (tmp_path / "partial.csv").write_text("".join(open(tmp_path / "aligned" / "landmarks.csv").readlines()[:-1]))
+    one_line_error(cli("label", "-i", ids, "--fr-model", mobilefacenet_weights, "--landmarks", tmp_path / "partial.csv",
+                       "-o", tmp_path / "l2.csv", "-j", 0, "--device", "cpu"), "(for --detector)")
+
+
+def test_distill_refused_over_a_foreign_landmarks_csv_changes_nothing(tmp_path, qmodel, assets):
+    """``distill photos -o photos``: refused over ``photos/landmarks.csv`` only after replacing the
+    user's ``config.toml`` and deleting ``metrics.jsonl``: check first, write after."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        shutil.copy(assets / PHOTO, photos / f"{i}.jpg")
+    mine = {"config.toml": "my config\n", "metrics.jsonl": "my metrics\n", "landmarks.csv": "path,face\n"}
+    for name, text in mine.items():
+        (photos / name).write_text(text, encoding="utf-8")
+    one_line_error(cli(*distill_args(photos, photos, qmodel)), "landmarks.csv", "not a detection cache")
+    assert {p.name: p.read_text() for p in photos.iterdir() if p.suffix != ".jpg"} == mine

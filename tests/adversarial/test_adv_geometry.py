@@ -46,9 +46,9 @@ def test_align_gives_bad_landmarks_rows_and_no_crops(photos, bad_landmarks, tmp_
     result = cli("align", photos, "-o", out, "--landmarks", bad_landmarks, "-j", 0)
     assert result.exit_code == 0, result.output
     by_name = {r["path"].rsplit("/", 1)[-1]: r for r in rows(out / "landmarks.csv")}
-    assert by_name["a.jpg"]["status"] == "ok" and (out / "a.png").is_file()
+    assert by_name["a.jpg"]["status"] == "ok" and (out / "a.jpg.png").is_file()
     for name in DEGENERATE:
-        assert by_name[f"{name}.jpg"]["status"] == "bad_landmarks" and not (out / f"{name}.png").exists()
+        assert by_name[f"{name}.jpg"]["status"] == "bad_landmarks" and not (out / f"{name}.jpg.png").exists()
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e9"])

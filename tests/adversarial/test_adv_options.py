@@ -68,3 +68,23 @@ def test_out_of_range_options_are_refused_before_any_work(base, extra, needle, c
     args = [str(a).format(**fill) for a in (*base, *extra)]
     one_line_error(cli(*args), needle)
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+DISTILL = ("distill", "{crops}", "--teacher", "{qmodel}", "-o", "{tmp}/out")
+
+
+@pytest.mark.parametrize("base", [SCORE, ALIGN, EVALUATE, REPORT, LABEL, DISTILL], ids=lambda b: b[0])
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1e9"])
+def test_a_bad_max_pixels_setting_is_one_line_before_any_work(base, value, crops, qmodel, eval_inputs, tmp_path,
+                                                              monkeypatch):
+    """Issue 21: ``AIKD_MAX_PIXELS=abc`` exited 0 with every image an ``error`` row."""
+    from aikd_cli.models import inference
+    from aikd_cli.tasks import score
+
+    for module in (inference, score):
+        monkeypatch.setattr(module, "open_face_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setenv("AIKD_MAX_PIXELS", value)
+    pairs, quality = eval_inputs
+    fill = {"crops": crops, "qmodel": qmodel, "tmp": tmp_path, "pairs": pairs, "quality": quality}
+    one_line_error(cli(*[str(a).format(**fill) for a in base]), "AIKD_MAX_PIXELS", repr(value))
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))

@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import can_mount, cli, one_line_error, write_landmarks
+from conftest import LFW_LANDMARKS, can_mount, cli, one_line_error, rows, write_landmarks
 
 
 def digest(path: Path) -> str:
@@ -74,13 +75,13 @@ def test_align_into_its_own_input_folder_is_refused(photos, tmp_path):
 
 
 def test_align_whose_crops_would_land_on_input_images_is_refused(photos, tmp_path):
-    """A crop of ``photos/a.jpg`` is ``OUT/a.png``: when that file is itself an input, refuse."""
+    """A crop of ``photos/a.jpg`` is ``OUT/a.jpg.png``: when that file is itself an input, refuse."""
     out = photos / "aligned"
     out.mkdir()
-    (out / "a.png").write_bytes((photos / "a.jpg").read_bytes())  # e.g. the crops of an earlier run
+    (out / "a.jpg.png").write_bytes((photos / "a.jpg").read_bytes())  # e.g. the crops of an earlier run
     before = tree(photos)
-    result = cli("align", photos, "-o", out, "--landmarks", tmp_path / "landmarks.csv")
-    one_line_error(result, "would overwrite the input", "a.png")
+    result = cli("align", photos / "a.jpg", out / "a.jpg.png", "-o", out, "--landmarks", tmp_path / "landmarks.csv")
+    one_line_error(result, "would overwrite the input", "a.jpg.png")
     assert tree(photos) == before
 
 
@@ -171,7 +172,7 @@ def test_score_report_that_would_replace_an_input_is_refused_before_scoring(crop
 
     monkeypatch.setattr(score, "open_face_model", lambda *a, **k: pytest.fail("scored before refusing"))
     result = cli("score", crops, "--aligned", "-m", qmodel, "-o", tmp_path / "s.csv", "--report", crops / "c1.png")
-    one_line_error(result, "--output would overwrite the input", "c1.png")
+    one_line_error(result, "--report would overwrite the input", "c1.png")
     assert not (tmp_path / "s.csv").exists()
 
 
@@ -206,3 +207,119 @@ def test_an_output_on_a_read_only_mount_is_refused_before_any_work(crops, qmodel
         lines = [line for line in got["stderr"].splitlines() if line.strip()]
         assert got["code"] == 2 and lines[0].startswith("error:") and "is not writable" in lines[0], (name, lines)
         assert len(lines) <= 2, lines
+
+
+# issue 21: nothing lost, second round
+
+
+def test_align_crop_never_lands_on_an_unrelated_file(photos, tmp_path):
+    """``align in/a.jpg -o in`` with an unrelated ``in/a.png``: the crop replaced ``a.png``."""
+    (photos / "a.png").write_bytes((photos / "b.jpg").read_bytes())
+    before = digest(photos / "a.png")
+    result = cli("align", photos / "a.jpg", "-o", photos, "--landmarks", tmp_path / "landmarks.csv", "-j", 0)
+    assert result.exit_code == 0, result.output
+    assert digest(photos / "a.png") == before
+    assert [r["crop"] for r in rows(photos / "landmarks.csv")] == ["a.jpg.png"]
+
+
+def test_align_of_a_jpg_and_a_png_keeps_both_crops(photos, tmp_path):
+    """``a.jpg`` and ``a.png`` in one folder: both rows named crop ``a.png`` and one face was lost."""
+    from PIL import Image
+
+    Image.open(photos / "b.jpg").save(photos / "a.png")
+    (photos / "b.jpg").unlink()
+    landmarks = write_landmarks(tmp_path / "lm.csv", {photos / "a.jpg": LFW_LANDMARKS, photos / "a.png": LFW_LANDMARKS})
+    out = tmp_path / "aligned"
+    assert cli("align", photos, "-o", out, "--landmarks", landmarks, "-j", 0).exit_code == 0
+    got = {r["path"]: r["crop"] for r in rows(out / "landmarks.csv")}
+    assert sorted(got.values()) == ["a.jpg.png", "a.png.png"] and all((out / c).is_file() for c in got.values())
+
+
+def test_align_refuses_to_replace_a_file_it_did_not_write(photos, tmp_path):
+    """Crops may replace earlier crops (listed in the folder's CSV, or tagged by aikd align), never
+    a file of the user's that happens to have a crop's name."""
+    out = tmp_path / "aligned"
+    out.mkdir()
+    (out / "a.jpg.png").write_bytes((photos / "b.jpg").read_bytes())
+    before = tree(out)
+    one_line_error(cli("align", photos, "-o", out, "--landmarks", tmp_path / "landmarks.csv"),
+                   "a.jpg.png", "aikd did not write")
+    assert tree(out) == before
+    (out / "a.jpg.png").unlink()
+    for _ in range(2):  # its own crops, listed or not (a crash between a crop and its row), are replaced
+        assert cli("align", photos, "-o", out, "--landmarks", tmp_path / "landmarks.csv", "-j", 0).exit_code == 0
+        (out / "landmarks.csv").unlink()
+
+
+def test_align_into_a_folder_inside_its_input_folder_is_refused(photos, tmp_path):
+    """``align in -o in/aligned`` was accepted although the docs refuse it: the next run over ``in``
+    reads the crops as photos."""
+    one_line_error(cli("align", photos, "-o", photos / "aligned", "--landmarks", tmp_path / "landmarks.csv"),
+                   "inside the input folder")
+    assert not (photos / "aligned").exists()
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "character device"])
+def test_an_output_that_is_not_a_regular_file_is_refused(kind, crops, qmodel, tmp_path):
+    """``score -o <a character device>`` replaced the device node with a CSV (as root, ``-o
+    /dev/null`` would replace the system's)."""
+    node = tmp_path / "node"
+    if kind == "named pipe":
+        os.mkfifo(node)
+    else:
+        try:
+            os.mknod(node, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # a second /dev/null
+        except PermissionError:
+            pytest.skip("creating a device node needs CAP_MKNOD")
+    one_line_error(cli("score", crops, "--aligned", "-m", qmodel, "-o", node), "must be a regular file", kind)
+    assert not stat.S_ISREG(node.lstat().st_mode)
+
+
+def test_score_output_and_report_on_one_path_are_refused_before_scoring(crops, qmodel, tmp_path, monkeypatch):
+    """``score -o out.csv --report out.csv`` scored and wrote out.csv, then refused the report."""
+    from aikd_cli.tasks import score
+
+    monkeypatch.setattr(score, "open_face_model", lambda *a, **k: pytest.fail("scored before refusing"))
+    out = tmp_path / "out.csv"
+    one_line_error(cli("score", crops, "--aligned", "-m", qmodel, "-o", out, "--report", out), "--report", "--output",
+                   "same path")
+    assert not out.exists()
+
+
+def test_save_crops_refuse_to_replace_a_file_score_did_not_write(crops, qmodel, tmp_path):
+    """The same rule for ``--save-crops``: its crops (tagged PNGs) are replaced, a user's file is not."""
+    kept = tmp_path / "kept"
+    (kept / "crops").mkdir(parents=True)  # crops mirror the CSV's path cells: crops/c1.png
+    (kept / "crops" / "c1.png").write_bytes((crops / "c1.png").read_bytes())
+    one_line_error(cli("score", crops, "--aligned", "-m", qmodel, "-o", tmp_path / "s.csv", "--save-crops", kept),
+                   "c1.png", "aikd did not write")
+    assert digest(kept / "crops" / "c1.png") == digest(crops / "c1.png")
+    (kept / "crops" / "c1.png").unlink()
+    for _ in range(2):
+        assert cli("score", crops, "--aligned", "-m", qmodel, "-o", tmp_path / "s.csv", "--save-crops", kept,
+                   "-j", 0).exit_code == 0
+
+
+def test_report_page_on_a_photo_it_shows_is_refused(photos, qmodel, tmp_path):
+    """Every output is checked against every input the command reads: the photos a score CSV
+    lists are the report's inputs too."""
+    scores = tmp_path / "s.csv"
+    assert cli("score", photos, "--landmarks", tmp_path / "landmarks.csv", "-m", qmodel, "-o", scores,
+               "-j", 0).exit_code == 0
+    before = tree(photos)
+    one_line_error(cli("report", scores, "-o", photos / "a.jpg"), "would overwrite the input", "a.jpg")
+    assert tree(photos) == before
+
+
+def test_evaluate_output_holding_a_listed_image_is_refused(eval_inputs, tmp_path):
+    """The images a pairs list names are evaluate's inputs: its output folder may not replace one."""
+    pairs, quality = eval_inputs
+    out = tmp_path / "ev"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "s00.jpg").write_bytes(b"a photo")
+    text = pairs.read_text().replace("s00.jpg", "ev/plots/s00.jpg")
+    pairs.write_text(text)
+    quality.write_text(quality.read_text().replace("s00.jpg", "ev/plots/s00.jpg"))
+    result = cli("evaluate", "-p", pairs, "--score-column", "score", "-q", quality, "--threshold", 0.3, "-o", out)
+    one_line_error(result, "would overwrite the input", "s00.jpg", quiet=False)
+    assert (out / "plots" / "s00.jpg").read_bytes() == b"a photo"

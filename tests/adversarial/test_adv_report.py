@@ -79,3 +79,22 @@ def test_a_nul_byte_in_an_image_path_is_a_row_not_a_crash():
 
     with pytest.raises(ImageError, match="NUL byte"):
         load_image("photos/a\x00b.jpg")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_face_with_non_finite_landmarks_gets_a_placeholder(value, photos, tmp_path):
+    """Issue 21: one ``ok`` row whose landmarks are NaN refused the whole report, although the docs
+    promise a placeholder for that face."""
+    scores = score_csv(tmp_path / "s.csv", [str(photos / "a.jpg"), str(photos / "b.jpg")])
+    table = rows(scores)
+    for c in SCORE_COLUMNS:
+        if c.startswith("lm"):
+            table[0][c], table[1][c] = value, "120"
+    with open(scores, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, SCORE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(table)
+    result = cli("report", scores, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "its landmarks cannot be aligned" in page and "nan%" not in page and "inf%" not in page

@@ -93,3 +93,22 @@ def test_a_mistyped_input_is_a_usage_error(command, qmodel, tmp_path, monkeypatc
     }[command]
     one_line_error(cli(*args), "nonexist")
     assert list(tmp_path.iterdir()) == []  # nothing written, not even an empty output
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_link_to_itself_gets_a_row_like_a_dangling_one(follow, crops, qmodel, tmp_path):
+    """Issue 21: a symlink pointing to itself got no row (a dangling one got ``unreadable``): every
+    file found gets a row."""
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "ok.png").write_bytes((crops / "c0.png").read_bytes())
+    (root / "loop.png").symlink_to("loop.png")
+    (root / "gone.png").symlink_to("nowhere.png")
+    out = tmp_path / "s.csv"
+    result = cli("score", root, "--aligned", "-m", qmodel, "-o", out, "-j", 0, *(["--follow-links"] if follow else []))
+    assert result.exit_code == 0, result.output
+    by_name = {os.path.basename(r["path"]): r for r in rows(out)}
+    assert sorted(by_name) == ["gone.png", "loop.png", "ok.png"]
+    assert by_name["ok.png"]["status"] == "ok"
+    assert by_name["gone.png"]["status"] == by_name["loop.png"]["status"] == "unreadable"
+    assert "symbolic links" in by_name["loop.png"]["message"]

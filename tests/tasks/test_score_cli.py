@@ -156,7 +156,7 @@ def test_aligned_crops_and_align_command_round_trip(assets, kit_model, retinafac
     result = runner.invoke(app, ["align", str(tmp_path / "photos"), "-o", str(crops), "--detector", str(retinaface_weights), "-j", "0"])
     assert result.exit_code == 0, result.output
     pngs = sorted(crops.rglob("*.png"))
-    assert [p.relative_to(crops).as_posix() for p in pngs] == [f"Jean/Jean_Charest_000{i}.png" for i in range(1, 5)]
+    assert [p.relative_to(crops).as_posix() for p in pngs] == [f"Jean/Jean_Charest_000{i}.jpg.png" for i in range(1, 5)]
     assert all(Image.open(p).size == (112, 112) for p in pngs)
     # scoring the crops with --aligned equals scoring the photos with the detector
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
@@ -175,8 +175,8 @@ def test_aligned_crops_and_align_command_round_trip(assets, kit_model, retinafac
     for target in (moved1, moved2):
         assert runner.invoke(app, ["align", str(tmp_path / "photos"), "-o", str(target), "--landmarks",
                                    str(crops / "landmarks.csv"), "--perturb", "3", "--seed", "7", "-j", "0"]).exit_code == 0
-    first = np.asarray(Image.open(moved1 / "Jean" / "Jean_Charest_0001.png"))
-    assert np.array_equal(first, np.asarray(Image.open(moved2 / "Jean" / "Jean_Charest_0001.png")))
+    first = np.asarray(Image.open(moved1 / "Jean" / "Jean_Charest_0001.jpg.png"))
+    assert np.array_equal(first, np.asarray(Image.open(moved2 / "Jean" / "Jean_Charest_0001.jpg.png")))
     assert not np.array_equal(first, np.asarray(Image.open(pngs[0])))
     with open(crops / "landmarks.csv") as f:
         row = next(csv.DictReader(f))

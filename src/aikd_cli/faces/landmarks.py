@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.errors import InputFormatError
-from aikd_cli.utils.csvfiles import dict_rows, resolve_csv_path
+from aikd_cli.utils.csvfiles import dict_rows, path_cell, resolve_csv_path
 
 LANDMARK_COLUMNS = tuple(f"lm{i}_{axis}" for i in range(5) for axis in ("x", "y"))
 #: Decimals written to CSVs. Crops are warped from landmarks already rounded to this, so a CSV read
@@ -48,14 +48,15 @@ DIGEST_COLUMN = "image_sha256"
 
 def relative_to_csv(path: str, csv_dir: Path) -> str:
     """How a ``path`` cell is written: relative to the CSV's folder when the image lies inside it
-    (so the tree can be moved as a whole), absolute otherwise."""
+    (so the tree can be moved as a whole), absolute otherwise; a name that is not UTF-8 keeps its
+    bytes as ``\\xHH`` (:func:`~aikd_cli.utils.csvfiles.path_cell`)."""
     absolute = os.path.abspath(path)
     base = os.path.abspath(csv_dir)
     try:
         inside = os.path.commonpath([absolute, base]) == base
     except ValueError:  # another drive on Windows
         inside = False
-    return os.path.relpath(absolute, base) if inside else absolute
+    return path_cell(os.path.relpath(absolute, base) if inside else absolute)
 
 
 class LandmarkTable(Mapping):

@@ -17,6 +17,7 @@ or one row saying why there is none.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -315,7 +316,9 @@ def open_finder(
     """The :class:`FaceFinder` that ``--aligned`` / ``--landmarks`` / detector options describe.
 
     With ``--landmarks`` only the file's landmarks are used unless ``detect_missing`` (evaluate,
-    label, distill: images missing from the file, or changed since, are detected).
+    label, distill: images missing from the file, or changed since, are detected). With a table,
+    the detector (unless given) is opened when the first image needs it, so a complete, fresh
+    landmark file never needs the detector's weights.
     """
     if opts.aligned:
         return FaceFinder("aligned", size=size)
@@ -323,8 +326,11 @@ def open_finder(
         table = read_landmarks(opts.landmarks)
     if table is not None and not detect_missing:
         return FaceFinder("landmarks", table=table, faces=opts.faces, size=size)
-    detector = detector or load_detector(opts.detector, device=device, max_size=opts.det_size,
-                                         score_threshold=opts.det_threshold)
+    if detector is None:
+        opening = functools.partial(load_detector, opts.detector, device=device, max_size=opts.det_size,
+                                    score_threshold=opts.det_threshold)
+        return FaceFinder("detect", detector=opening if table is not None else opening(), table=table,
+                          faces=opts.faces, size=size)
     return FaceFinder("detect", detector=detector, table=table, faces=opts.faces, size=size)
 
 

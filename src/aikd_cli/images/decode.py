@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from aikd_cli.errors import ImageError
+from aikd_cli.errors import AikdError, ImageError
 
 #: Default ceiling on decoded pixels (width x height); larger files are refused before decoding.
 DEFAULT_MAX_PIXELS = 120_000_000
@@ -28,9 +28,17 @@ IMAGE_EXTENSIONS = frozenset(
 
 
 def max_pixels() -> int:
-    """The pixel ceiling, overridable with ``AIKD_MAX_PIXELS`` for users with giant scans."""
-    value = os.environ.get("AIKD_MAX_PIXELS")
-    return int(value) if value else DEFAULT_MAX_PIXELS
+    """The pixel ceiling, overridable with ``AIKD_MAX_PIXELS`` for users with giant scans. Any other
+    value than a positive whole number is a one-line error, which every command that reads images
+    raises before any work (a bad setting must not turn every image into an error row)."""
+    value = os.environ.get("AIKD_MAX_PIXELS", "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    limit = int(value) if value.isascii() and value.isdigit() else 0
+    if limit <= 0:
+        raise AikdError(f"AIKD_MAX_PIXELS must be a positive whole number of pixels, not {value!r}",
+                        hint=f"unset it for the default limit ({DEFAULT_MAX_PIXELS:,} pixels)")
+    return limit
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:

@@ -29,13 +29,15 @@ def _walk(folder: str, recursive: bool, follow_links: bool, visited: set[tuple[i
         return
     subdirs = []
     for entry in entries:
+        image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
         try:
             if entry.is_dir(follow_symlinks=False) or (follow_links and entry.is_dir()):
                 subdirs.append(entry.path)
-            elif not entry.is_dir() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            elif image and not entry.is_dir():
                 yield InputItem(entry.path)
-        except OSError:
-            continue
+        except OSError:  # its kind cannot be read (a link to itself): an image by name still gets its row
+            if image:
+                yield InputItem(entry.path)
     if not recursive:
         return
     for sub in subdirs:

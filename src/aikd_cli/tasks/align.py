@@ -6,6 +6,7 @@ to look at exactly what the models see; with ``perturb`` it shows what the AI-KD
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -43,11 +44,18 @@ from aikd_cli.tasks.shards import (
 )
 from aikd_cli.utils.atomic import StagedFiles, atomic_open, atomic_write
 from aikd_cli.utils.checks import check_number
-from aikd_cli.utils.csvfiles import dict_rows
+from aikd_cli.utils.csvfiles import cell_path, dict_rows, path_cell
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import resolve_device
 from aikd_cli.utils.distributed import launched_world
-from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
+from aikd_cli.utils.outputs import (
+    Output,
+    check_crop_targets,
+    check_mirror,
+    guard_outputs,
+    local_paths,
+    png_tagged,
+)
 from aikd_cli.utils.progress import Progress
 
 MATRIX_COLUMNS = ("m00", "m01", "m02", "m10", "m11", "m12")
@@ -105,11 +113,16 @@ class AlignResult:
     merged: list[Path] = field(default_factory=list)  # the parts joined into ``csv`` (--merge, torchrun)
 
 
+#: PNG text chunk that marks a crop as written by ``aikd align`` (a run may replace such files only).
+CROP_KEY = "aikd-align"
+
+
 def _crop_name(path: str, base: str, face: int, all_faces: bool) -> str:
-    """Mirror the input tree under the output folder: ``<base>/a/b.jpg`` -> ``a/b.png``
-    (``a/b_1.png`` per face with ``--faces all``)."""
-    stem = os.path.splitext(os.path.relpath(os.path.abspath(path), base))[0]
-    return f"{stem}_{face}.png" if all_faces else f"{stem}.png"
+    """Mirror the input tree under the output folder: ``<base>/a/b.jpg`` -> ``a/b.jpg.png``
+    (``a/b.jpg_1.png`` per face with ``--faces all``). The image's extension stays in the name, so
+    ``b.jpg`` and ``b.png`` get different crops."""
+    name = os.path.relpath(os.path.abspath(path), base)
+    return f"{name}_{face}.png" if all_faces else f"{name}.png"
 
 
 def _common_base(inputs: list[str]) -> str:
@@ -142,8 +155,8 @@ def merge_aligned(out: Path) -> AlignResult:
     csv_path = Path(out) / "landmarks.csv"
     parts = merge_parts(csv_path)
     _, counts, _ = summarize_scores(csv_path)
-    return AlignResult(Path(out), csv_path, images=0, crops=len(_listed_crops(csv_path)), status_counts=counts,
-                       merged=parts)
+    return AlignResult(Path(out), csv_path, images=0, crops=len(_listed_crops(csv_path, journal=False)),
+                       status_counts=counts, merged=parts)
 
 
 def run_here(opts: AlignOptions, progress: Progress | None = None, *,
@@ -165,8 +178,13 @@ def run_here(opts: AlignOptions, progress: Progress | None = None, *,
         if not items:
             raise AikdError("no input images found", hint="give image files or folders that contain images")
         base = _common_base(inputs)
-        check_mirror(out, "--output", [(it.path, _crop_name(it.path, base, 0, False)) for it in items
-                                       if not (it.problem or it.duplicate_of)], [it.path for it in items])
+        targets = [(it.path, _crop_name(it.path, base, 0, False)) for it in items
+                   if not (it.problem or it.duplicate_of)]
+        check_mirror(out, "--output", targets, [it.path for it in items])
+        own = _listed_crops(*dict.fromkeys((out / "landmarks.csv", csv_path)))  # and crops tagged by align
+        every = opts.faces == "all"  # then NAME_<k>.png for each face k
+        check_crop_targets(out, "--output", targets, lambda name: name in own or png_tagged(out / name, CROP_KEY),
+                           plain=not every, numbered=every)
         todo, part = shard_items(items, *shard, opts.batch_size) if shard else (items, None)
         if opts.resume:
             check_resumable(csv_path, ALIGN_COLUMNS)
@@ -207,7 +225,7 @@ def _staging(out: Path, csv_path: Path, resume: bool) -> StagedFiles | None:
     staged = StagedFiles(out)
     if resume:
         if staged.leftover():
-            staged.publish(skip=_listed_crops(csv_path))
+            staged.publish(skip=_listed_crops(csv_path, journal=False))
         return None
     if any(e.name != StagedFiles.NAME for e in os.scandir(out)):
         staged.start()
@@ -216,11 +234,16 @@ def _staging(out: Path, csv_path: Path, resume: bool) -> StagedFiles | None:
     return None
 
 
-def _listed_crops(csv_path: Path) -> set[str]:
-    if not csv_path.is_file():
-        return set()
-    _, rows = dict_rows(csv_path)
-    return {row["crop"] for _, row in rows if row.get("crop")}
+def _listed_crops(*csv_paths: Path, journal: bool = True) -> set[str]:
+    """The crops the CSVs name (and, with ``journal``, their ``.partial`` journals)."""
+    listed: set[str] = set()
+    for path in csv_paths:
+        for source in (path, path.with_name(path.name + ".partial")) if journal else (path,):
+            if source.is_file():
+                with contextlib.suppress(AikdError):  # unreadable: it lists nothing of ours
+                    _, rows = dict_rows(source)
+                    listed.update(cell_path(row["crop"]) for _, row in rows if row.get("crop"))
+    return listed
 
 
 def _run(todo: list, writer: ResultsWriter, out: Path, crops: Path, base: str, opts: AlignOptions, source,
@@ -239,8 +262,9 @@ def _run(todo: list, writer: ResultsWriter, out: Path, crops: Path, base: str, o
                     rows.append(_row(img.path, out, img, f))
                     continue
                 name = _crop_name(img.path, base, f.index, opts.faces == "all")
-                _save_png(f.crop, crops / name)
-                rows.append(_row(img.path, out, img, f, name))
+                row = _row(img.path, out, img, f, name)
+                _save_png(f.crop, crops / name, row["path"], f.index)
+                rows.append(row)
                 summary.crops += 1
         writer.write(rows)
         done += len(batch)
@@ -257,15 +281,20 @@ def _row(path: str, out: Path, img: ImageFaces, face: AlignedFace | None = None,
     else:
         row = face_row(path, out, status=BAD_LANDMARKS if face.problem else OK, message=face.problem or "",
                        face=face.index, detection=face.detection, landmarks=face.written_landmarks, sha256=img.sha256)
-    row["crop"] = crop
+    row["crop"] = path_cell(crop)
     matrix = face.matrix.reshape(6) if face is not None and face.matrix is not None else [None] * 6
     row.update({k: "" if v is None else f"{v:.6f}" for k, v in zip(MATRIX_COLUMNS, matrix)})
     row["path"] = relative_to_csv(path, out)
     return row
 
 
-def _save_png(crop: torch.Tensor, path: Path) -> None:
+def _save_png(crop: torch.Tensor, path: Path, cell: str, face: int) -> None:
+    """The crop as a PNG tagged with the row it belongs to (:data:`CROP_KEY`)."""
+    from PIL import PngImagePlugin
+
     path.parent.mkdir(parents=True, exist_ok=True)
     array = np.ascontiguousarray(crop.permute(1, 2, 0).cpu().numpy())
+    info = PngImagePlugin.PngInfo()
+    info.add_text(CROP_KEY, json.dumps({"path": cell, "face": face}))
     with atomic_open(path, "wb") as f:
-        Image.fromarray(array).save(f, format="PNG")
+        Image.fromarray(array).save(f, format="PNG", pnginfo=info)

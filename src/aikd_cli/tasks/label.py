@@ -36,7 +36,7 @@ import torch
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_FR_MODEL
 from aikd_cli.errors import InputFormatError
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, landmark_fields, relative_to_csv
+from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, LandmarkTable, landmark_fields, relative_to_csv
 from aikd_cli.faces.pipeline import DetectionOptions
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.distill.samples import FaceRecord
@@ -217,11 +217,20 @@ class LabelledFace:
     message: str = ""
 
 
+def identity_landmarks(faces: list[FaceRecord], landmarks: str | Path | None = None) -> LandmarkTable:
+    """The landmarks ``aikd label`` aligns with: the identities CSV's own columns, else those of
+    ``landmarks`` (a landmark CSV)."""
+    from aikd_cli.faces.landmarks import read_landmarks
+
+    given = LandmarkTable("the identities CSV", {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}, {})
+    return given.with_fallback(read_landmarks(landmarks) if landmarks else None)
+
+
 def embed_identities(
     faces: list[FaceRecord],
     model: FaceModel,
     *,
-    landmarks: str | Path | None = None,
+    table: LandmarkTable | None = None,
     detector: str | None = None,
     det_size: int = DEFAULT_DET_SIZE,
     det_threshold: float = 0.5,
@@ -231,21 +240,25 @@ def embed_identities(
 ) -> tuple[list[LabelledFace], torch.Tensor]:
     """Embed the correctly aligned face of every listed image with the shared face pipeline.
 
-    Landmarks come from the manifest's own columns, else ``landmarks`` (a landmark CSV), else the
-    detector (largest face). Returns one :class:`LabelledFace` per input and the embeddings of those
-    that have ``row`` set.
+    Landmarks come from ``table`` (default: the manifest's own columns, :func:`identity_landmarks`),
+    else the detector (largest face), which is opened only when an image is missing from the table
+    or changed since its landmarks were written. Returns one :class:`LabelledFace` per input and the
+    embeddings of those that have ``row`` set.
     """
-    from aikd_cli.faces.landmarks import LandmarkTable, read_landmarks
+    from aikd_cli.faces.detector import load_detector
     from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, open_finder
 
     size = model.config.preprocess.crop_size
     device = model.device
-    given = LandmarkTable("the identities CSV", {f.path: [(f.face, f.landmarks)] for f in faces if f.landmarks is not None}, {})
-    table = given.with_fallback(read_landmarks(landmarks) if landmarks else None)
+    table = table if table is not None else identity_landmarks(faces)
     opts = FaceOptions(detector=detector or DEFAULT_DETECTOR, det_size=det_size, det_threshold=det_threshold,
                        device=str(device))
-    source = FaceSource(open_finder(opts, size, device, table=table, detect_missing=True), size=size, device=device)
     identity = {f.path: f.identity or "" for f in faces}
+    # images without landmarks: the detector now (workers prepare its inputs); else only if one changed
+    found = None if all(path in table for path in identity) else load_detector(
+        opts.detector, device=device, max_size=det_size, score_threshold=det_threshold)
+    source = FaceSource(open_finder(opts, size, device, detector=found, table=table, detect_missing=True), size=size,
+                        device=device)
     out: list[LabelledFace] = []
     chunks: list[torch.Tensor] = []
     count = 0
@@ -304,22 +317,23 @@ def run(options: LabelOptions, progress: Progress | None = None) -> LabelResult:
     >>> from aikd_cli import LabelOptions, label
     >>> result = label(LabelOptions(identities="ids.csv", fr_model="mobilefacenet.pt"))  # doctest: +SKIP
     """
-    from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
+    from aikd_cli.utils.outputs import Output, check_listed, guard_outputs, local_paths
 
     o = options
     o.validate()
-    with guard_outputs([Output(o.output, "--output")], local_paths(o.identities, o.landmarks, o.fr_model, o.detector)):
-        return _label(o.identities, o.fr_model, o.output, scheme=o.scheme, landmarks=o.landmarks, detector=o.detector,
+    outputs = [Output(o.output, "--output")]
+    with guard_outputs(outputs, local_paths(o.identities, o.landmarks, o.fr_model, o.detector)):
+        faces = read_identities(o.identities, o.scheme)
+        check_listed(outputs, [f.path for f in faces])  # nor may the labels replace a listed image
+        return _label(faces, o.fr_model, o.output, scheme=o.scheme, landmarks=o.landmarks, detector=o.detector,
                       det_size=o.det_size, det_threshold=o.det_threshold, device=o.device, precision=o.precision,
                       workers=o.workers, batch_size=o.batch_size, max_impostors=o.max_impostors, seed=o.seed,
                       progress=progress)
 
 
-def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, landmarks, detector, det_size: int,
-           det_threshold: float, device: str, precision: str, workers: int, batch_size: int, max_impostors: int,
-           seed: int, progress: Progress | None) -> LabelResult:
-    """The body of :func:`run`, run holding the output's lock."""
-    from aikd_cli.models.inference import open_face_model
+def read_identities(identities: str | Path, scheme: str) -> list[FaceRecord]:
+    """The faces of an identities CSV, refused in one line when they cannot be labelled (no rows,
+    rows without an identity, an image under two identities, a single identity)."""
     from aikd_cli.tasks.distill.samples import read_manifest
 
     faces = read_manifest(identities)
@@ -342,9 +356,19 @@ def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, 
             f"{identities}: lists one identity ({next(iter(seen.values()))!r}); a label compares each face with "
             "its own identity and the others, so at least two are needed"
         )
-    from aikd_cli.models.availability import ensure_available
+    return faces
 
-    ensure_available([("--fr-model", fr_model), ("--detector", None if landmarks else detector)])
+
+def _label(faces: list[FaceRecord], fr_model: str, output: Path, *, scheme: str, landmarks, detector, det_size: int,
+           det_threshold: float, device: str, precision: str, workers: int, batch_size: int, max_impostors: int,
+           seed: int, progress: Progress | None) -> LabelResult:
+    """The body of :func:`run`, run holding the output's lock."""
+    from aikd_cli.models.availability import ensure_available
+    from aikd_cli.models.inference import open_face_model
+
+    table = identity_landmarks(faces, landmarks)
+    needs_detector = any(f.path not in table for f in faces)  # (or an image that changed: then loaded late)
+    ensure_available([("--fr-model", fr_model), ("--detector", detector if needs_detector else None)])
     model = open_face_model(fr_model, device=device, precision=precision, expect="recognition")  # type: ignore[arg-type]
     total = len({f.path for f in faces})
     done = 0
@@ -359,7 +383,7 @@ def _label(identities: str | Path, fr_model: str, output: Path, *, scheme: str, 
     labelled, embeddings = embed_identities(
         faces,
         model,
-        landmarks=landmarks,
+        table=table,
         detector=detector,
         det_size=det_size,
         det_threshold=det_threshold,

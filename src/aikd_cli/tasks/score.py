@@ -57,7 +57,14 @@ from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import PRECISIONS
 from aikd_cli.utils.distributed import launched_world
-from aikd_cli.utils.outputs import Output, check_mirror, guard_outputs, local_paths
+from aikd_cli.utils.outputs import (
+    Output,
+    check_crop_targets,
+    check_mirror,
+    guard_outputs,
+    local_paths,
+    png_tagged,
+)
 from aikd_cli.utils.progress import Progress
 
 if TYPE_CHECKING:
@@ -240,8 +247,11 @@ def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: Fac
         if not items:
             raise AikdError("no input images found", hint="give image files or folders that contain images")
         if opts.save_crops is not None:
-            check_mirror(opts.save_crops, "--save-crops", _crop_targets(items, csv_dir),
-                         [it.path for it in items])
+            from aikd_cli.tasks.report.crops import KEY
+
+            kept, targets = opts.save_crops, _crop_targets(items, csv_dir)
+            check_mirror(kept, "--save-crops", targets, [it.path for it in items])
+            check_crop_targets(kept, "--save-crops", targets, lambda name: png_tagged(kept / name, KEY), numbered=True)
         todo, part = shard_items(items, *shard, opts.batch_size) if shard else (items, None)
         if opts.resume:
             check_resumable(output, opts.columns)

@@ -191,7 +191,8 @@ class ResultsWriter:
             self.done, self.kept = set(keys), len(keys)
         else:
             self._rewrite([])
-        self._handle = open(self.partial, "a", newline="", encoding="utf-8")
+        # path cells come escaped (csvfiles.path_cell); a name quoted in a message must not crash the run
+        self._handle = open(self.partial, "a", newline="", encoding="utf-8", errors="backslashreplace")
         self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
         self._last_sync = time.monotonic()
         self.written = 0

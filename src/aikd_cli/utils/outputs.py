@@ -2,12 +2,13 @@
 
 Every command describes its outputs (:class:`Output`) and names what it reads; :func:`guard_outputs`
 refuses, with one line, an output that would replace one of its inputs, that exists as the wrong
-kind (a folder where a file is written, or the reverse), whose parent is a file, or whose folder
-cannot be written -- before a model is loaded. It then takes an advisory lock on each output (a
-hidden ``.NAME.lock`` file beside it, removed when the run ends; ``flock`` through
-:mod:`filelock`, so the kernel releases it when the process dies), so a second run on the same
-output stops at once and says which process holds it, instead of two runs interleaving into one
-file.
+kind (a folder where a file is written, or the reverse, or a device, pipe or socket), whose parent
+is a file, whose folder cannot be written, or that two options name -- before a model is loaded.
+It then takes an advisory lock on each output (a hidden ``.NAME.lock`` file beside it, removed when
+the run ends; ``flock`` through :mod:`filelock`, so the kernel releases it when the process dies),
+so a second run on the same output stops at once and says which process holds it, instead of two
+runs interleaving into one file. :func:`check_listed` refuses the same way an output that would
+replace a file the command's input CSVs list (a manifest's images), once they are read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,10 @@ def _kind(out: Output) -> None:
         if not out.folder and path.is_dir():
             raise AikdError(f"{out.path}: {out.option} must be a file, but this is a folder",
                             hint=f"name a file inside it, e.g. {path / 'out'}{_suffix(out)}")
+        if path.exists() and not out.folder and not stat.S_ISREG(path.stat().st_mode):
+            # written by a rename, which would replace the node itself (as root, even /dev/null)
+            raise AikdError(f"{out.path}: {out.option} must be a regular file or a new path, but this is a "
+                            f"{_node_kind(path.stat().st_mode)}", hint=f"name a file for {out.option}")
         return
     parent = path.absolute().parent
     while not parent.exists() and parent != parent.parent:
@@ -83,6 +89,14 @@ def _kind(out: Output) -> None:
 
 def _suffix(out: Output) -> str:
     return Path(out.path).suffix
+
+
+def _node_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def _writable(out: Output) -> None:
@@ -113,6 +127,10 @@ def _collision(out: Output, inputs: Sequence[str]) -> str | None:
             return given
         if out.mirror and is_dir and target == source:
             return given
+        if out.mirror and is_dir and _inside(target, source):
+            raise AikdError(f"{out.path}: {out.option} is inside the input folder {given}: its crops would be "
+                            "inputs of the next run over that folder",
+                            hint=f"write the crops to a folder outside the inputs with {out.option}")
         for name in out.names:
             if _inside(source, os.path.join(target, name)):
                 return given
@@ -131,6 +149,40 @@ def _is_image(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
+def _replaced(out: Output) -> Iterator[tuple[int, int]]:
+    """``(device, inode)`` of every existing file that writing ``out`` may replace."""
+    path = os.path.expanduser(str(out.path))
+    for root in [path] if not out.folder or out.whole else [os.path.join(path, name) for name in out.names]:
+        if os.path.isfile(root):
+            yield _identity(root)
+        elif os.path.isdir(root) and not os.path.islink(root):
+            for folder, _, files in os.walk(root):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        yield _identity(os.path.join(folder, name))
+
+
+def _identity(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def check_listed(outputs: Sequence[Output], listed: Iterable[str]) -> None:
+    """Refuse outputs that would replace a listed file (an image named in an input CSV). Files are
+    compared by identity, so a million listed images cost one ``stat`` each, and none when no
+    output exists yet."""
+    listed = list(listed)
+    victims = {key: out for out in outputs for key in _replaced(out)} if listed else {}
+    if not victims:
+        return
+    for path in listed:
+        with contextlib.suppress(OSError, ValueError):
+            out = victims.get(_identity(path))
+            if out is not None:
+                raise AikdError(f"{out.path}: {out.option} would overwrite the input {path}",
+                                hint=f"choose another {out.option}; aikd never replaces its inputs")
+
+
 def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]) -> None:
     """Refuse outputs that cannot or must not be written (see the module docstring)."""
     inputs = [str(p) for p in inputs]
@@ -143,7 +195,8 @@ def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike]
                             hint=f"choose another {out.option}; aikd never replaces its inputs")
         real = _real(out.path)
         if real in seen:
-            raise AikdError(f"{out.path}: {out.option} and {seen[real].option} name the same path")
+            raise AikdError(f"{out.path}: {out.option} and {seen[real].option} name the same path",
+                            hint="give each output its own path")
         seen[real] = out
         _writable(out)
 
@@ -168,6 +221,52 @@ def check_mirror(folder: str | os.PathLike, option: str, pairs: Iterable[tuple[s
         if stem in taken:
             raise AikdError(f"{folder}: {option} would overwrite the input {taken[stem]} with the crop of {source}",
                             hint=f"write the crops to a folder outside the inputs with {option}")
+
+
+def check_crop_targets(folder: str | os.PathLike, option: str, crops: Iterable[tuple[str, str]],
+                       is_own: Callable[[str], bool], *, plain: bool = True, numbered: bool = False) -> None:
+    """Refuse, before any work, a crop that would replace a file the command did not write.
+
+    ``crops`` are ``(source, NAME.png)`` under ``folder``; the file written is ``NAME.png`` with
+    ``plain`` and, with ``numbered``, ``NAME_<k>.png`` for any face ``k``; ``is_own(name)`` says
+    whether an existing file (its name under ``folder``) is one the command wrote.
+    """
+    listings: dict[str, dict[str, list[str]]] = {}
+    for source, name in crops:
+        sub, file = os.path.split(name)
+        if sub not in listings:
+            listings[sub] = _crop_names(Path(folder) / sub, plain, numbered)
+        for found in listings[sub].get(file[: -len(".png")], ()):
+            taken = os.path.join(sub, found)
+            if not is_own(taken):
+                raise AikdError(f"{Path(folder) / taken}: {option} would overwrite this file, which aikd did not "
+                                f"write, with the crop of {source}",
+                                hint=f"choose another {option}, or move the file away")
+
+
+def _crop_names(folder: Path, plain: bool, numbered: bool) -> dict[str, list[str]]:
+    """Names of ``folder`` under the ``NAME`` of the crop they are (``NAME.png``, ``NAME_<k>.png``)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for name in names:
+        for wanted, pattern in ((plain, r"(.+)\.png"), (numbered, r"(.+)_\d+\.png")):
+            if wanted and (m := re.fullmatch(pattern, name)) is not None:
+                found.setdefault(m.group(1), []).append(name)
+    return found
+
+
+def png_tagged(path: str | os.PathLike, key: str) -> bool:
+    """Whether ``path`` is a PNG carrying the text chunk ``key`` (how aikd marks the crops it writes)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return key in img.info
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def lock_path(path: str | os.PathLike) -> Path:

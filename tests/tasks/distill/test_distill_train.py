@@ -185,12 +185,27 @@ def load_file_meta(path: Path) -> str:
 
 
 def test_ddp_with_two_gloo_processes_matches_one_process(lfw_labels, tmp_path):
+    """2 processes at batch 8 = 1 process at batch 16, with the defaults (calibration, validation,
+    EMA) and unreadable faces that leave the two processes' batches of different sizes: each
+    process's batch mean counts by its share of the step's faces (it counted half, which put the
+    weights 1e-2 apart)."""
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists():
         pytest.skip("torchrun not installed next to this Python")
+    rows = list(csv.DictReader(open(lfw_labels, newline="")))
+    for i in range(4):  # landmarks given: each fails only when a worker decodes it
+        (tmp_path / f"corrupt{i}.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+        rows.insert(7 * i + 3, {**rows[i], "path": str(tmp_path / f"corrupt{i}.jpg")})
+    for row in rows:
+        row["path"] = str(lfw_labels.parent / row["path"])
+    manifest = tmp_path / "data.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     worker = str(TESTS / "distill_ddp_worker.py")
     single = subprocess.run(
-        [sys.executable, worker, str(lfw_labels), str(tmp_path / "one"), "8", "3"],
+        [sys.executable, worker, str(manifest), str(tmp_path / "one"), "16", "4"],
         env=ENV,
         capture_output=True,
         text=True,
@@ -204,10 +219,10 @@ def test_ddp_with_two_gloo_processes_matches_one_process(lfw_labels, tmp_path):
             "--nproc-per-node",
             "2",
             worker,
-            str(lfw_labels),
+            str(manifest),
             str(tmp_path / "two"),
+            "8",
             "4",
-            "3",
         ],
         env={**ENV, "OMP_NUM_THREADS": "1"},
         capture_output=True,
@@ -221,9 +236,11 @@ def test_ddp_with_two_gloo_processes_matches_one_process(lfw_labels, tmp_path):
         assert one["grads"].keys() == two["grads"].keys() and one["grads"]
         for k, g in one["grads"].items():  # gradients of the last step's global batch
             assert torch.allclose(g, two["grads"][k], atol=1e-6, rtol=1e-4), k
-        for k, w in one["weights"].items():  # and the weights after 3 steps
+        for k, w in one["weights"].items():  # and the weights after 4 steps
             assert torch.allclose(w.float(), two["weights"][k].float(), atol=1e-6, rtol=1e-4), k
+        assert max((w.double() - two["weights"][k].double()).abs().max() for k, w in one["weights"].items()) <= 1e-4
     assert (tmp_path / "two" / "best.safetensors").exists()
+    assert "corrupt" in (tmp_path / "two" / "skipped.csv").read_text()
 
 
 def test_bad_inputs_are_skipped_counted_and_training_goes_on(lfw_labels, tmp_path, retinaface_weights):

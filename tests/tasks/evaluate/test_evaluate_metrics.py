@@ -179,9 +179,9 @@ def _erc_roc_threshold(pos_dists, neg_dists, op):
 
 def _erc_curve(similarity, is_same, qualities, op):
     """CR-FIQA ERC/erc.py getFNMRFixedTH on cosine similarities (angular distance arccos / pi),
-    with a stable argsort (erc.py's default argsort is unstable; the test qualities are distinct)."""
+    transcribed: pairs rejected in the order of numpy's default (unstable) argsort of the qualities."""
     dist = np.arccos(np.clip(similarity, -1.0, 1.0)) / math.pi
-    order = np.argsort(qualities, kind="stable")
+    order = np.argsort(np.array(list(map(float, qualities))))
     fnmrs = []
     for u_rate in np.arange(0, 0.98, 0.05):
         keep = order[int(u_rate * len(is_same)) :]
@@ -196,7 +196,7 @@ def test_closest_fmr_rule_reproduces_crfiqa_erc_loop(seed, fmr):
     rng = np.random.default_rng(seed)
     n = 6000
     mated = rng.random(n) < 0.25
-    q = rng.random(n)  # distinct qualities: erc.py's unstable argsort then has nothing to break
+    q = rng.random(n)  # distinct qualities (the test below has ties)
     scores = np.where(mated, rng.normal(0.35 + 0.4 * q, 0.15, n), rng.normal(0.0, 0.12, n)).clip(-0.99, 0.99)
     # scores on a coarse grid: ties between mated and non-mated scores exercise the >= / > edges
     scores = np.round(scores, 3)
@@ -283,3 +283,23 @@ def test_fmr_rule_closest_through_evaluate_gives_erc_numbers(tmp_path):
     assert method.areas[0].pauc == pytest.approx(
         float(np.trapezoid(reference, np.arange(0, 0.98, 0.05))), abs=1e-15
     )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_closest_fmr_rule_orders_tied_pair_qualities_as_erc_py(seed):
+    """Pairs that share a sample tie on their quality (the min of two), and erc.py rejects them in the
+    order of numpy's default argsort, not in pair order (a stable order was 7.2e-5 off in pAUC)."""
+    rng = np.random.default_rng(seed)
+    samples = rng.random(120)
+    a, b = rng.integers(0, 120, 5000), rng.integers(0, 120, 5000)
+    pairs = np.unique(np.sort(np.stack([a, b], 1), axis=1)[a != b], axis=0)
+    rng.shuffle(pairs)  # pair order unrelated to the samples' order
+    mated = rng.random(len(pairs)) < 0.2
+    scores = np.round(np.where(mated, rng.normal(0.5, 0.2, len(pairs)), rng.normal(0.0, 0.15, len(pairs))), 3)
+    q = edc.pair_quality(samples[pairs[:, 0]], samples[pairs[:, 1]])
+    assert len(np.unique(q)) < len(q) / 10  # nearly every pair ties with others
+    rates, reference = _erc_curve(scores, mated.astype(int), q, 1e-2)
+    curve = edc.rejection_curve(scores, mated, q, 1e-2, rule="closest")
+    assert np.array_equal(curve.fnmr, reference)
+    (area,) = edc.rejection_partial_areas(curve, (0.95,))
+    assert abs(area.pauc - float(np.trapezoid(reference, rates))) <= 1e-9

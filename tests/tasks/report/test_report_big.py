@@ -239,7 +239,7 @@ def _line(*cells: str, message: str = "") -> str:
         ([_line("a.jpg", "0", "0.5") + ","], ":2: row has more cells"),
         (
             [_line("a.jpg", "0", "0.5", "0.9", "1", "2", "3", "4", "5")],
-            ":2: landmark cells must all be finite",
+            ":2: landmark cells must be all empty or all numbers",
         ),
     ],
 )

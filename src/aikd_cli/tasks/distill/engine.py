@@ -215,8 +215,13 @@ class Distiller:
     def train_step(self, batch: dict):
         """One optimiser step on a batch; ``None`` when some process has no usable face in it."""
         self._record_bad(batch["bad"], TRAIN_STREAM)
-        if self.dist.min(len(batch["index"])) == 0:
+        n = len(batch["index"])
+        if self.dist.min(n) == 0:
             return None
+        # DDP averages the processes' gradients: each process's batch mean counts by its share of the
+        # step's faces, so the step is the mean over all of them (as in one process) when bad faces
+        # leave the processes different numbers
+        share = n * self.dist.world / self.dist.sum(n)
         clean, noisy = batch_views(batch, self.device, self.size)
         labels = batch["label"]
         teacher_emb, teacher_q = (
@@ -231,10 +236,10 @@ class Distiller:
             self.grad_log.append(term_gradients(terms, lambdas, self.shared))
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
-            self.scaler.scale(terms.total).backward()
+            self.scaler.scale(terms.total * share).backward()
             self.scaler.unscale_(self.optimizer)
         else:
-            terms.total.backward()
+            (terms.total * share).backward()
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
         if self.scaler is not None:
@@ -242,7 +247,7 @@ class Distiller:
             self.scaler.update()
         else:
             self.optimizer.step()
-        return terms, len(batch["index"])
+        return terms, n
 
     def _record_bad(self, bad: list[tuple[int, str, str]], stream: int) -> None:
         """Log and keep (once per face) the faces a worker could not use; training goes on."""

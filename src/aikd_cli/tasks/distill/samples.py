@@ -28,7 +28,7 @@ from aikd_cli.faces.landmarks import (
 )
 from aikd_cli.images.decode import file_sha256
 from aikd_cli.images.discover import iter_inputs
-from aikd_cli.utils.csvfiles import dict_rows
+from aikd_cli.utils.csvfiles import dict_rows, path_cell
 
 #: Columns of the detection cache and of ``skipped.csv``.
 CACHE_COLUMNS = ("path", "face", "det_score", *LANDMARK_COLUMNS, DIGEST_COLUMN, "status", "message")
@@ -57,7 +57,7 @@ class Skip:
 
     def row(self) -> dict[str, str]:
         return {
-            "path": self.path,
+            "path": path_cell(self.path),
             "face": "" if self.face is None else str(self.face),
             "status": self.status,
             "message": self.message,

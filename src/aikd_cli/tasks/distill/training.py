@@ -19,6 +19,7 @@ from aikd_cli.tasks.distill.data import (
 from aikd_cli.tasks.distill.engine import Distiller
 from aikd_cli.tasks.distill.run_folder import DistillResult, RunFiles, absolute_paths
 from aikd_cli.tasks.distill.samples import (
+    CACHE_COLUMNS,
     FaceRecord,
     Skip,
     apply_detections,
@@ -34,6 +35,7 @@ from aikd_cli.tasks.distill.samples import (
 from aikd_cli.tasks.distill.student import build_student, set_head_units
 from aikd_cli.tasks.distill.teacher import Teacher, load_teacher
 from aikd_cli.utils.atomic import atomic_write
+from aikd_cli.utils.csvout import check_resumable
 from aikd_cli.utils.device import resolve_device, resolve_precision
 from aikd_cli.utils.distributed import Dist, setup_distributed
 from aikd_cli.utils.outputs import Output, guard_outputs, local_paths
@@ -165,10 +167,8 @@ def prepare_run(
                 f"{files.root} already holds a run",
                 hint="pass --resume to continue it, or choose another --output",
             )
+        _check_cache(files)
         files.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(files.config, to_toml(config))
-        if not resume:
-            files.metrics.unlink(missing_ok=True)
     dist_.barrier()
     quality_teacher = config.teacher if config.teacher and config.backbone else None
     teacher = teacher or load_teacher(config.backbone if quality_teacher else config.teacher or config.backbone)
@@ -200,7 +200,10 @@ def prepare_run(
         workers=config.workers,
     )
     set_head_units(student, 1.0 / calibration.embedding_norm, calibration.label_mean, calibration.label_std)
-    if dist_.main:
+    if dist_.main:  # the run's own files are written once everything it reads has been checked
+        atomic_write(files.config, to_toml(config))
+        if not resume:
+            files.metrics.unlink(missing_ok=True)
         write_skips(skips, files.skipped)
         if config.head_scaling or config.quality_units == "std":
             log.info(
@@ -237,6 +240,16 @@ def prepare_run(
     if resume:
         run.restore()
     return run
+
+
+def _check_cache(files: RunFiles) -> None:
+    """A ``landmarks.csv`` already in the run folder must be a detection cache: a run appends to it."""
+    try:
+        check_resumable(files.landmarks, CACHE_COLUMNS)
+    except InputFormatError:
+        raise InputFormatError(f"{files.landmarks}: not a detection cache of aikd distill (other columns or not "
+                               f"UTF-8 text), and a run in {files.root} would add to it",
+                               hint="choose another --output, or move that file away") from None
 
 
 def run(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from aikd_cli.tasks.evaluate import edc
 from aikd_cli.tasks.evaluate import verification
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
 from aikd_cli.tasks.evaluate.options import EvaluateOptions, ModelInput
-from aikd_cli.tasks.evaluate.protocols import Protocol, drop_bad_pairs, open_protocol
+from aikd_cli.tasks.evaluate.protocols import FileImages, Protocol, drop_bad_pairs, open_protocol
 from aikd_cli.tasks.evaluate.quality import QualityTable, read_quality_file
 from aikd_cli.tasks.evaluate.results import NORM, RANDOM, DatasetResult, EvaluateResult, MethodResult
 from aikd_cli.tasks.evaluate.robustness import RobustnessRow, quality_correlation
@@ -37,6 +38,7 @@ from aikd_cli.utils.progress import Progress
 if TYPE_CHECKING:
     from aikd_cli.faces.landmarks import LandmarkTable
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob
+    from aikd_cli.utils.outputs import Output
 
 log = logging.getLogger("aikd")
 
@@ -56,15 +58,20 @@ def run(options: EvaluateOptions, progress: Progress | None = None) -> EvaluateR
     from aikd_cli.utils.outputs import guard_outputs
 
     options.validate()
-    with guard_outputs(evaluate_outputs(options.output), evaluate_inputs(options)):
-        evaluation = evaluate(options, progress)
+    outputs = evaluate_outputs(options.output)
+    with guard_outputs(outputs, evaluate_inputs(options)):
+        evaluation = evaluate(options, progress, outputs=outputs)
         write_outputs(evaluation, options.output, options.metric)
     return evaluation
 
 
-def evaluate(options: EvaluateOptions, progress: Progress | None = None) -> EvaluateResult:
+def evaluate(options: EvaluateOptions, progress: Progress | None = None, *,
+             outputs: Sequence[Output] = ()) -> EvaluateResult:
     """Run the whole evaluation (see the module docstring) without writing files. All inputs are
-    read and checked before any model is loaded."""
+    read and checked before any model is loaded, ``outputs`` (what :func:`run` will write) against
+    the images the protocols list too."""
+    from aikd_cli.utils.outputs import check_listed
+
     options.validate()
     tables = _read_quality(options)
     embedded = {}
@@ -85,6 +92,7 @@ def evaluate(options: EvaluateOptions, progress: Progress | None = None) -> Eval
         )
         log.info("%s: %s pairs from %s", protocol.name, f"{len(protocol):,}", dataset.path)
         protocols.append(protocol)
+    check_listed(outputs, [key for p in protocols if isinstance(p.images, FileImages) for key in p.keys.tolist()])
     needs_images = bool(options.quality_models) or (
         options.fr_model is not None and options.score_column is None and not options.embeddings
     )

@@ -23,14 +23,15 @@ import numpy as np
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.pipeline import OK
 from aikd_cli.tasks.report.context import Images, Report, page_file
-from aikd_cli.tasks.report.data import read_scores
+from aikd_cli.tasks.report.data import ScoreTable, read_scores
 from aikd_cli.tasks.report.plan import Layout, embed_default, pictured, plan_jobs, plan_report
 from aikd_cli.tasks.report.render import failures_page, folders_page, grid_page, main_page
 from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.utils.atomic import atomic_open, replace_dir
 from aikd_cli.utils.checks import MAX_WORKERS, check_number
-from aikd_cli.utils.outputs import Output, check_outputs, guard_outputs, local_paths
+from aikd_cli.utils.csvfiles import resolve_csv_paths
+from aikd_cli.utils.outputs import Output, check_listed, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
 DEFAULT_PER_PAGE = Layout.per_page
@@ -146,15 +147,16 @@ def _write_files(report: Report, jobs: list[SourceJob], build: Path, workers: in
         (build / "folders.html").write_text(folders_page(report), encoding="utf-8")
 
 
-def report_outputs(html: Path) -> list[Output]:
+def report_outputs(html: Path, option: str = "--output") -> list[Output]:
     """The page and its files folder (replaced as a whole by each build)."""
-    return [Output(html, "--output"), Output(files_dir_of(html), "--output", folder=True, whole=True, lock=False)]
+    return [Output(html, option), Output(files_dir_of(html), option, folder=True, whole=True, lock=False)]
 
 
 def check_report_output(scores_csv: str | Path, html: str | Path, inputs: list[str] = ()) -> None:
-    """Refuse a report page that cannot be written, or that would replace the score CSV or another
-    input (``aikd score --report`` checks this before scoring)."""
-    check_outputs(report_outputs(Path(html)), local_paths(str(scores_csv), *inputs))
+    """Refuse a report page (``aikd score --report``, checked before scoring) that cannot be
+    written, that would replace an input, or that is the score CSV ``--output`` itself."""
+    check_outputs([Output(Path(scores_csv), "--output", lock=False), *report_outputs(Path(html), "--report")],
+                  local_paths(*inputs))
     _check_files_dir(files_dir_of(Path(html)))
 
 
@@ -185,6 +187,9 @@ class ReportOptions(Layout):
 
     def validate(self) -> None:
         """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
+        from aikd_cli.images.decode import max_pixels
+
+        max_pixels()  # thumbnails decode the photos
         for name in ("per_page", "show", "sample"):
             check_number("--" + name.replace("_", "-"), getattr(self, name), 1, MAX_FACES)
         check_number("--folders", self.folders, 0, MAX_FACES)
@@ -203,15 +208,17 @@ def run(options: ReportOptions, progress: Progress | None = None) -> ReportResul
     """
     started = time.perf_counter()
     options.validate()
-    crops = options.crops
-    with guard_outputs(report_outputs(options.output), local_paths(options.scores, crops or None)):
+    outputs = report_outputs(options.output)
+    with guard_outputs(outputs, local_paths(options.scores, options.crops or None)):
         _check_files_dir(files_dir_of(options.output))
-        return _build(options, progress, started)
+        table = read_scores(options.scores)
+        # nor may the page replace a photo it shows
+        check_listed(outputs, resolve_csv_paths(table.distinct_paths.to_pylist(), options.scores.parent))
+        return _build(options, table, progress, started)
 
 
-def _build(options: ReportOptions, progress: Progress | None, started: float) -> ReportResult:
-    csv_path, html, layout, crops = options.scores, options.output, options, options.crops
-    table = read_scores(csv_path)
+def _build(options: ReportOptions, table: ScoreTable, progress: Progress | None, started: float) -> ReportResult:
+    html, layout, crops = options.output, options, options.crops
     html.parent.mkdir(parents=True, exist_ok=True)
     files_dir = files_dir_of(html)
     _remove_stale_builds(html, files_dir)

@@ -291,12 +291,13 @@ def read_scores(csv_path: str | Path) -> ScoreTable:
     columns["message"] = text["message"]
     table = pa.table(columns).combine_chunks()  # one chunk: fast ``take`` of the rows shown
 
-    landmarks = np.stack([_floats(table[c]) for c in LANDMARK_COLUMNS], axis=1)
+    # cells left empty in some columns only: a damaged row (NaN or inf in every cell is a face
+    # whose landmarks cannot be aligned: it gets a placeholder)
     given = np.stack([table[c].is_valid().to_numpy(zero_copy_only=False) for c in LANDMARK_COLUMNS], axis=1)
-    broken = given.any(axis=1) & ~np.isfinite(landmarks).all(axis=1)
+    broken = given.any(axis=1) & ~given.all(axis=1)
     if broken.any():
         line = _line_of(csv_path, int(np.argmax(broken)))
-        raise InputFormatError(f"{csv_path}:{line}: landmark cells must all be finite numbers")
+        raise InputFormatError(f"{csv_path}:{line}: landmark cells must be all empty or all numbers")
 
     quality = _floats(table["quality"]).copy()
     quality[~np.isfinite(quality)] = np.nan

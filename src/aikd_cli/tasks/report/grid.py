@@ -34,7 +34,8 @@ def face_item(report: Report, row: ScoreRow, here: int) -> str:
         )
     else:
         reason = images.errors.get(key) if key is not None else None
-        reason = f"image unavailable: {reason}" if reason else "no landmarks in the CSV"
+        reason = (f"image unavailable: {reason}" if reason else "no landmarks in the CSV" if row.landmarks is None
+                  else "its landmarks cannot be aligned")
         picture = f'<span class="thumb ph" role="img" aria-label="{esc("No thumbnail, " + reason)}">{esc(reason)}</span>'
     quality = fmt(row.quality) if row.scored else "no score"
     tag = ' <span class="tag">below</span>' if below else ""
@@ -88,7 +89,8 @@ def _original(report: Report, row: ScoreRow, key: int | None, here: int) -> str:
         )
     if row.landmarks is not None:
         for x, y in zip(row.landmarks[0::2], row.landmarks[1::2], strict=True):
-            marks.append(f'<span class="lm" style="left:{_pct(x, width)};top:{_pct(y, height)}"></span>')
+            if math.isfinite(x) and math.isfinite(y):
+                marks.append(f'<span class="lm" style="left:{_pct(x, width)};top:{_pct(y, height)}"></span>')
     alt = f"Original photo {row.name} ({width}x{height}), the detected face outlined"
     return (
         f'<span class="orig"><img src="{images.src(images.previews[key], report.prefix(here))}" width="{shown_w}" '
