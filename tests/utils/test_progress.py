@@ -50,4 +50,6 @@ def test_piped_tables_are_not_cut_at_80_columns():
     result = subprocess.run([sys.executable, "-m", "aikd_cli", "models"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "…" not in result.stdout
-    assert "LSIbabnikz/eDifFIQA_L" in result.stdout
+    assert "arcface-r50-webface600k" in result.stdout and "add by hand" in result.stdout
+    shown = subprocess.run([sys.executable, "-m", "aikd_cli", "models", "show", "ediffiqa-l"], capture_output=True, text=True)
+    assert "hf://LSIbabnikz/eDifFIQA_L@main" in shown.stdout and "…" not in shown.stdout

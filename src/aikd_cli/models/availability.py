@@ -14,7 +14,7 @@ from pathlib import Path
 from aikd_cli.errors import WeightsError
 
 
-def _missing(ref: str) -> str | None:
+def missing(ref: str) -> str | None:
     """Why ``ref`` is not here (``None`` when it is, or when it is not a weights reference at all)."""
     from aikd_cli.models import hub, user_models
     from aikd_cli.models.registry import find_spec
@@ -26,8 +26,11 @@ def _missing(ref: str) -> str | None:
     spec = find_spec(ref)
     if user_models.lookup(spec.name if spec else ref) is not None:
         return None
-    if spec is None:
-        return None  # a mistyped name or path: the loader's own error says so
+    if spec is None:  # a mistyped name or path: the loader's own error says so, before anything else
+        from aikd_cli.models.loading import resolve_weights
+
+        resolve_weights(ref)
+        return None
     if not spec.hosted:
         return f"on no model hub: download {spec.filename} from {spec.url}, then `aikd models add {spec.name} FILE`"
     here = hub.cached(hub.HubRef(spec.repo_id, spec.filename, spec.revision))
@@ -39,7 +42,7 @@ def ensure_available(refs: list[tuple[str, str | None]]) -> None:
     missing file is fetched now, or one :class:`WeightsError` names all that cannot be."""
     from aikd_cli.models.loading import resolve_weights
 
-    gaps = {(option, ref): why for option, ref in refs if ref and (why := _missing(str(ref)))}
+    gaps = {(option, ref): why for option, ref in refs if ref and (why := missing(str(ref)))}
     if not gaps:
         return
     first_error: WeightsError | None = None

@@ -40,7 +40,7 @@ from aikd_cli.faces.pipeline import (
     make_face_source,
 )
 from aikd_cli.images.discover import InputItem, iter_inputs
-from aikd_cli.models.availability import ensure_available
+from aikd_cli.models.availability import ensure_available, missing
 from aikd_cli.models.inference import FaceModel, open_face_model
 from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
 from aikd_cli.tasks.shards import (
@@ -258,7 +258,10 @@ def run_here(opts: ScoreOptions, progress: Progress | None = None, *, model: Fac
         # models load before any output exists: a bad --model or --detector leaves no empty CSV behind
         if model is None:
             needs_detector = detector is None and not opts.aligned and not opts.landmarks
-            ensure_available([("--model", opts.model), ("--detector", opts.detector if needs_detector else None)])
+            wanted = [("--model", opts.model), ("--detector", opts.detector if needs_detector else None)]
+            if missing(opts.model) is None:  # here: its own mistakes (a detector as --model) come first
+                model = open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
+            ensure_available(wanted)
         model = model or open_face_model(opts.model, device=opts.device, precision=opts.precision, expect="quality")
         source = make_face_source(opts, model.config.preprocess.crop_size, model.device, detector, unit=opts.perturb_unit,
                                   seed=opts.seed, samples=opts.perturb_samples, sample_perturb=opts.perturb)
