@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-from torch import nn
+from typing import TYPE_CHECKING, Literal
 
 from aikd_cli.errors import WeightsError, close_matches
 from aikd_cli.models.preprocess import IMAGENET_NORM, Preprocess, retinaface_preprocess
 
+if TYPE_CHECKING:  # torch is imported where networks are built, not where configs are read
+    from torch import nn
+
+#: iResNet depth -> residual blocks per stage (insightface arcface_torch).
+DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3), 200: (6, 26, 60, 6)}
 BACKBONES = ("iresnet18", "iresnet34", "iresnet50", "iresnet100", "iresnet200", "mobilefacenet")
 DETECTORS = ("retinaface-mnet025", "retinaface-r50")
 #: Networks aikd runs as graphs only (onnxruntime), never builds in torch: any ONNX model a user
@@ -116,10 +119,4 @@ def build_model(config: ModelConfig) -> nn.Module:
     return backbone
 
 
-def _depths_by_blocks() -> dict[tuple[int, ...], int]:
-    from aikd_cli.models.iresnet import DEPTHS
-
-    return {blocks: depth for depth, blocks in DEPTHS.items()}
-
-
-DEPTHS_BY_BLOCKS = _depths_by_blocks()
+DEPTHS_BY_BLOCKS = {blocks: depth for depth, blocks in DEPTHS.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3), 200: (6, 26, 60, 6)}
+from aikd_cli.models.config import DEPTHS
 
 
 class IBasicBlock(nn.Module):

@@ -7,11 +7,12 @@ described by one :class:`Preprocess` record, so no caller re-types a mean or a c
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE
+
+if TYPE_CHECKING:
+    import torch
 
 ARCFACE_NORM = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -44,8 +45,12 @@ class Preprocess:
         """The side of the aligned crops the face pipeline cuts for this model."""
         return self.crop or self.size
 
-    def __call__(self, crops: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """``(N, 3, H, W)`` uint8 RGB pixels -> normalised float tensor on the same device."""
+    def __call__(self, crops: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``(N, 3, H, W)`` uint8 RGB pixels -> normalised float tensor (float32 unless ``dtype``) on
+        the same device."""
+        import torch
+
+        dtype = dtype or torch.float32
         x = crops.to(dtype)
         if self.crop and self.crop != self.size and x.shape[-1] != self.size:
             x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear",
