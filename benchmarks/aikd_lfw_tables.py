@@ -24,7 +24,6 @@ import argparse
 import csv
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -251,6 +250,11 @@ def summarise(results: Path, boot: int = 1000, agreement_boot: int = 200) -> dic
     return summary
 
 
+def _mean(runs: list[dict], where: str, key: str) -> float:
+    values = [r[where][key] for r in runs if key in r[where]]
+    return float(np.mean(values)) if values else math.nan
+
+
 def training_table(results: Path) -> list[dict]:
     """Per arm (mean over its seeds): validation 1 - cos to the teacher on misaligned crops before
     training and at the best step, quality stability aligned vs misaligned, label agreement."""
@@ -261,15 +265,10 @@ def training_table(results: Path) -> list[dict]:
     rows = []
     for (scheme, arm) in sorted({(r["labels"], r["arm"]) for r in runs.values()}):
         mine = [r for r in runs.values() if (r["labels"], r["arm"]) == (scheme, arm)]
-
-        def mean(where: str, key: str) -> float:
-            values = [r[where][key] for r in mine if key in r[where]]
-            return float(np.mean(values)) if values else math.nan
-
         rows.append({"labels": scheme, "arm": arm, "seeds": len(mine), "steps": mine[0]["steps"],
-                     "val_cos_start": mean("start", "val_cos"), "val_cos_best": mean("best", "val_cos"),
-                     "val_stability": mean("best", "val_stability"),
-                     "val_label_spearman": mean("best", "val_label_spearman")})
+                     "val_cos_start": _mean(mine, "start", "val_cos"), "val_cos_best": _mean(mine, "best", "val_cos"),
+                     "val_stability": _mean(mine, "best", "val_stability"),
+                     "val_label_spearman": _mean(mine, "best", "val_label_spearman")})
     return rows
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+#: The hint of every error that comes from onnxruntime or onnx not being installed.
+ONNX_EXTRA_HINT = "install the ONNX extra: pip install 'aikd-cli[onnx]'"
+
 
 def close_matches(name: str, choices) -> str:
     """`` (did you mean 'x'?)`` or an empty string, for error messages."""

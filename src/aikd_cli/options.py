@@ -10,7 +10,6 @@ wait for torch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -18,12 +17,10 @@ from typing import Any
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import AikdError, close_matches
+from aikd_cli.utils.checks import MAX_BATCH, MAX_WORKERS, check_number
 
 #: Help panels of the generated commands.
 FACES, COMPUTE, MISALIGN, OUT, INPUT = "Faces", "Compute", "Misalignment", "Output", "Input"
-#: Upper bounds that keep a typo from exhausting memory or processes.
-MAX_BATCH = 65_536
-MAX_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -75,30 +72,6 @@ def default_of(f: Field) -> Any:
     return f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
 
 
-def check_number(option: str, value: float | int | None, low: float | None = None, high: float | None = None,
-                 *, low_open: bool = False) -> None:
-    """``value`` (``None``: not given) must be a finite number in ``[low, high]`` (``(low, high]``
-    with ``low_open``); a ``nan`` or an ``inf`` would only fail after minutes of work."""
-    if value is None:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        left = "(" if low_open else "["
-        span = f" in {left}{_fmt(low)}, {_fmt(high)}]" if low is not None and high is not None else (
-            f" > {_fmt(low)}" if low_open else f" >= {_fmt(low)}" if low is not None else
-            f" <= {_fmt(high)}" if high is not None else "")
-        kind = "an integer" if isinstance(value, int) else "a finite number"
-        raise AikdError(f"{option} must be {kind}{span} (got {value})")
-
-
-def _fmt(v: float | None) -> str:
-    return f"{v:,}" if isinstance(v, int) else f"{v:g}"
-
-
 def check_fields(options: object) -> None:
     """Every declared range and choice of ``options``, one line naming the option on the first that
     fails (numbers in sequences are checked one by one)."""
@@ -125,19 +98,12 @@ def floats(text: str) -> tuple[float, ...]:
 
 # -- groups every face-finding or model-running command shares -----------------------------------
 
-
-@dataclass(kw_only=True)
-class DetectionOptions:
-    """Where landmarks come from: a landmark CSV first, the detector for faces it lacks."""
-
-    detector: str = option(DEFAULT_DETECTOR, group=FACES,
-                           help="Face detector: registry name, local file or hf:// address.")
-    landmarks: Path | None = option(None, group=FACES,
-                                    help="CSV with path, face, lm0_x..lm4_y (e.g. a score CSV): use these landmarks "
-                                    "instead of detecting. Entries of images changed since are never used.")
-    det_size: int = option(DEFAULT_DET_SIZE, group=FACES, low=0, high=8192,
-                           help="Detect on images shrunk to this longer side, up to 8192 (0: original size).")
-    det_threshold: float = option(0.5, group=FACES, low=0.0, high=1.0, help="Minimum face confidence (0 to 1).")
+#: Units of the landmark noise (faces/perturb.py applies them).
+UNITS = ("px", "iod")
+#: Numeric precisions a model can run at (utils/device.py resolves ``auto``).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Which faces of a photo a command keeps (faces/detector.py orders them).
+FACE_CHOICES = ("largest", "central", "all")
 
 
 def default_workers() -> int:
@@ -147,23 +113,75 @@ def default_workers() -> int:
     return min(4, max(0, (os.cpu_count() or 1) - 1))
 
 
-@dataclass(kw_only=True)
-class ComputeOptions:
-    """Where and how fast models run."""
+def check_device_name(device: str) -> None:
+    """``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``: the spelling, checked without torch
+    (whether that device exists is checked when a model is put on it)."""
+    name = str(device or "auto").lower()
+    kind, _, index = name.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+        raise AikdError(f"unknown device {device!r}", hint="use auto, cpu, cuda, cuda:N or mps")
 
+
+@dataclass(kw_only=True)
+class DetectionOptions:
+    """Where landmarks come from and how batches run: the same fields, defaults and checks in every
+    command that finds faces (score, align, label, evaluate, distill)."""
+
+    detector: str = option(DEFAULT_DETECTOR, group=FACES,
+                           help="Face detector: registry name, local file or hf:// address (used only for faces "
+                           "without landmarks).")
+    landmarks: Path | None = option(None, group=FACES,
+                                    help="CSV with path, face, lm0_x..lm4_y (e.g. a score CSV): use these landmarks "
+                                    "instead of detecting. Entries of images changed since are never used.")
+    det_size: int = option(DEFAULT_DET_SIZE, group=FACES, low=0, high=8192,
+                           help="Detect on images shrunk to this longer side, up to 8192 (0: original size).")
+    det_threshold: float = option(0.5, group=FACES, low=0.0, high=1.0, help="Minimum face confidence (0 to 1).")
     device: str = option("auto", group=COMPUTE, help="auto, cpu, cuda, cuda:1 or mps.")
-    precision: str = option("auto", group=COMPUTE, choices=("auto", "fp32", "bf16", "fp16"),
-                            help="auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16. fp32 reproduces reference "
-                            "scores exactly.")
     batch_size: int = option(64, group=COMPUTE, short="-b", low=1, high=MAX_BATCH, help="Faces per model batch.")
     workers: int = option(default_factory=default_workers, group=COMPUTE, short="-j", low=0, high=MAX_WORKERS,
-                          help="Decoding processes (0 decodes in the main process).")
+                          help="Processes decoding images (0 decodes in the main process).")
+
+    def validate(self) -> None:
+        """Every declared range and choice, and the device's spelling (one line each), before any work."""
+        check_fields(self)
+        check_device_name(self.device)
 
 
 @dataclass(kw_only=True)
-class MisalignmentOptions:
-    """Landmark noise: each coordinate moves by U[-p, p], drawn per face from the seed."""
+class FaceOptions(DetectionOptions):
+    """Detection plus what commands that walk folders of photos share (score, align)."""
 
-    perturb_unit: str = option("px", group=MISALIGN, choices=("px", "iod"),
-                               help="Unit of --perturb: px (pixels of the photo) or iod (fraction of the eye distance).")
-    seed: int = option(0, group=MISALIGN, help="Seed of the landmark noise (drawn per face, so reruns match).")
+    aligned: bool = option(False, group=FACES,
+                           help="Inputs are already-aligned crops (resized to the model size if needed).")
+    faces: str = option("largest", group=FACES, choices=FACE_CHOICES,
+                        help="The largest face per image, the one nearest the image centre (LFW's subject), or "
+                        "all faces (face 0 is the largest).")
+    resume: bool = option(False, help="Keep the rows already written and skip those images.")
+    recursive: bool = option(True, help="Walk sub-folders of folder inputs.")
+    follow_links: bool = option(False, help="Also walk symbolic links to folders (each folder once, so link loops end).")
+
+
+def precision_option() -> Any:
+    return option("auto", group=COMPUTE, choices=PRECISIONS,
+                  help="auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16. fp32 reproduces reference scores "
+                  "exactly.")
+
+
+def perturb_unit_option() -> Any:
+    return option("px", group=MISALIGN, choices=UNITS,
+                  help="Unit of --perturb: px (pixels of the photo) or iod (fraction of the eye distance).")
+
+
+def seed_option() -> Any:
+    return option(0, group=MISALIGN, help="Seed of the landmark noise (drawn per face, so reruns match).")
+
+
+def shard_option() -> Any:
+    return option(None, group=COMPUTE, metavar="K/N",
+                  help="Only part K of N (K = 1..N) of the sorted inputs, its rows in a part file beside the CSV, "
+                  "for job arrays; join the parts with --merge. (Under torchrun the ranks are the parts.)")
+
+
+def merge_option() -> Any:
+    return option(False, group=COMPUTE,
+                  help="Join the --shard parts (checked: none missing, unfinished or overlapping).")

@@ -36,7 +36,7 @@ def fail_on_batch(monkeypatch, module, name: str, batch: int, error: BaseExcepti
 
 
 def test_a_crashed_score_run_leaves_the_earlier_csv_and_meta_as_they_were(crops, qmodel, tmp_path, monkeypatch):
-    from aikd_cli.tasks import score as score_mod
+    from aikd_cli.tasks.score import scoring as score_mod
 
     out = tmp_path / "s.csv"
     assert cli("score", crops, "--aligned", "-m", qmodel, "-o", out, "-j", 0).exit_code == 0
@@ -54,7 +54,7 @@ def test_a_crashed_score_run_leaves_the_earlier_csv_and_meta_as_they_were(crops,
 
 
 def test_ctrl_c_publishes_what_is_finished(crops, qmodel, tmp_path, monkeypatch):
-    from aikd_cli.tasks import score as score_mod
+    from aikd_cli.tasks.score import scoring as score_mod
 
     out = tmp_path / "s.csv"
     fail_on_batch(monkeypatch, score_mod, "score_faces", 2, KeyboardInterrupt())

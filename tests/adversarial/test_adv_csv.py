@@ -129,7 +129,7 @@ def test_every_csv_reader_refuses_another_encoding_in_one_line(crops, qmodel, tm
 
 def test_score_resume_over_random_bytes_is_refused_before_any_work(crops, qmodel, tmp_path, monkeypatch):
     """Item 10: ``score --resume`` over a random-bytes file raised UnicodeDecodeError."""
-    from aikd_cli.tasks import score as score_mod
+    from aikd_cli.tasks.score import scoring as score_mod
 
     garbage = tmp_path / "s.csv"
     garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())

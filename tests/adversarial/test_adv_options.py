@@ -59,7 +59,7 @@ CASES = [
 def test_out_of_range_options_are_refused_before_any_work(base, extra, needle, crops, qmodel, eval_inputs, tmp_path,
                                                           monkeypatch):
     from aikd_cli.models import inference
-    from aikd_cli.tasks import score
+    from aikd_cli.tasks.score import scoring as score
 
     for module in (inference, score):
         monkeypatch.setattr(module, "open_face_model", lambda *a, **k: pytest.fail("a model was loaded"))
@@ -79,7 +79,7 @@ def test_a_bad_max_pixels_setting_is_one_line_before_any_work(base, value, crops
                                                               monkeypatch):
     """Issue 21: ``AIKD_MAX_PIXELS=abc`` exited 0 with every image an ``error`` row."""
     from aikd_cli.models import inference
-    from aikd_cli.tasks import score
+    from aikd_cli.tasks.score import scoring as score
 
     for module in (inference, score):
         monkeypatch.setattr(module, "open_face_model", lambda *a, **k: pytest.fail("a model was loaded"))

@@ -168,7 +168,7 @@ def test_an_output_hard_linked_to_an_input_is_refused(crops, qmodel, tmp_path):
 
 
 def test_score_report_that_would_replace_an_input_is_refused_before_scoring(crops, qmodel, tmp_path, monkeypatch):
-    from aikd_cli.tasks import score
+    from aikd_cli.tasks.score import scoring as score
 
     monkeypatch.setattr(score, "open_face_model", lambda *a, **k: pytest.fail("scored before refusing"))
     result = cli("score", crops, "--aligned", "-m", qmodel, "-o", tmp_path / "s.csv", "--report", crops / "c1.png")
@@ -277,7 +277,7 @@ def test_an_output_that_is_not_a_regular_file_is_refused(kind, crops, qmodel, tm
 
 def test_score_output_and_report_on_one_path_are_refused_before_scoring(crops, qmodel, tmp_path, monkeypatch):
     """``score -o out.csv --report out.csv`` scored and wrote out.csv, then refused the report."""
-    from aikd_cli.tasks import score
+    from aikd_cli.tasks.score import scoring as score
 
     monkeypatch.setattr(score, "open_face_model", lambda *a, **k: pytest.fail("scored before refusing"))
     out = tmp_path / "out.csv"

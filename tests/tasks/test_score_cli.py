@@ -118,7 +118,7 @@ def test_every_bad_input_kind_is_a_row_and_the_run_continues(messy_folder, kit_m
 
 
 def test_resume_and_interruption_keep_everything_finished(messy_folder, kit_model, retinaface_weights, tmp_path, monkeypatch):
-    from aikd_cli.tasks import score as score_mod
+    from aikd_cli.tasks.score import scoring as score_mod
 
     out = messy_folder / "scores.csv"  # inside the tree: paths become relative
     calls = {"n": 0}

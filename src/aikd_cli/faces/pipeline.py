@@ -21,14 +21,12 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.faces.align import align_faces, landmark_problem, template
 from aikd_cli.faces.detector import (
     Face,
@@ -43,44 +41,13 @@ from aikd_cli.faces.perturb import face_key, perturb_face
 from aikd_cli.images.dataset import Decoded, ImageDataset, decode_loader
 from aikd_cli.images.decode import load_image
 
+if TYPE_CHECKING:
+    from aikd_cli.options import FaceOptions
+
 Mode = Literal["detect", "landmarks", "aligned"]
 OK, NO_FACE, UNREADABLE, ERROR, BAD_LANDMARKS = "ok", "no_face", "unreadable", "error", "bad_landmarks"
 #: Where a face's landmarks came from.
 DETECTED, FROM_FILE, TEMPLATE = "detected", "file", "template"
-
-
-@dataclass(kw_only=True)
-class DetectionOptions:
-    """Where landmarks come from and how batches run: the same fields, defaults and checks in every
-    command that finds faces (score, align, label, evaluate). Keyword-only, so a task's own fields
-    keep their positions (``EvaluateOptions(datasets, quality)``)."""
-
-    detector: str = DEFAULT_DETECTOR
-    landmarks: Path | None = None
-    det_size: int = DEFAULT_DET_SIZE
-    det_threshold: float = 0.5
-    device: str = "auto"
-    batch_size: int = 64
-    workers: int = 0
-
-    def validate(self) -> None:
-        """Refuse out-of-range numbers and an unknown device before any work (one line each)."""
-        from aikd_cli.utils.checks import check_face_options
-
-        check_face_options(det_size=self.det_size, det_threshold=self.det_threshold, batch_size=self.batch_size,
-                           workers=self.workers, device=self.device)
-
-
-@dataclass
-class FaceOptions(DetectionOptions):
-    """Detection plus what commands that walk folders of photos share (score, align)."""
-
-    aligned: bool = False
-    faces: Literal["largest", "central", "all"] = "largest"
-    workers: int = 2
-    resume: bool = False
-    recursive: bool = True
-    follow_links: bool = False  # walk into symbolic links to folders (each folder once)
 
 
 @dataclass

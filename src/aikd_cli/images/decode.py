@@ -22,11 +22,6 @@ from aikd_cli.errors import AikdError, ImageError
 #: Default ceiling on decoded pixels (width x height); larger files are refused before decoding.
 DEFAULT_MAX_PIXELS = 120_000_000
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
-)
-
-
 def max_pixels() -> int:
     """The pixel ceiling, overridable with ``AIKD_MAX_PIXELS`` for users with giant scans. Any other
     value than a positive whole number is a one-line error, which every command that reads images

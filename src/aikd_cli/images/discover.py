@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aikd_cli.errors import AikdError
-from aikd_cli.images.decode import IMAGE_EXTENSIONS
+
+#: What counts as an image when a folder is walked (files named explicitly are read whatever they are).
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,13 @@ def _walk(folder: str, recursive: bool, follow_links: bool, visited: set[tuple[i
         yield from _walk(sub, recursive, follow_links, visited)
 
 
+def check_inputs(paths: Iterable[str | Path]) -> None:
+    """Every input path exists (a missing one is almost always a typo): one line naming it."""
+    for given in map(str, paths):
+        if not os.path.lexists(given):
+            raise AikdError(f"{given}: no such file or folder", hint="check the path (inputs are images or folders)")
+
+
 def iter_inputs(
     paths: Iterable[str | Path], *, recursive: bool = True, follow_links: bool = False
 ) -> Iterator[InputItem]:
@@ -66,8 +77,7 @@ def iter_inputs(
     seen: dict[str, str] = {}
     for given in paths:
         given = str(given)
-        if not os.path.lexists(given):
-            raise AikdError(f"{given}: no such file or folder", hint="check the path (inputs are images or folders)")
+        check_inputs([given])
         if os.path.isdir(given):
             st = os.stat(given)
             candidates = _walk(given, recursive, follow_links, {(st.st_dev, st.st_ino)})

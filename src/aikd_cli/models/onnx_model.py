@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from aikd_cli.errors import AikdError, WeightsError
+from aikd_cli.errors import ONNX_EXTRA_HINT, AikdError, WeightsError
 from aikd_cli.models.checkpoints import METADATA_KEY
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.face_model import ModelOutput
@@ -37,7 +37,6 @@ OUTPUT_NAMES = {
     "detection": ("loc", "conf", "landms"),
 }
 
-ONNX_EXTRA_HINT = "install the ONNX extra: pip install 'aikd-cli[onnx]'"
 
 
 @dataclass(frozen=True)

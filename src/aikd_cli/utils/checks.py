@@ -38,17 +38,3 @@ def check_number(option: str, value: float | int | None, low: float | None = Non
 
 def _fmt(v: float | None) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{v:g}"
-
-
-def check_face_options(*, det_size: int, det_threshold: float, batch_size: int, workers: int, device: str) -> None:
-    """The options every face-finding command shares (detection, batching, device), and the
-    ``AIKD_MAX_PIXELS`` setting of the images it reads."""
-    from aikd_cli.images.decode import max_pixels
-    from aikd_cli.utils.device import resolve_device
-
-    max_pixels()
-    check_number("--det-size", det_size, 0, 8192)
-    check_number("--det-threshold", det_threshold, 0.0, 1.0)
-    check_number("--batch-size", batch_size, 1, MAX_BATCH)
-    check_number("--workers", workers, 0, MAX_WORKERS)
-    resolve_device(device)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aikd_cli.errors import AikdError
-from aikd_cli.images.decode import IMAGE_EXTENSIONS
+from aikd_cli.images.discover import IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)

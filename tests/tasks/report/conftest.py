@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from scorecsv import embedding_norm, score_rows, write_score_csv
 
-from aikd_cli.images.decode import IMAGE_EXTENSIONS
+from aikd_cli.images.discover import IMAGE_EXTENSIONS
 
 META = {
     "model": "mobilefacenet-norm (test stand-in)",

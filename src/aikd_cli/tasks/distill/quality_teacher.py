@@ -16,8 +16,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from aikd_cli.faces.pipeline import FROM_FILE, AlignedFace, check_faces, crop_faces
 from aikd_cli.errors import ImageError
+from aikd_cli.faces.pipeline import FROM_FILE, AlignedFace, check_faces, crop_faces
 from aikd_cli.images.decode import load_image
 from aikd_cli.tasks.distill.samples import FaceRecord
 

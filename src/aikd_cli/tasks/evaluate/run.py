@@ -25,8 +25,7 @@ import numpy as np
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE
 from aikd_cli.errors import InputFormatError
-from aikd_cli.tasks.evaluate import edc
-from aikd_cli.tasks.evaluate import verification
+from aikd_cli.tasks.evaluate import edc, verification
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, is_normalised, read_embeddings
 from aikd_cli.tasks.evaluate.options import EvaluateOptions, ModelInput
 from aikd_cli.tasks.evaluate.protocols import FileImages, Protocol, drop_bad_pairs, open_protocol

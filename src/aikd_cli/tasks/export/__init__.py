@@ -2,11 +2,20 @@
 
 from aikd_cli.tasks.export import ExportOptions, run
 result = run(ExportOptions(model="retinaface-mnet025", output="exports/retinaface", formats="onnx"))
+
+Names are imported on first use, so that reading the options never waits for torch.
 """
 
-from aikd_cli.tasks.export.formats import FORMATS, ExportFormat, parse_formats
-from aikd_cli.tasks.export.options import ExportOptions
-from aikd_cli.tasks.export.run import ExportResult, run
-from aikd_cli.tasks.export.verify import FormatResult
+from __future__ import annotations
 
-__all__ = ["FORMATS", "ExportFormat", "ExportOptions", "ExportResult", "FormatResult", "parse_formats", "run"]
+import importlib
+
+_FROM = {"FORMATS": "formats", "ExportFormat": "formats", "parse_formats": "formats", "ExportOptions": "options",
+         "ExportResult": "run", "run": "run", "FormatResult": "verify"}
+__all__ = list(_FROM)
+
+
+def __getattr__(name: str):
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)

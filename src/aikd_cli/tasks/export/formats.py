@@ -6,15 +6,11 @@ Adding a format means adding a row (an exporter writing one file and a runner lo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from aikd_cli.errors import AikdError
-from aikd_cli.models.config import close_matches
-from aikd_cli.tasks.export import torch_export, verify
-from aikd_cli.tasks.export.job import ExportJob
-from aikd_cli.tasks.export.onnx_export import export_onnx
+from aikd_cli.errors import AikdError, close_matches
 
 #: Options a format may accept (``--fp16``, ``--include-preprocessing``).
 FP16, PREPROCESSING = "fp16", "preprocessing"
@@ -25,13 +21,28 @@ class ExportFormat:
     name: str
     filename: str
     summary: str
-    export: Callable[[ExportJob, Path], dict]  # writes the file, returns details for the report
-    runner: Callable[[Path, ExportJob], verify.Runner]  # loads the written file back for verification
+    exporter: str  # "module:function" writing the file, returning details for the report
+    verifier: str  # "module:function" loading the written file back for verification
     options: frozenset[str] = frozenset()
     requires: tuple[str, ...] = ()  # Python modules needed (the [onnx] extra)
 
     def accepts(self, option: str) -> bool:
         return option in self.options
+
+    @property
+    def export(self) -> Callable:
+        return _resolve(self.exporter)
+
+    @property
+    def runner(self) -> Callable:
+        return _resolve(self.verifier)
+
+
+def _resolve(target: str) -> Callable:
+    """The function ``"module:function"`` names, imported when a format is actually run (the table
+    itself is read before torch is imported, when options are checked)."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(f"aikd_cli.tasks.export.{module}"), name)
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -41,8 +52,8 @@ FORMATS: dict[str, ExportFormat] = {
             "onnx",
             "model.onnx",
             "ONNX (onnxruntime, TensorRT, OpenVINO; C++, C#, Java, JS)",
-            export_onnx,
-            verify.onnx_runner,
+            "onnx_export:export_onnx",
+            "verify:onnx_runner",
             frozenset({FP16, PREPROCESSING}),
             ("onnx", "onnxruntime"),
         ),
@@ -50,24 +61,24 @@ FORMATS: dict[str, ExportFormat] = {
             "torchscript",
             "model.torchscript",
             "TorchScript (libtorch C++, PyTorch Mobile)",
-            torch_export.export_torchscript,
-            verify.torchscript_runner,
+            "torch_export:export_torchscript",
+            "verify:torchscript_runner",
             frozenset({PREPROCESSING}),
         ),
         ExportFormat(
             "pt2",
             "model.pt2",
             "torch.export archive (AOTInductor, ExecuTorch)",
-            torch_export.export_pt2,
-            verify.pt2_runner,
+            "torch_export:export_pt2",
+            "verify:pt2_runner",
             frozenset({PREPROCESSING}),
         ),
         ExportFormat(
             "safetensors",
             "model.safetensors",
             "safetensors + config.json (aikd score/distill, Python)",
-            torch_export.export_safetensors,
-            verify.safetensors_runner,
+            "torch_export:export_safetensors",
+            "verify:safetensors_runner",
         ),
     )
 }

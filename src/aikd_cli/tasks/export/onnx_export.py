@@ -1,6 +1,6 @@
 """ONNX export: the dynamo exporter first, the TorchScript-based one if it fails, one self-describing file.
 
-Every file has opset :data:`DEFAULT_OPSET` unless asked otherwise, a dynamic batch axis (and
+Every file has opset :data:`~aikd_cli.tasks.export.options.DEFAULT_OPSET` unless asked otherwise, a dynamic batch axis (and
 dynamic height/width for detectors), axes named as in ``docs/export.md`` whichever exporter made
 it, weights inside the file (no ``.onnx.data`` sidecar), and the aikd JSON record in
 ``metadata_props`` so that :class:`~aikd_cli.models.onnx_model.OnnxFaceModel` needs nothing else.
@@ -16,16 +16,14 @@ from pathlib import Path
 
 import torch
 
-from aikd_cli.errors import AikdError
+from aikd_cli.errors import ONNX_EXTRA_HINT, AikdError
 from aikd_cli.models.checkpoints import METADATA_KEY
-from aikd_cli.models.onnx_model import INPUT_NAME, ONNX_EXTRA_HINT
+from aikd_cli.models.onnx_model import INPUT_NAME
 from aikd_cli.tasks.export.errors import ExportFailed, reason
 from aikd_cli.tasks.export.job import Dims, ExportJob
 
 #: Opset 18: the dynamo exporter's native opset; run by onnxruntime >= 1.14, TensorRT >= 8.6,
 #: OpenVINO >= 2023.0.
-DEFAULT_OPSET = 18
-EXPORTERS = ("auto", "dynamo", "torchscript")
 
 
 def _quiet():
@@ -79,14 +77,9 @@ def _torchscript(
     return onnx.load_from_string(buffer.getvalue())
 
 
-def check_exporter(exporter: str) -> None:
-    if exporter not in EXPORTERS:
-        raise AikdError(f"unknown ONNX exporter {exporter!r} (choose {', '.join(EXPORTERS)})")
-
-
 def to_onnx_proto(job: ExportJob, preprocessing: bool, opset: int, exporter: str = "auto"):
-    """``(ModelProto, exporter used, why dynamo was not used or "")``."""
-    check_exporter(exporter)
+    """``(ModelProto, exporter used, why dynamo was not used or "")``; ``exporter`` is one of
+    :data:`~aikd_cli.tasks.export.options.EXPORTERS` (checked with the options)."""
     module, example = job.module(preprocessing), job.example(preprocessing)
     fallback = ""
     if exporter in ("auto", "dynamo"):

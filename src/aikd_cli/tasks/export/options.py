@@ -7,17 +7,18 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from aikd_cli.errors import AikdError
+from aikd_cli.errors import ONNX_EXTRA_HINT, AikdError
 from aikd_cli.options import OUT, check_fields, option
 from aikd_cli.tasks.export.formats import ExportFormat, parse_formats
 from aikd_cli.tasks.export.hub_push import check_repo_id
-from aikd_cli.tasks.export.onnx_export import DEFAULT_OPSET, check_exporter
 
 #: A guard against typos (opset 180): ONNX 1.23 defines opsets up to 28.
 MAX_OPSET = 30
+#: The opset every ONNX file gets unless asked otherwise (docs/export.md says why).
+DEFAULT_OPSET = 18
+EXPORTERS = ("auto", "dynamo", "torchscript")
 HUB = "Hub"
 
 
@@ -40,9 +41,9 @@ class ExportOptions:
     include_preprocessing: bool = option(False, help="Graph takes uint8 RGB [N,112,112,3] and normalises inside "
                                          "(onnx, torchscript, pt2).")
     opset: int = option(DEFAULT_OPSET, low=17, high=MAX_OPSET, help="ONNX opset (17 or later).")
-    exporter: str = option("auto", choices=("auto", "dynamo", "torchscript"),
+    exporter: str = option("auto", choices=EXPORTERS,
                            help="ONNX exporter: auto (dynamo, falling back to torchscript), dynamo, torchscript.")
-    verify_images: Sequence[str | os.PathLike | np.ndarray] | list[Path] = option(
+    verify_images: Sequence[Any] | list[Path] = option(
         [], help="Real images (files or folders, first 4 used) to verify on, besides random ones.")
     overwrite: bool = option(False, help="Replace OUTPUT if it exists.")
     push_to_hub: str | None = option(None, group=HUB, metavar="ORG/NAME", help="Upload the folder to this Hub repo.")
@@ -59,11 +60,8 @@ class ExportOptions:
     def validate(self) -> None:
         """Every rule the command enforces, before any model is loaded."""
         check_fields(self)
-        check_exporter(self.exporter)
         if self.push_to_hub is not None:
             check_repo_id(self.push_to_hub)
-        from aikd_cli.models.onnx_model import ONNX_EXTRA_HINT
-
         for f in self.chosen:
             missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
             if missing:

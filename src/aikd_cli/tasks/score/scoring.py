@@ -1,4 +1,5 @@
-"""``aikd score``: photos or crops in, one CSV row per face out."""
+"""``aikd score``: photos or crops in, one CSV row per face out (the options are in
+:mod:`aikd_cli.tasks.score.options`)."""
 
 from __future__ import annotations
 
@@ -21,19 +22,16 @@ from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import Face, FaceDetector
 from aikd_cli.faces.landmarks import (
     DIGEST_COLUMN,
-    LANDMARK_COLUMNS,
     landmark_fields,
     relative_to_csv,
     resolve_csv_path,
 )
-from aikd_cli.faces.perturb import UNITS
 from aikd_cli.faces.pipeline import (
     BAD_LANDMARKS,
     ERROR,
     NO_FACE,
     OK,
     UNREADABLE,
-    FaceOptions,
     FaceSource,
     ImageFaces,
     iter_faces,
@@ -42,7 +40,7 @@ from aikd_cli.faces.pipeline import (
 from aikd_cli.images.discover import InputItem, iter_inputs
 from aikd_cli.models.availability import ensure_available, missing
 from aikd_cli.models.inference import FaceModel, open_face_model
-from aikd_cli.models.registry import DEFAULT_QUALITY_MODEL
+from aikd_cli.tasks.score.options import PERTURB_COLUMNS, SCORE_COLUMNS, ScoreOptions
 from aikd_cli.tasks.shards import (
     DUPLICATE_MESSAGE,
     merge_parts,
@@ -53,9 +51,7 @@ from aikd_cli.tasks.shards import (
     shard_items,
 )
 from aikd_cli.utils.atomic import atomic_write
-from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
-from aikd_cli.utils.device import PRECISIONS
 from aikd_cli.utils.distributed import launched_world
 from aikd_cli.utils.outputs import (
     Output,
@@ -72,84 +68,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SCORE_COLUMNS", "OK", "NO_FACE", "UNREADABLE", "ERROR", "BAD_LANDMARKS", "ScoreOptions", "ScoreResult",
            "run"]
-
-#: Columns of a score CSV. ``face`` is the face index within the image (empty when there is no
-#: face; 0 is the largest face); ``box_*`` and ``lm*`` are in pixels of the EXIF-upright original
-#: image; ``image_sha256`` identifies the file the landmarks belong to; ``path`` is relative to the
-#: CSV's folder when the image lies inside it, absolute otherwise.
-SCORE_COLUMNS = (
-    "path",
-    "face",
-    "quality",
-    "det_score",
-    "box_x1",
-    "box_y1",
-    "box_x2",
-    "box_y2",
-    *LANDMARK_COLUMNS,
-    DIGEST_COLUMN,
-    "status",
-    "message",
-)
-
-
-#: Extra columns with ``perturb_samples`` > 0: the quality of each face under that many seeded
-#: landmark perturbations (mean and standard deviation): how much its score depends on alignment.
-PERTURB_COLUMNS = ("quality_perturbed_mean", "quality_perturbed_std")
-
-
-@dataclass
-class ScoreOptions(FaceOptions):
-    """Everything ``aikd score`` can be told; the CLI maps its options onto this one-to-one.
-
-    ``inputs`` are image files and folders; ``output`` the CSV; ``report`` an HTML report of it
-    built in the same run (``aikd score --report``)."""
-
-    inputs: list[str | Path] = field(default_factory=list)
-    output: Path = Path("scores.csv")
-    model: str = DEFAULT_QUALITY_MODEL
-    precision: str = "auto"
-    perturb_samples: int = 0
-    perturb: float = 3.0
-    perturb_unit: str = "px"
-    seed: int = 0
-    save_crops: Path | None = None  # keep the aligned crops here (see tasks/report/crops.py)
-    report: Path | None = None
-    shard: str | None = None  # "K/N": score part K of N into <output>.part-K-of-N (tasks/shards.py)
-    merge: bool = False  # join the parts of ``output`` instead of scoring
-
-    def __post_init__(self) -> None:
-        self.output = Path(self.output)
-        if self.save_crops is not None:  # absolute: the sidecar tells `aikd report` where they are
-            self.save_crops = Path(os.path.abspath(self.save_crops))
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return SCORE_COLUMNS + (PERTURB_COLUMNS if self.perturb_samples else ())
-
-    def validate(self) -> None:
-        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
-        super().validate()
-        if self.merge:
-            if self.inputs or self.shard or self.resume or self.save_crops:
-                raise AikdError("--merge takes no inputs, --shard, --resume or --save-crops: it joins the parts of "
-                                "-o OUTPUT (and builds --report)")
-            return
-        if not self.inputs:
-            raise AikdError("nothing to score: give image files or folders")
-        if self.shard is not None:
-            parse_shard(self.shard)
-            if self.report is not None:
-                raise AikdError("--report needs the whole CSV: build it after --merge (or score under torchrun)")
-        check_number("--perturb", self.perturb, 0.0, 1000.0)
-        check_number("--perturb-samples", self.perturb_samples, 0, 256)
-        if self.perturb_unit not in UNITS:
-            raise AikdError(f"--perturb-unit must be one of {', '.join(UNITS)} (got {self.perturb_unit!r})")
-        if self.precision not in PRECISIONS:
-            raise AikdError(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
-        if self.aligned and self.landmarks:
-            raise AikdError("--aligned and --landmarks exclude each other")
-
 
 @dataclass
 class ScoreResult:
@@ -223,7 +141,8 @@ def run(
         from aikd_cli.tasks.report import ReportOptions
         from aikd_cli.tasks.report import run as build_report
 
-        result.report = build_report(ReportOptions(scores=result.output, output=opts.report, workers=opts.workers),
+        result.report = build_report(ReportOptions(scores=result.output, output=opts.report, workers=opts.workers,
+                                                   threshold=opts.report_threshold),
                                      progress)
     return result
 
