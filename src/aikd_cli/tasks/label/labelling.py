@@ -34,15 +34,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR, DEFAULT_FR_MODEL
+from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, LandmarkTable, landmark_fields, relative_to_csv
-from aikd_cli.faces.pipeline import DetectionOptions
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.distill.samples import FaceRecord
+from aikd_cli.tasks.label.options import SCHEMES, LabelOptions
 from aikd_cli.utils.progress import Progress
 
-SCHEMES = ("cr", "sdd", "norm")
 #: ``genuine`` / ``impostor`` are CCS / NNCCS for ``cr`` and the mean genuine / impostor cosine for ``sdd``.
 LABEL_COLUMNS = (
     "path",
@@ -279,34 +278,6 @@ def embed_identities(
             progress(len(batch))
     embeddings = torch.cat(chunks) if chunks else torch.zeros(0, model.config.embedding_size)
     return out, embeddings
-
-
-@dataclass
-class LabelOptions(DetectionOptions):
-    """Everything ``aikd label`` can be told: the ``identities`` CSV (``path, identity`` [, face,
-    lm0_x..lm4_y]), the face-recognition model ``fr_model`` and the labels CSV ``output``."""
-
-    identities: Path = Path("identities.csv")
-    fr_model: str = DEFAULT_FR_MODEL or ""
-    output: Path = Path("labels.csv")
-    scheme: str = "cr"
-    precision: str = "auto"
-    max_impostors: int = 1000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        self.identities, self.output = Path(self.identities), Path(self.output)
-
-    def validate(self) -> None:
-        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
-        from aikd_cli.utils.checks import check_number
-
-        if self.scheme not in SCHEMES:
-            raise InputFormatError(f"unknown labelling scheme {self.scheme!r} (choose {', '.join(SCHEMES)})")
-        if not self.fr_model:
-            raise InputFormatError("no face-recognition model: give --fr-model (`aikd models --task recognition`)")
-        super().validate()
-        check_number("--max-impostors", self.max_impostors, 1)
 
 
 def run(options: LabelOptions, progress: Progress | None = None) -> LabelResult:

@@ -19,20 +19,19 @@ from PIL import Image
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import FaceDetector
 from aikd_cli.faces.landmarks import DIGEST_COLUMN, LANDMARK_COLUMNS, relative_to_csv, resolve_csv_path
-from aikd_cli.faces.perturb import UNITS
 from aikd_cli.faces.pipeline import (
     BAD_LANDMARKS,
     ERROR,
     OK,
     UNREADABLE,
     AlignedFace,
-    FaceOptions,
     ImageFaces,
     iter_faces,
     make_face_source,
 )
 from aikd_cli.images.discover import iter_inputs
-from aikd_cli.tasks.score import face_row, summarize_scores
+from aikd_cli.tasks.align.options import AlignOptions
+from aikd_cli.tasks.score.scoring import face_row, summarize_scores
 from aikd_cli.tasks.shards import (
     DUPLICATE_MESSAGE,
     merge_parts,
@@ -43,7 +42,6 @@ from aikd_cli.tasks.shards import (
     shard_items,
 )
 from aikd_cli.utils.atomic import StagedFiles, atomic_open, atomic_write
-from aikd_cli.utils.checks import check_number
 from aikd_cli.utils.csvfiles import cell_path, dict_rows, path_cell
 from aikd_cli.utils.csvout import ResultsWriter, check_resumable
 from aikd_cli.utils.device import resolve_device
@@ -63,44 +61,6 @@ MATRIX_COLUMNS = ("m00", "m01", "m02", "m10", "m11", "m12")
 #: CSV fed back as ``--landmarks`` reproduces the same crops.
 ALIGN_COLUMNS = ("path", "face", "crop", "det_score", "box_x1", "box_y1", "box_x2", "box_y2",
                  *LANDMARK_COLUMNS, *MATRIX_COLUMNS, DIGEST_COLUMN, "status", "message")
-
-
-#: Largest crop side: a 1024 px crop already takes ~0.1 GB of sampling grid per face.
-MAX_SIZE = 1024
-
-
-@dataclass
-class AlignOptions(FaceOptions):
-    """Everything ``aikd align`` can be told: ``inputs`` (files, folders) aligned into the folder
-    ``output``; ``perturb`` misaligns each landmark by U[-p, p] (``perturb_unit`` px or iod)."""
-
-    inputs: list[str | Path] = field(default_factory=list)
-    output: Path = Path("aligned")
-    size: int = 112
-    perturb: float = 0.0
-    perturb_unit: str = "px"
-    seed: int = 0
-    shard: str | None = None  # "K/N": align part K of N; its rows go to landmarks.csv.part-K-of-N
-    merge: bool = False  # join the parts of OUTPUT/landmarks.csv instead of aligning
-
-    def __post_init__(self) -> None:
-        self.output = Path(self.output)
-
-    def validate(self) -> None:
-        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
-        super().validate()
-        if self.merge:
-            if self.inputs or self.shard or self.resume:
-                raise AikdError("--merge takes no inputs, --shard or --resume: it joins the parts in -o OUTPUT")
-            return
-        if not self.inputs:
-            raise AikdError("nothing to align: give image files or folders")
-        if self.shard is not None:
-            parse_shard(self.shard)
-        check_number("--size", self.size, 16, MAX_SIZE)
-        check_number("--perturb", self.perturb, 0.0, 1000.0)
-        if self.perturb_unit not in UNITS:
-            raise AikdError(f"--perturb-unit must be one of {', '.join(UNITS)} (got {self.perturb_unit!r})")
 
 
 @dataclass
