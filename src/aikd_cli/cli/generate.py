@@ -70,7 +70,7 @@ def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Paramet
         if spec.argument:
             info = typer.Argument(help=help_text, show_default=False, metavar=f.name.upper() + ("..." if is_list else ""))
         else:
-            negatable = kind is bool and default is True
+            negatable = kind is bool and default is not False  # True, or None (decided later)
             names = [f"{flag_of(f)}/--no-{flag_of(f)[2:]}"] if negatable else [flag_of(f)]
             if spec.short:
                 names.append(spec.short)

@@ -2,92 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import inspect
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from aikd_cli.cli.common import default_workers, err, escape, handle_errors, out, progress_bar
+from aikd_cli.cli.common import err, escape, handle_errors, out, progress_bar
+from aikd_cli.cli.generate import command
+from aikd_cli.errors import AikdError
+from aikd_cli.tasks.report.options import ReportOptions
+
+_NO_CROPS = inspect.Parameter("no_crops", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
+    bool, typer.Option("--no-crops", help="Decode the originals even when saved crops exist (detail panels show "
+                       "the photo).", metavar="")])
 
 
+@command(ReportOptions, extra=[_NO_CROPS])
 @handle_errors
-def report(
-    scores: Annotated[Path, typer.Argument(help="Score CSV written by `aikd score`.", show_default=False)],
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="HTML file to write (default: the CSV's name with .html)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold", "-t", help="Quality threshold to mark: histogram line, share below, flagged faces."
-        ),
-    ] = None,
-    grid: Annotated[
-        bool | None,
-        typer.Option(
-            "--grid/--no-grid",
-            help="Every face on paged grid pages, or only the lowest, highest, threshold, per-decile and "
-            "per-folder samples (default: the grid up to 2,000 faces).",
-            show_default=False,
-        ),
-    ] = None,
-    show: Annotated[
-        int,
-        typer.Option("--show", help="Faces shown lowest, highest and around the threshold (samples)."),
-    ] = 48,
-    sample: Annotated[
-        int,
-        typer.Option("--sample", help="Faces shown per quality decile and per sampled sub-folder."),
-    ] = 8,
-    folders: Annotated[
-        int, typer.Option("--folders", help="Sub-folders shown with samples, lowest median first.")
-    ] = 24,
-    crops: Annotated[
-        Path | None,
-        typer.Option(
-            "--crops",
-            help="Folder of `aikd score --save-crops` to take the thumbnails from "
-            "(default: the one the CSV's .meta.json names).",
-        ),
-    ] = None,
-    no_crops: Annotated[
-        bool,
-        typer.Option(
-            "--no-crops",
-            help="Decode the originals even when saved crops exist (detail panels show the photo).",
-        ),
-    ] = False,
-    per_page: Annotated[int, typer.Option("--per-page", help="Faces per page of the grid.")] = 240,
-    by_folder: Annotated[
-        bool | None,
-        typer.Option(
-            "--by-folder/--no-by-folder",
-            help="Statistics per sub-folder, e.g. per identity (default: when the images span 2+ folders).",
-            show_default=False,
-        ),
-    ] = None,
-    embed: Annotated[
-        bool | None,
-        typer.Option(
-            "--embed/--no-embed",
-            help="Embed the pictures in the HTML (one file to mail) instead of a sibling _files/ folder "
-            "(default: embed when all faces fit on one page).",
-            show_default=False,
-        ),
-    ] = None,
-    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            "-j",
-            help="Threads reading images (0: in the main thread; at most 256).",
-            rich_help_panel="Compute",
-        ),
-    ] = default_workers(),
-) -> None:
+def report(options: ReportOptions, no_crops: bool = False) -> None:
     """Build an HTML quality report from a score CSV.
 
     Summary, histogram, failures and per-folder statistics from every row; the aligned faces from worst to best (up to 2,000 faces), or for bigger sets the lowest, highest and threshold faces and samples per quality decile and per sub-folder.
@@ -99,20 +33,18 @@ def report(
     [bold]Examples[/]
 
       aikd report scores.csv
-      aikd report scores.csv -o review/report.html --threshold 0.35
+      aikd report scores.csv -o review/report.html --quality-threshold 0.35
       aikd report scores.csv --per-page 500 --no-by-folder -j 8
       aikd report scores.csv --embed -o mail-me.html
       aikd report million.csv -t 0.35 --show 96 --sample 16     # a big set: samples, not a grid
     """
-    from aikd_cli.tasks.report import ReportOptions, run
+    if no_crops:
+        if options.crops is not None:
+            raise AikdError("--crops and --no-crops exclude each other")
+        options = replace(options, crops=False)
+    options.validate()
+    from aikd_cli.tasks.report.build import run
 
-    if crops is not None and no_crops:
-        raise typer.BadParameter("--crops and --no-crops exclude each other", param_hint="--no-crops")
-    options = ReportOptions(
-        scores=scores, output=output, crops=False if no_crops else crops, workers=workers, threshold=threshold,
-        per_page=per_page, group_by_folder=by_folder, embed=embed, grid=grid, show=show, sample=sample,
-        folders=folders, title=title,
-    )
     with progress_bar("reading images") as update:
         result = run(options, progress=update)
     print_report_summary(result)

@@ -2,15 +2,20 @@
 
 >>> from aikd_cli.tasks.report import ReportOptions, run
 >>> result = run(ReportOptions(scores="scores.csv", threshold=0.3))  # doctest: +SKIP
+
+Names are imported on first use, so that reading the options stays light.
 """
 
-from aikd_cli.tasks.report.build import (
-    DEFAULT_PER_PAGE,
-    ReportOptions,
-    ReportResult,
-    check_report_output,
-    default_output,
-    run,
-)
+from __future__ import annotations
 
-__all__ = ["DEFAULT_PER_PAGE", "ReportOptions", "ReportResult", "check_report_output", "default_output", "run"]
+import importlib
+
+_FROM = {"ReportOptions": "options", "default_output": "options", "ReportResult": "build", "run": "build",
+         "check_report_output": "build"}
+__all__ = list(_FROM)
+
+
+def __getattr__(name: str):
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)

@@ -24,19 +24,17 @@ from aikd_cli.errors import AikdError
 from aikd_cli.faces.pipeline import OK
 from aikd_cli.tasks.report.context import Images, Report, page_file
 from aikd_cli.tasks.report.data import ScoreTable, read_scores
-from aikd_cli.tasks.report.plan import Layout, embed_default, pictured, plan_jobs, plan_report
+from aikd_cli.tasks.report.options import ReportOptions
+from aikd_cli.tasks.report.plan import embed_default, pictured, plan_jobs, plan_report
 from aikd_cli.tasks.report.render import failures_page, folders_page, grid_page, main_page
 from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.utils.atomic import atomic_open, replace_dir
-from aikd_cli.utils.checks import MAX_WORKERS, check_number
 from aikd_cli.utils.csvfiles import resolve_csv_paths
 from aikd_cli.utils.outputs import Output, check_listed, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
-DEFAULT_PER_PAGE = Layout.per_page
 MARKER = ".aikd-report"  # marks a files folder as ours, so a rebuild may replace it
-MAX_FACES = 1_000_000  # bound of the per-page and sample sizes
 
 
 @dataclass
@@ -59,11 +57,6 @@ class ReportResult:
     embedded: bool
     seconds: float
     notes: list[str] = field(default_factory=list)
-
-
-def default_output(scores_csv: str | Path) -> Path:
-    """``scores.csv`` -> ``scores.html`` next to it."""
-    return Path(scores_csv).with_suffix(".html")
 
 
 def files_dir_of(html: Path) -> Path:
@@ -165,36 +158,6 @@ def _remove_stale_builds(html: Path, files_dir: Path) -> None:
     is held, so no other build of it is running)."""
     for old in html.parent.glob(f".{files_dir.name}.partial-*"):
         shutil.rmtree(old, ignore_errors=True)
-
-
-@dataclass
-class ReportOptions(Layout):
-    """Everything ``aikd report`` can be told: the score CSV ``scores``, the page ``output``
-    (default: the CSV's name with .html) and the :class:`Layout` fields that shape the page.
-
-    ``crops``: the ``aikd score --save-crops`` folder to take thumbnails from (None: the one the
-    CSV's sidecar names; False: decode the originals); ``workers`` threads read images (0: in
-    this thread)."""
-
-    scores: Path = Path("scores.csv")
-    output: Path | None = None
-    crops: Path | bool | None = None
-    workers: int = 0
-
-    def __post_init__(self) -> None:
-        self.scores = Path(self.scores)
-        self.output = Path(self.output) if self.output is not None else default_output(self.scores)
-
-    def validate(self) -> None:
-        """Every rule the command enforces, before any work (one-line :class:`AikdError` each)."""
-        from aikd_cli.images.decode import max_pixels
-
-        max_pixels()  # thumbnails decode the photos
-        for name in ("per_page", "show", "sample"):
-            check_number("--" + name.replace("_", "-"), getattr(self, name), 1, MAX_FACES)
-        check_number("--folders", self.folders, 0, MAX_FACES)
-        check_number("--threshold", self.threshold)
-        check_number("--workers", self.workers, 0, MAX_WORKERS)
 
 
 def run(options: ReportOptions, progress: Progress | None = None) -> ReportResult:

@@ -4,7 +4,6 @@ the images to read for them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from aikd_cli.faces.pipeline import UNREADABLE
 from aikd_cli.tasks.report.context import Report
 from aikd_cli.tasks.report.crops import crop_name
 from aikd_cli.tasks.report.data import ScoreRow, ScoreTable
+from aikd_cli.tasks.report.options import ReportOptions
 from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.select import select_faces
 from aikd_cli.tasks.report.stats import face_order, group_stats, quality_stats, status_counts
@@ -23,22 +23,7 @@ from aikd_cli.tasks.report.thumbnails import FaceJob, SourceJob
 GRID_LIMIT = 2000
 
 
-@dataclass
-class Layout:
-    """How much a report shows (the options of ``aikd report`` that shape the page)."""
-
-    threshold: float | None = None
-    per_page: int = 240  # faces per grid page
-    group_by_folder: bool | None = None  # None: when the images span 2+ folders
-    embed: bool | None = None  # None: when all pictures fit on one page
-    grid: bool | None = None  # every face on paged grid pages; None: up to GRID_LIMIT faces
-    show: int = 48  # faces lowest, highest and around the threshold (sampled reports)
-    sample: int = 8  # faces per decile and per sampled sub-folder
-    folders: int = 24  # sub-folders sampled, lowest median first
-    title: str | None = None
-
-
-def plan_report(table: ScoreTable, html: Path, files_name: str, layout: Layout) -> Report:
+def plan_report(table: ScoreTable, html: Path, files_name: str, layout: ReportOptions) -> Report:
     """Statistics from every row, and the faces to show with pictures."""
     order = face_order(table)
     stats = quality_stats(table.quality[order.faces[: order.scored]], layout.threshold)
