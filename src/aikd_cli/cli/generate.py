@@ -25,8 +25,8 @@ from aikd_cli.options import default_of, flag_of, spec_of
 def _cli_type(annotation: Any, parse: bool) -> tuple[Any, bool]:
     """The type Typer reads for a field (and whether it is a list): ``str`` for values parsed from
     text, ``X`` for ``X | None``, ``str`` for ``Literal`` (choices are checked by the options)."""
-    if parse:
-        return str, False
+    if parse:  # typed as text, parsed by the options (a sequence: the option may repeat)
+        return (list[str], True) if typing.get_origin(annotation) in (tuple, list) else (str, False)
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin in (typing.Union, types.UnionType) and args:  # a list member if any: what the CLI collects
@@ -112,8 +112,8 @@ def options_from(cls: type, values: dict[str, Any]) -> Any:
             value = use_alias(values.get(_alias_name(f.name, alias)), value, alias, flag_of(f))
         if value is None:
             continue
-        if spec.parse is not None and isinstance(value, str):
-            value = spec.parse(value)
+        if spec.parse is not None:
+            value = spec.parse(value) if isinstance(value, str) else tuple(x for v in value for x in spec.parse(v))
         if isinstance(value, list) and typing.get_origin(typing.get_type_hints(cls)[f.name]) is tuple:
             value = tuple(value)
         kwargs[f.name] = value

@@ -10,27 +10,18 @@ scores from anywhere::
                                  fr_model="r100.pth", output="evaluation/"))
 """
 
-from aikd_cli.tasks.evaluate.options import (
-    DatasetInput,
-    EvaluateOptions,
-    ModelInput,
-    QualityInput,
-    ThresholdRule,
-)
-from aikd_cli.tasks.evaluate.result_files import write_outputs
-from aikd_cli.tasks.evaluate.results import DatasetResult, EvaluateResult, MethodResult
-from aikd_cli.tasks.evaluate.run import evaluate, run
+from __future__ import annotations
 
-__all__ = [
-    "DatasetInput",
-    "DatasetResult",
-    "EvaluateOptions",
-    "EvaluateResult",
-    "MethodResult",
-    "ModelInput",
-    "QualityInput",
-    "ThresholdRule",
-    "evaluate",
-    "run",
-    "write_outputs",
-]
+import importlib
+
+_FROM = {"DatasetInput": "options", "EvaluateOptions": "options", "ModelInput": "options", "QualityInput": "options",
+         "ThresholdRule": "options", "write_outputs": "result_files", "DatasetResult": "results",
+         "EvaluateResult": "results", "MethodResult": "results", "evaluate": "run", "run": "run"}
+__all__ = list(_FROM)
+
+
+def __getattr__(name: str):
+    """Names are imported on first use: reading the options never waits for torch."""
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)

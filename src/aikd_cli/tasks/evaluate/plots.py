@@ -68,7 +68,7 @@ def plot_dataset(d: DatasetResult, evaluation: EvaluateResult, stem: Path) -> li
     ax.set_ylim(0, top)
     xlabel = "Fraction of comparisons discarded" if opts.protocol == "edc" else "Ratio of pairs rejected"
     ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_ylabel(f"FNMR ({opts.threshold.describe()})", fontsize=8)
+    ax.set_ylabel(f"FNMR ({opts.rule.describe()})", fontsize=8)
     ax.set_title(d.name, fontsize=9)
     fig.legend(
         loc="outside lower center",

@@ -86,7 +86,7 @@ def evaluate(options: EvaluateOptions, progress: Progress | None = None, *,
             image_root=options.image_root,
             aligned=options.aligned,
             group_column=options.nonmated_within,
-            max_nonmated=options.max_nonmated,
+            max_nonmated=options.max_nonmated or None,
             seed=options.seed,
         )
         log.info("%s: %s pairs from %s", protocol.name, f"{len(protocol):,}", dataset.path)
@@ -287,7 +287,7 @@ def _evaluate_dataset(
         if options.protocol == "edc":
             curve = edc.fnm_edc(s[mated], pq[mated], threshold)
             return curve, edc.partial_areas(curve, options.limits)
-        curve = edc.rejection_curve(s, mated, pq, options.threshold.fmr, rule=options.threshold.fmr_rule)
+        curve = edc.rejection_curve(s, mated, pq, options.rule.fmr, rule=options.rule.fmr_rule)
         return curve, edc.rejection_partial_areas(curve, options.limits)
 
     methods = []
@@ -298,7 +298,7 @@ def _evaluate_dataset(
         _check_rejection_support(methods, options, where, protocol.notes)
     if methods[0].curve.start_error == 0:
         protocol.notes.append(
-            f"no false non-match at {options.threshold.describe()} before discarding: every pAUC is 0 and the "
+            f"no false non-match at {options.rule.describe()} before discarding: every pAUC is 0 and the "
             "normalised form is undefined; use a stricter --fmr or a --start-error"
         )
     robustness = [
@@ -489,7 +489,7 @@ def _check_counts(options: EvaluateOptions, where: str, n_mated: int, n_nonmated
     """Mated pairs are left, and enough non-mated ones for the FMR the threshold is fixed at."""
     if n_mated == 0:
         raise InputFormatError(f"{where}: no mated pairs left to evaluate{_why(excluded)}")
-    rule = options.threshold
+    rule = options.rule
     if rule.fmr is not None:
         need = edc.min_nonmated_for_fmr(rule.fmr)
         if n_nonmated < need:
@@ -504,7 +504,7 @@ def _threshold(
     options: EvaluateOptions, scores: np.ndarray, mated: np.ndarray, n_nonmated: int
 ) -> tuple[float, float | None]:
     """The comparison threshold of the EDC protocol (and the FMR it gives over the non-mated)."""
-    rule = options.threshold
+    rule = options.rule
     if rule.fmr is not None:
         t = (  # the crfiqa protocol re-fixes it per rate
             edc.closest_fmr_threshold(scores[mated], scores[~mated], rule.fmr)
@@ -523,7 +523,7 @@ def _check_rejection_support(
     methods: list[MethodResult], options: EvaluateOptions, where: str, notes: list[str]
 ) -> None:
     """The FMR must stay observable on what remains up to the largest discard limit."""
-    need = edc.min_nonmated_for_fmr(options.threshold.fmr)
+    need = edc.min_nonmated_for_fmr(options.rule.fmr)
     limit = max(options.limits)
     for m in methods:
         curve = m.curve
@@ -531,7 +531,7 @@ def _check_rejection_support(
         if len(short) and short.min() <= limit + 1e-9:
             raise InputFormatError(
                 f"{where}: after rejecting {short.min():.0%} of pairs by {m.label}, fewer than {need:,} non-mated "
-                f"pairs remain for FMR {options.threshold.fmr:g}",
+                f"pairs remain for FMR {options.rule.fmr:g}",
                 hint="use a larger --fmr or smaller --limit",
             )
         if len(short):

@@ -77,7 +77,7 @@ def _area(evaluation: EvaluateResult, dataset: str, method: str, limit: float, a
 
 def definition(metric: str, options) -> str:
     """What a column ``D @L`` of ``metric``'s table is, in one line (the protocol and rule included)."""
-    rule = options.threshold.describe()
+    rule = options.rule.describe()
     if options.protocol == "edc":
         area = f"area under the FNM-EDC step curve (threshold fixed once, {rule}) from discard 0 to L on dataset D"
         return {
@@ -121,7 +121,7 @@ def markdown(evaluation: EvaluateResult, headline: str) -> str:
     lines = [
         "# aikd evaluate",
         "",
-        f"Protocol: {protocol}; threshold: {opts.threshold.describe()}; discard limits: "
+        f"Protocol: {protocol}; threshold: {opts.rule.describe()}; discard limits: "
         f"{', '.join(f'{x:g}' for x in opts.limits)}; seed {opts.seed}. Lower is better; **bold** = best in column.",
         "",
     ]
@@ -278,7 +278,7 @@ def as_json(evaluation: EvaluateResult, headline: str) -> dict:
     best = g.best()
     return {
         "protocol": evaluation.options.protocol,
-        "threshold_rule": evaluation.options.threshold.describe(),
+        "threshold_rule": evaluation.options.rule.describe(),
         "limits": list(evaluation.options.limits),
         "headline_metric": headline,
         "definitions": {m: definition(m, evaluation.options) for m in METRICS},
