@@ -52,8 +52,10 @@ def _metavar(kind: Any, spec) -> str | None:
     return {int: "INT", float: "NUMBER", Path: "PATH", str: "TEXT"}.get(base, "TEXT")
 
 
-def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
-    """One keyword-only parameter per CLI field of ``cls`` (plus hidden deprecated spellings)."""
+def parameters(cls: type, *, skip: tuple[str, ...] = (), given_only: bool = False) -> list[inspect.Parameter]:
+    """One keyword-only parameter per CLI field of ``cls`` (plus hidden deprecated spellings).
+    ``given_only``: every parameter defaults to ``None``, so that only what was typed is passed on
+    (``aikd distill`` lays typed options over a ``--config`` file)."""
     hints = typing.get_type_hints(cls)
     params = []
     for f in fields(cls):
@@ -61,7 +63,7 @@ def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Paramet
         if spec is None or not spec.cli or f.name in skip:
             continue
         kind, is_list = _cli_type(hints[f.name], spec.parse is not None)
-        required = f.default is MISSING and f.default_factory is MISSING
+        required = f.default is MISSING and f.default_factory is MISSING and not given_only
         default = None if required else default_of(f)
         shown = None if default in (None, [], ()) or kind is bool else default
         if isinstance(default, (list, tuple)) and default:
@@ -70,13 +72,13 @@ def parameters(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Paramet
         if spec.argument:
             info = typer.Argument(help=help_text, show_default=False, metavar=f.name.upper() + ("..." if is_list else ""))
         else:
-            negatable = kind is bool and default is not False  # True, or None (decided later)
+            negatable = kind is bool and (default is not False or given_only)  # True, or None (decided later)
             names = [f"{flag_of(f)}/--no-{flag_of(f)[2:]}"] if negatable else [flag_of(f)]
             if spec.short:
                 names.append(spec.short)
             info = typer.Option(*names, help=help_text, rich_help_panel=spec.group, metavar=_metavar(kind, spec),
                                 show_default=False)
-        optional = (is_list or spec.parse) and not required
+        optional = (is_list or spec.parse or given_only) and not required
         params.append(inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY,
             default=inspect.Parameter.empty if required else None if optional else default,
@@ -98,8 +100,13 @@ def _alias_name(field_name: str, alias: str) -> str:
 
 
 def options_from(cls: type, values: dict[str, Any]) -> Any:
-    """The options ``values`` (as Typer passed them) describe: parsed, with deprecated spellings
-    mapped onto their fields (one warning line each); fields not given keep their defaults."""
+    """The options ``values`` (as Typer passed them) describe; fields not given keep their defaults."""
+    return cls(**given(cls, values))
+
+
+def given(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields ``values`` (as Typer passed them) set: parsed, with deprecated spellings mapped onto
+    their fields (one warning line each)."""
     from aikd_cli.cli.options import use_alias
 
     kwargs = {}
@@ -117,7 +124,7 @@ def options_from(cls: type, values: dict[str, Any]) -> Any:
         if isinstance(value, list) and typing.get_origin(typing.get_type_hints(cls)[f.name]) is tuple:
             value = tuple(value)
         kwargs[f.name] = value
-    return cls(**kwargs)
+    return kwargs
 
 
 def command(cls: type, *, extra: list[inspect.Parameter] | None = None, skip: tuple[str, ...] = ()):

@@ -15,41 +15,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
-from aikd_cli.errors import InputFormatError
+from aikd_cli.errors import InputFormatError, close_matches
+from aikd_cli.options import COMPUTE, FACES, DetectionOptions, option, spec_of
 
-#: TOML tables, in the order they are written.
-SECTIONS = ("data", "teacher", "student", "misalignment", "loss", "optim", "run")
-
-
-def _f(default: Any, section: str, help: str, choices: tuple[str, ...] | None = None):  # noqa: A002
-    meta = {"section": section, "help": help, "choices": choices}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
+#: TOML tables, in the order they are written, and the help panels of their options.
+PANELS = {"data": "Data", "faces": FACES, "teacher": "Teacher", "student": "Student",
+          "misalignment": "Misalignment", "loss": "Loss", "optim": "Optimisation", "run": "Run",
+          "compute": COMPUTE}
+SECTIONS = tuple(PANELS)
 
 
-@dataclass
-class DistillConfig:
-    """Every option of ``aikd distill``; field names are the option names with ``-`` as ``_``."""
+def _f(default: Any, section: str, help: str, choices: tuple[str, ...] | None = None, **spec: Any):  # noqa: A002
+    return option(default, group=PANELS[section], help=help, choices=choices, **spec)
+
+
+def section_of(f) -> str:
+    """The TOML table of a field: the one of its help panel."""
+    return next(k for k, v in PANELS.items() if v == spec_of(f).group)
+
+
+@dataclass(kw_only=True)
+class DistillConfig(DetectionOptions):
+    """Every option of ``aikd distill``; field names are the option names with ``-`` as ``_``. The
+    detection and compute fields (detector, det_size, det_threshold, landmarks, device, batch_size,
+    workers) are the ones every face-finding command shares."""
 
     # data
     data: list[str] = _f(
         [],
         "data",
-        "Training images: folders, image files or CSV manifests (path[, lm0_x..lm4_y, quality, identity]).",
-    )
+        "Training images: folders, image files or CSV manifests (path[, lm0_x..lm4_y, quality, identity]).", argument=True)
     val_data: list[str] = _f(
         [], "data", "Validation images (same forms); default: a random --val-fraction of the training data."
-    )
-    landmarks: str | None = _f(
-        None,
-        "data",
-        "Landmark CSV (path, face, lm0_x..lm4_y); faces without landmarks are detected once and cached.",
     )
     labels: str | None = _f(
         None, "data", "Quality labels CSV (path[, face], quality) from any FIQA method or `aikd label`."
@@ -58,11 +59,7 @@ class DistillConfig:
         0.05,
         "data",
         "Share of the training images held out for validation when --val-data is not given (at least 64 "
-        "when that is at most a tenth of them; at most 5,000).",
-    )
-    detector: str = _f(DEFAULT_DETECTOR, "data", "Face detector for images without landmarks.")
-    det_size: int = _f(DEFAULT_DET_SIZE, "data", "Detect on images shrunk to this longer side (0: original size).")
-    det_threshold: float = _f(0.5, "data", "Minimum face confidence of the detector.")
+        "when that is at most a tenth of them; at most 5,000).", low=0.0)
     follow_links: bool = _f(False, "data", "Also walk symbolic links to folders (each folder once, so link loops end).")
     # teacher
     teacher: str | None = _f(
@@ -86,8 +83,7 @@ class DistillConfig:
         "Student initialisation: 'teacher' (copy of the teacher backbone), an architecture name (from scratch) or weights.",
     )
     head_hidden: int = _f(
-        1024, "student", "Hidden width of the MLP quality head (embedding -> hidden -> 1, GELU)."
-    )
+        1024, "student", "Hidden width of the MLP quality head (embedding -> hidden -> 1, GELU).", low=1)
     head_scaling: bool = _f(
         True,
         "student",
@@ -104,8 +100,8 @@ class DistillConfig:
     perturb: float = _f(
         3.0,
         "misalignment",
-        "Landmark noise bound p: k + U[-p, p] per coordinate (0 trains on aligned faces only).",
-    )
+        "Landmark noise bound p: k + U[-p, p] per coordinate (0 trains on aligned faces only).", low=0.0, high=1000.0,
+        aliases=("-p",))
     perturb_unit: str = _f(
         "px",
         "misalignment",
@@ -113,10 +109,10 @@ class DistillConfig:
         ("px", "iod"),
     )
     # loss
-    lambda_cos: float = _f(1.0, "loss", "Weight of the embedding term 1 - cos(e, e_hat).")
-    lambda_q: float = _f(1.0, "loss", "Weight of the quality term.")
+    lambda_cos: float = _f(1.0, "loss", "Weight of the embedding term 1 - cos(e, e_hat).", low=0.0)
+    lambda_q: float = _f(1.0, "loss", "Weight of the quality term.", low=0.0)
     quality_loss: str = _f("smoothl1", "loss", "Quality regression loss.", ("smoothl1", "l1"))
-    beta: float = _f(0.5, "loss", "SmoothL1 beta (in the units of --quality-units).")
+    beta: float = _f(0.5, "loss", "SmoothL1 beta (in the units of --quality-units).", low=0.0, low_open=True)
     quality_units: str = _f(
         "std",
         "loss",
@@ -134,47 +130,37 @@ class DistillConfig:
         ("default", "paper"),
     )
     optimizer: str = _f("adamw", "optim", "Optimiser.", ("sgd", "adamw"))
-    lr: float = _f(3e-3, "optim", "Learning rate of the quality head.")
-    lr_backbone: float = _f(1e-4, "optim", "Learning rate of the trained backbone tensors.")
+    lr: float = _f(3e-3, "optim", "Learning rate of the quality head.", low=0.0)
+    lr_backbone: float = _f(1e-4, "optim", "Learning rate of the trained backbone tensors.", low=0.0)
     momentum: float = _f(0.9, "optim", "SGD momentum of the head.")
     momentum_backbone: float = _f(0.1, "optim", "SGD momentum of the backbone tensors.")
     weight_decay: float = _f(1e-4, "optim", "Weight decay of the head.")
     weight_decay_backbone: float = _f(0.0, "optim", "Weight decay of the backbone tensors.")
     backbone_tensors: int = _f(
-        100, "optim", "Train the last N parameter tensors of the backbone (0 freezes it, -1 trains all)."
-    )
-    warmup: float = _f(0.15, "optim", "Sine learning-rate warm-up length in epochs.")
+        100, "optim", "Train the last N parameter tensors of the backbone (0 freezes it, -1 trains all).", low=-1)
+    warmup: float = _f(0.15, "optim", "Sine learning-rate warm-up length in epochs.", low=0.0)
     schedule: str = _f("cosine", "optim", "Learning rate after the warm-up.", ("constant", "cosine"))
-    grad_clip: float = _f(5.0, "optim", "Clip the gradient norm to this value (0 disables).")
-    ema_decay: float = _f(0.1, "optim", "EMA weight of the old average (reference: 0.1); 0 disables the EMA.")
+    grad_clip: float = _f(5.0, "optim", "Clip the gradient norm to this value (0 disables).", low=0.0)
+    ema_decay: float = _f(0.1, "optim", "EMA weight of the old average (reference: 0.1); 0 disables the EMA.", low=0.0)
     ema_every: int = _f(
-        0, "optim", "Update the EMA every N steps (0: at every validation, as the reference)."
-    )
+        0, "optim", "Update the EMA every N steps (0: at every validation, as the reference).", low=0)
     # run
     output: str = _f(
-        "runs/distill", "run", "Run folder: checkpoints, config.toml, metrics.jsonl, landmark cache."
+        "runs/distill", "run", "Run folder: checkpoints, config.toml, metrics.jsonl, landmark cache.", short="-o"
     )
     epochs: int = _f(
-        0, "run", "Passes over the training data (0: as many as give at least --min-steps optimiser steps)."
-    )
-    min_steps: int = _f(400, "run", "With --epochs 0: train for at least this many steps (whole epochs).")
-    max_steps: int = _f(0, "run", "Stop after this many optimiser steps (0: run all epochs).")
-    batch_size: int = _f(
-        64, "run", "Faces per step and process (the global batch is this times the number of processes)."
-    )
-    val_every: float = _f(0.25, "run", "Validate and checkpoint every this many epochs.")
-    log_every: int = _f(10, "run", "Write a metrics line every N steps.")
+        0, "run", "Passes over the training data (0: as many as give at least --min-steps optimiser steps).", low=0)
+    min_steps: int = _f(400, "run", "With --epochs 0: train for at least this many steps (whole epochs).", low=1)
+    max_steps: int = _f(0, "run", "Stop after this many optimiser steps (0: run all epochs).", low=0)
+    val_every: float = _f(0.25, "run", "Validate and checkpoint every this many epochs.", low=0.0, low_open=True)
+    log_every: int = _f(10, "run", "Write a metrics line every N steps.", low=1)
     seed: int = _f(0, "run", "Seed of everything random: split, order, landmark noise, head initialisation.")
-    device: str = _f(
-        "auto", "run", "auto, cpu, cuda, cuda:1 or mps (torchrun: each process takes cuda:LOCAL_RANK)."
-    )
     precision: str = _f(
         "auto",
         "run",
         "auto (bf16 on GPUs, fp32 on CPUs), fp32, bf16 or fp16 (with a gradient scaler).",
         ("auto", "fp32", "bf16", "fp16"),
     )
-    workers: int = _f(2, "run", "Decoding processes per training process.")
     warp_on: str = _f(
         "auto",
         "run",
@@ -196,34 +182,18 @@ class DistillConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def validate(self) -> DistillConfig:
-        """Check values a user can get wrong; raise :class:`InputFormatError` naming the option."""
-        for f in fields(self):
-            choices = f.metadata.get("choices")
-            if choices and getattr(self, f.name) not in choices:
-                value = getattr(self, f.name)
-                raise InputFormatError(
-                    f"--{_opt(f.name)} must be one of {', '.join(choices)}, not {value!r}{close_matches(str(value), choices)}"
-                )
+        """Check values a user can get wrong; raise one error naming the option (the declared ranges
+        and choices of every field, the detection options included, then what relates fields)."""
+        try:
+            super().validate()
+        except InputFormatError:
+            raise
+        except Exception as exc:  # AikdError of the shared checks: the same one line
+            raise InputFormatError(str(exc)) from None
         checks = [
-            (0 <= self.perturb <= 1000, "--perturb must be >= 0 and at most 1000"),
-            (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
-            (self.lambda_cos >= 0 and self.lambda_q >= 0, "--lambda-cos and --lambda-q must be >= 0"),
+            (self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
+            (self.ema_decay < 1, "--ema-decay must be in [0, 1)"),
             (self.lambda_cos + self.lambda_q > 0, "--lambda-cos and --lambda-q cannot both be 0"),
-            (self.beta > 0, "--beta must be > 0"),
-            (min(self.lr, self.lr_backbone) >= 0, "learning rates must be >= 0"),
-            (self.backbone_tensors >= -1, "--backbone-tensors must be >= -1"),
-            (self.warmup >= 0, "--warmup must be >= 0"),
-            (self.grad_clip >= 0, "--grad-clip must be >= 0"),
-            (0 <= self.ema_decay < 1, "--ema-decay must be in [0, 1)"),
-            (self.ema_every >= 0, "--ema-every must be >= 0"),
-            (self.epochs >= 0, "--epochs must be >= 0 (0: enough epochs for --min-steps)"),
-            (self.min_steps >= 1, "--min-steps must be >= 1"),
-            (self.max_steps >= 0, "--max-steps must be >= 0"),
-            (self.batch_size >= 1, "--batch-size must be >= 1"),
-            (self.val_every > 0, "--val-every must be > 0"),
-            (self.log_every >= 1, "--log-every must be >= 1"),
-            (self.workers >= 0, "--workers must be >= 0"),
-            (self.head_hidden >= 1, "--head-hidden must be >= 1"),
             (math.isfinite(self.lr) and math.isfinite(self.lr_backbone), "learning rates must be finite"),
         ]
         for ok, message in checks:
@@ -264,12 +234,6 @@ class DistillConfig:
 
 #: The task contract's name for the options of ``aikd distill``: the config is the options.
 DistillOptions = DistillConfig
-
-
-def close_matches(name: str, choices) -> str:
-    from aikd_cli.models.config import close_matches as _close_matches
-
-    return _close_matches(name, choices)
 
 
 def _opt(name: str) -> str:
@@ -410,10 +374,8 @@ def _relative_to(base: Path, value: str) -> str:
 def _check_key(key: str, path: Path, section: str | None = None) -> None:
     if key not in FIELDS:
         raise InputFormatError(f"{path}: unknown option {key!r}{close_matches(key, FIELDS)}")
-    if section and FIELDS[key].metadata["section"] != section:
-        raise InputFormatError(
-            f"{path}: option {key!r} belongs in [{FIELDS[key].metadata['section']}], not [{section}]"
-        )
+    if section and section_of(FIELDS[key]) != section and section not in SECTIONS:
+        raise InputFormatError(f"{path}: unknown table [{section}] (tables: {', '.join(SECTIONS)})")
 
 
 def resolve_config(
@@ -452,7 +414,7 @@ def to_toml(config: DistillConfig) -> str:
         lines.append(f"[{section}]")
         for f in fields(config):
             value = getattr(config, f.name)
-            if f.metadata["section"] == section and value is not None:
+            if section_of(f) == section and value is not None:
                 lines.append(f"{f.name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
