@@ -10,7 +10,8 @@ def make_quality_net(seed: int = 0, arch: str = "iresnet18", embedding_size: int
     so that scores behave like a trained model's instead of exploding through the depth."""
     import torch
 
-    from aikd_cli.models.config import ModelConfig, build_model
+    from aikd_cli.models.build import build_model
+    from aikd_cli.models.config import ModelConfig
 
     torch.manual_seed(seed)
     net = build_model(ModelConfig(arch=arch, head="mlp", embedding_size=embedding_size, head_hidden=head_hidden))
@@ -47,7 +48,7 @@ def calibrated_net(config):
     activations sit at a trained network's scale (for export-drift and speed measurements)."""
     import torch
 
-    from aikd_cli.models.config import build_model
+    from aikd_cli.models.build import build_model
 
     torch.manual_seed(0)
     net = build_model(config)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from aikd_cli.cli.app import app
 from aikd_cli.errors import WeightsError
-from aikd_cli.models import mxnet, user_models
+from aikd_cli.models import adding, mxnet, user_models
 from aikd_cli.models.declared import InputDeclaration
 from aikd_cli.models.inference import open_face_model
 
@@ -46,7 +46,7 @@ def test_declared_nhwc_onnx_is_fed_as_declared(config, tmp_path):
     nhwc_quality_graph(tmp_path / "q.onnx")
     declared = InputDeclaration(task="quality", size=96, colour="bgr", mean=(128,), std=(64,), layout="nhwc",
                                 output="confidence_st:0")
-    entry, _ = user_models.add("my-fiqa", tmp_path / "q.onnx", declared)
+    entry, _ = adding.add("my-fiqa", tmp_path / "q.onnx", declared)
     assert entry.task == "quality" and entry.declaration == declared
     model = open_face_model("my-fiqa", device="cpu", expect="quality")
     crops = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8)
@@ -66,7 +66,7 @@ def test_a_spec_the_graph_cannot_take_is_one_error_at_add(config, tmp_path):
                           (InputDeclaration(task="quality", size=96, layout="nhwc", output=3), "none at index 3"),
                           (InputDeclaration(task="quality", size=96, layout="nhwc", output="nope"), "no graph output named")):
         with pytest.raises(WeightsError, match=why):
-            user_models.add("bad", tmp_path / "q.onnx", declared)
+            adding.add("bad", tmp_path / "q.onnx", declared)
     assert not config.exists()
     result = runner.invoke(app, ["models", "add", "x", str(tmp_path / "q.onnx"), "--size", "96"])
     assert result.exit_code == 2 and "--task" in result.stderr
@@ -75,13 +75,13 @@ def test_a_spec_the_graph_cannot_take_is_one_error_at_add(config, tmp_path):
 def test_an_onnx_file_without_spec_or_declaration_is_refused_with_the_way_out(config, tmp_path):
     nhwc_quality_graph(tmp_path / "q.onnx")
     with pytest.raises(WeightsError, match="no aikd metadata"):
-        user_models.add("undeclared", tmp_path / "q.onnx")
+        adding.add("undeclared", tmp_path / "q.onnx")
 
 
 def test_mxnet_params_are_converted_and_run_by_name(config, tmp_path):
     params = tiny_model(tmp_path / "mx")
     declared = InputDeclaration(task="recognition", size=16, mean=(0,), std=(1,))
-    entry, _ = user_models.add("tiny-mx", params, declared)
+    entry, _ = adding.add("tiny-mx", params, declared)
     assert entry.source == str(params.resolve()) and entry.path.endswith(".onnx") and entry.arch == "external"
     model = open_face_model("tiny-mx", device="cpu", expect="recognition")
     crops = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
@@ -99,16 +99,16 @@ def test_registry_name_with_a_foreign_file_says_how_to_keep_it(config, retinafac
 def test_registry_entry_spec_cannot_be_redeclared(config, tmp_path):
     nhwc_quality_graph(tmp_path / "q.onnx")
     with pytest.raises(WeightsError, match="fixed by the registry"):
-        user_models.add("lightqnet", tmp_path / "q.onnx", InputDeclaration(task="quality", size=96, layout="nhwc"))
+        adding.add("lightqnet", tmp_path / "q.onnx", InputDeclaration(task="quality", size=96, layout="nhwc"))
 
 
 def test_lightqnet_onnx_must_come_from_the_published_graph(config, tmp_path):
     nhwc_quality_graph(tmp_path / "q.onnx")  # carries no converted_from record
     with pytest.raises(WeightsError, match="converted_from"):
-        user_models.add("lightqnet", tmp_path / "q.onnx")
+        adding.add("lightqnet", tmp_path / "q.onnx")
     (tmp_path / "lightqnet-dm100.pb").write_bytes(b"\x00")
     with pytest.raises(WeightsError, match="TensorFlow graph"):
-        user_models.add("my-lq", tmp_path / "lightqnet-dm100.pb")
+        adding.add("my-lq", tmp_path / "lightqnet-dm100.pb")
 
 
 def test_a_run_folder_is_added_like_model_takes_it(config, tiny_quality_checkpoint, tmp_path):
@@ -119,21 +119,21 @@ def test_a_run_folder_is_added_like_model_takes_it(config, tiny_quality_checkpoi
     run = tmp_path / "run"
     run.mkdir()
     save_checkpoint(run / "best.safetensors", loaded.net, loaded.config)
-    entry, _ = user_models.add("my-student", run)
+    entry, _ = adding.add("my-student", run)
     assert entry.path == str(run / "best.safetensors") and entry.task == "quality"
 
 
 def test_torch_file_gets_a_declared_colour_order(config, tiny_quality_checkpoint):
-    entry, _ = user_models.add("bgr-teacher", tiny_quality_checkpoint,
+    entry, _ = adding.add("bgr-teacher", tiny_quality_checkpoint,
                                InputDeclaration(task="quality", colour="bgr", mean=(127.5,), std=(128,)))
     model = open_face_model("bgr-teacher", device="cpu", expect="quality")
     assert model.config.preprocess.colour == "BGR" and model.config.preprocess.std == (128.0,) * 3
     with pytest.raises(WeightsError, match="not a recognition model"):
-        user_models.add("x", tiny_quality_checkpoint, InputDeclaration(task="recognition"))
+        adding.add("x", tiny_quality_checkpoint, InputDeclaration(task="recognition"))
 
 
 def test_defaults_are_the_users_in_every_command(config, tiny_quality_checkpoint, tmp_path):
-    user_models.add("my-teacher", tiny_quality_checkpoint)
+    adding.add("my-teacher", tiny_quality_checkpoint)
     with pytest.raises(WeightsError, match="not a detection model"):
         user_models.set_default("detection", "my-teacher")
     with pytest.raises(WeightsError, match="neither a registry name"):

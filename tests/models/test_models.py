@@ -12,8 +12,9 @@ import torch
 from aikd_cli.defaults import TASKS
 from aikd_cli.errors import AikdError, CheckpointError, WeightsError
 from aikd_cli.models import registry
+from aikd_cli.models.build import build_model
 from aikd_cli.models.checkpoints import canonicalise, read_checkpoint
-from aikd_cli.models.config import BACKBONES, DETECTORS, ModelConfig, build_model
+from aikd_cli.models.config import BACKBONES, DETECTORS, ModelConfig
 from aikd_cli.models.iresnet import iresnet
 from aikd_cli.models.loading import load_network
 from aikd_cli.models.preprocess import IMAGENET_NORM

@@ -17,7 +17,7 @@ from test_declared_models import nhwc_quality_graph
 from typer.testing import CliRunner
 
 from aikd_cli.cli.app import app
-from aikd_cli.models import registry, user_models
+from aikd_cli.models import adding, registry
 
 runner = CliRunner()
 
@@ -41,8 +41,8 @@ def named(tmp_path, monkeypatch):
     digest = hashlib.sha256(params.read_bytes()).hexdigest()
     spec = dataclasses.replace(registry.get_spec("insightface-mfn"), sha256=digest, size=params.stat().st_size)
     monkeypatch.setitem(registry._REGISTRY, "insightface-mfn", spec)
-    user_models.add("lightqnet", lq)
-    user_models.add("insightface-mfn", params)
+    adding.add("lightqnet", lq)
+    adding.add("insightface-mfn", params)
     return tmp_path
 
 

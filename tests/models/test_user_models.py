@@ -9,9 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from aikd_cli import user_config
 from aikd_cli.cli.app import app
 from aikd_cli.errors import WeightsError
-from aikd_cli.models import user_models
+from aikd_cli.models import adding, user_models
 from aikd_cli.models.iresnet import iresnet
 from aikd_cli.models.loading import load_network, resolve_weights
 
@@ -34,10 +35,10 @@ def test_config_folder_is_per_user_and_overridable(monkeypatch, tmp_path):
     monkeypatch.delenv("AIKD_CONFIG_DIR")
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert user_models.config_dir() == tmp_path / "xdg" / "aikd"
+    assert user_config.config_dir() == tmp_path / "xdg" / "aikd"
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert user_models.config_dir() == tmp_path / "home" / ".config" / "aikd"
+    assert user_config.config_dir() == tmp_path / "home" / ".config" / "aikd"
 
 
 @pytest.mark.parametrize("name", ["cr-fiqa", "cr-fiqa-l", "CR-FIQA"])
@@ -81,19 +82,19 @@ def test_crfiqa_added_resolves_offline_and_a_tampered_file_is_refused(config, cr
 def test_a_file_of_the_wrong_architecture_is_not_added(config, tmp_path):
     torch.save(iresnet(18, num_features=64, quality_outputs=1).state_dict(), tmp_path / "181952backbone.pth")
     with pytest.raises(WeightsError, match="holds a iresnet18 .* not cr-fiqa-l's iresnet100"):
-        user_models.add("cr-fiqa", tmp_path / "181952backbone.pth")
+        adding.add("cr-fiqa", tmp_path / "181952backbone.pth")
     assert not config.exists()
 
 
 def test_an_entry_with_a_pinned_hash_takes_only_the_published_file(config, retinaface_weights):
     """The kit's RetinaFace blob is biubug6's original, not py-feat's re-upload the registry pins."""
     with pytest.raises(WeightsError, match="checksum mismatch"):
-        user_models.add("retinaface-mnet025", retinaface_weights)
+        adding.add("retinaface-mnet025", retinaface_weights)
     assert not config.exists()
 
 
 def test_own_model_by_name(config, tiny_quality_checkpoint, tmp_path):
-    entry, spec = user_models.add("My-Teacher", tiny_quality_checkpoint)
+    entry, spec = adding.add("My-Teacher", tiny_quality_checkpoint)
     assert spec is None and entry.name == "my-teacher" and entry.task == "quality"
     loaded = load_network("my-teacher", expect="quality")
     assert loaded.layout == "ediffiqa" and loaded.config.embedding_size == 64
@@ -109,7 +110,7 @@ def test_own_model_by_name(config, tiny_quality_checkpoint, tmp_path):
 @pytest.mark.parametrize("name", ["x.pth", "two words", "-dash", "hf://org/name", "a/b"])
 def test_names_that_look_like_files_or_addresses_are_refused(config, tiny_quality_checkpoint, name):
     with pytest.raises(WeightsError, match="cannot be a model name"):
-        user_models.add(name, tiny_quality_checkpoint)
+        adding.add(name, tiny_quality_checkpoint)
 
 
 def test_unloadable_file_is_one_line_and_not_recorded(config, tmp_path):

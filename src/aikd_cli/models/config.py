@@ -1,15 +1,13 @@
-"""Architectures by name, and the small JSON-able record that rebuilds a model from weights."""
+"""Architectures by name, and the small JSON-able record that rebuilds a model from weights (built by
+:mod:`aikd_cli.models.build`; this module never imports torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from aikd_cli.errors import WeightsError, close_matches
 from aikd_cli.models.preprocess import IMAGENET_NORM, Preprocess, retinaface_preprocess
-
-if TYPE_CHECKING:  # torch is imported where networks are built, not where configs are read
-    from torch import nn
 
 #: iResNet depth -> residual blocks per stage (insightface arcface_torch).
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3), 200: (6, 26, 60, 6)}
@@ -76,47 +74,6 @@ class ModelConfig:
             head_hidden=int(data.get("head_hidden", 1024)),
             preprocess=Preprocess.from_dict(pre) if pre else default_preprocess(arch),
         )
-
-
-def build_backbone(arch: str, embedding_size: int = 512) -> nn.Module:
-    """A randomly initialised FR backbone by name."""
-    if arch.startswith("iresnet"):
-        from aikd_cli.models.iresnet import iresnet
-
-        try:
-            depth = int(arch.removeprefix("iresnet"))
-        except ValueError:
-            depth = -1
-        if arch not in BACKBONES:
-            raise WeightsError(f"unknown architecture {arch!r}{close_matches(arch, BACKBONES)}")
-        return iresnet(depth, num_features=embedding_size)
-    if arch == "mobilefacenet":
-        from aikd_cli.models.mobilefacenet import MobileFaceNet
-
-        return MobileFaceNet(embedding_size)
-    raise WeightsError(f"unknown architecture {arch!r}{close_matches(arch, BACKBONES)}")
-
-
-def build_model(config: ModelConfig) -> nn.Module:
-    """A randomly initialised network for ``config`` (load weights into it afterwards)."""
-    if config.arch in GRAPHS:
-        raise WeightsError(f"{config.arch} models run through onnxruntime only; torch cannot build or train them")
-    if config.arch in DETECTORS:
-        from aikd_cli.models.retinaface import BODIES, RetinaFace
-
-        return RetinaFace(BODIES[config.arch])
-    if config.head == "qs":
-        if not config.arch.startswith("iresnet"):
-            raise WeightsError(f"the CR-FIQA 'qs' head needs an iResNet backbone, not {config.arch}")
-        from aikd_cli.models.iresnet import iresnet
-
-        return iresnet(int(config.arch.removeprefix("iresnet")), num_features=config.embedding_size, quality_outputs=1)
-    backbone = build_backbone(config.arch, config.embedding_size)
-    if config.head == "mlp":
-        from aikd_cli.models.heads import MLPHead, QualityRegressor
-
-        return QualityRegressor(backbone, MLPHead(config.embedding_size, config.head_hidden))
-    return backbone
 
 
 DEPTHS_BY_BLOCKS = {blocks: depth for depth, blocks in DEPTHS.items()}

@@ -23,6 +23,7 @@ import torch
 
 from aikd_cli.errors import ONNX_EXTRA_HINT, AikdError, WeightsError
 from aikd_cli.models.checkpoints import METADATA_KEY
+from aikd_cli.models.checks import check_task
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.face_model import ModelOutput
 
@@ -240,8 +241,6 @@ class OnnxFaceModel:
         expect: str | None = None,
         spec: WeightsSpec | None = None,
     ) -> None:
-        from aikd_cli.models.loading import check_task
-
         self.path = Path(path)
         self.source = source or str(path)
         self.session = open_session(self.path, device)

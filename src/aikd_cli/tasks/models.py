@@ -83,14 +83,14 @@ def show(options: NameOptions) -> list[tuple[str, str]]:
 
 def add(options: AddOptions):
     """Register the file (converted / declared as needed): ``(LocalWeights, registry entry or None)``."""
-    from aikd_cli.models import user_models
+    from aikd_cli.models.adding import add as register
     from aikd_cli.models.declared import declaration_from_options
 
     options.validate()
     declaration = declaration_from_options(task=options.task, size=options.size, crop=options.crop_size,
                                            colour=options.colour, mean=options.mean, std=options.std,
                                            layout=options.layout, output=options.output)
-    return user_models.add(options.name, options.file, declaration)
+    return register(options.name, options.file, declaration)
 
 
 def remove(options: NameOptions):

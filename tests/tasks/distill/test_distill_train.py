@@ -517,13 +517,13 @@ def test_any_quality_model_as_teacher_beside_an_fr_backbone(lfw_labels, tmp_path
 
     from aikd_cli.faces.align import align_faces
     from aikd_cli.images.decode import load_image
-    from aikd_cli.models import user_models
+    from aikd_cli.models import adding
     from aikd_cli.models.declared import InputDeclaration
     from aikd_cli.models.inference import open_face_model
 
     monkeypatch.setenv("AIKD_CONFIG_DIR", str(tmp_path / "config"))
     nhwc_quality_graph(tmp_path / "q.onnx")
-    user_models.add("tf-fiqa", tmp_path / "q.onnx", InputDeclaration(task="quality", size=96, colour="bgr",
+    adding.add("tf-fiqa", tmp_path / "q.onnx", InputDeclaration(task="quality", size=96, colour="bgr",
                                                                      mean=(128,), std=(128,), layout="nhwc"))
     config = _config(lfw_labels, tmp_path / "run", teacher="tf-fiqa", backbone=str(mobilefacenet_weights),
                      labels=None, max_steps=1)

@@ -320,7 +320,8 @@ def small_quality_model(tmp_path_factory):
     """A random MobileFaceNet + MLP quality model in the eDifFIQA layout: fast on a CPU."""
     import torch
 
-    from aikd_cli.models.config import ModelConfig, build_model
+    from aikd_cli.models.build import build_model
+    from aikd_cli.models.config import ModelConfig
 
     torch.manual_seed(0)
     net = build_model(ModelConfig(arch="mobilefacenet", head="mlp", embedding_size=128, head_hidden=16))

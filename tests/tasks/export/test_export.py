@@ -20,8 +20,9 @@ import torch
 from paths import SRC
 
 from aikd_cli.errors import AikdError, CheckpointError, WeightsError
+from aikd_cli.models.build import build_model
 from aikd_cli.models.checkpoints import canonicalise, read_checkpoint, save_checkpoint
-from aikd_cli.models.config import ModelConfig, build_model
+from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.inference import TorchFaceModel, open_face_model
 from aikd_cli.models.loading import load_network
 from aikd_cli.models.onnx_model import OnnxFaceModel

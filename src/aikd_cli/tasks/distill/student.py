@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from aikd_cli.errors import WeightsError
-from aikd_cli.models.config import BACKBONES, ModelConfig, build_backbone
+from aikd_cli.models.build import build_backbone
+from aikd_cli.models.config import BACKBONES, ModelConfig
 from aikd_cli.models.heads import MLPHead, QualityRegressor, ScaledHead
 from aikd_cli.models.loading import load_network
 from aikd_cli.tasks.distill.config import DistillConfig
