@@ -132,8 +132,8 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
     from aikd_cli.models.inference import open_face_model
     from aikd_cli.tasks.evaluate.cache import default_cache_dir
     from aikd_cli.tasks.evaluate.model_outputs import ModelJob, model_fingerprint, run_models
+    from aikd_cli.tasks.evaluate.model_runs import detector_fingerprint
     from aikd_cli.tasks.evaluate.protocols import FileImages
-    from aikd_cli.tasks.evaluate.run import _detector_fingerprint
 
     rows = list(csv.DictReader(open(test, newline="")))
     keys = [os.path.normpath(os.path.abspath(r["path"])) for r in rows]
@@ -153,7 +153,7 @@ def model_outputs(test: Path, landmarks: Path, models: dict[str, str], fr: str, 
         jobs,
         landmarks=lms,
         detector=load_detector(det, device="cpu", max_size=DEFAULT_DET_SIZE, score_threshold=0.5) if detect else None,  # fmt: skip
-        detector_id=_detector_fingerprint(det) if detect else "",
+        detector_id=detector_fingerprint(det) if detect else "",
         misalign_unit=unit,
         seed=0,
         workers=2,

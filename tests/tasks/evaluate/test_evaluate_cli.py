@@ -231,7 +231,7 @@ def test_kit_informative_quality_beats_random(
     # the informative quality: each sample's mean similarity to the rest of its own identity
     model = open_face_model(str(mobilefacenet_weights), device="cpu", expect="recognition")
     fr = ModelJob("fr", model, model_fingerprint(str(mobilefacenet_weights), model), "embedding")
-    detector_id = __import__("aikd_cli.tasks.evaluate.run", fromlist=["x"])._detector_fingerprint(
+    detector_id = __import__("aikd_cli.tasks.evaluate.model_runs", fromlist=["x"]).detector_fingerprint(
         str(retinaface_weights)
     )
     keys, ids = (

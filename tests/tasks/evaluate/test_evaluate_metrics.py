@@ -225,8 +225,8 @@ def test_closest_fmr_threshold_picks_the_nearest_roc_point():
 
 
 def test_quality_model_labels(tmp_path):
+    from aikd_cli.tasks.evaluate.model_runs import model_label
     from aikd_cli.tasks.evaluate.options import ModelInput
-    from aikd_cli.tasks.evaluate.run import model_label
 
     for name in ("aikd_s0", "plain_s0"):
         (tmp_path / name).mkdir()

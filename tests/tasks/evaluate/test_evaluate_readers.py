@@ -424,11 +424,11 @@ def test_identities_with_embeddings_are_the_same_for_any_path_spelling(tmp_path,
 
 
 def test_a_landmarks_file_named_relatively_gives_absolute_keys(tmp_path, monkeypatch):
-    from aikd_cli.tasks.evaluate.run import _landmark_table
+    from aikd_cli.tasks.evaluate.model_runs import landmark_table
 
     (tmp_path / "lm.csv").write_text(
         "path,face," + ",".join(LANDMARK_COLUMNS) + "\nimg/a.jpg,0," + ",".join(["1"] * 10) + "\n"
     )
     monkeypatch.chdir(tmp_path)
     options = EvaluateOptions(datasets=[DatasetInput(Path("p.csv"))], landmarks=Path("lm.csv"))
-    assert list(_landmark_table(options, [])) == [str(tmp_path / "img" / "a.jpg")]
+    assert list(landmark_table(options, [])) == [str(tmp_path / "img" / "a.jpg")]

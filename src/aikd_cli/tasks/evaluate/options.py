@@ -65,7 +65,7 @@ class QualityInput:
 @dataclass(frozen=True)
 class ModelInput:
     """A quality model to run (``-m REF[:LABEL]``); the label defaults to
-    :func:`~aikd_cli.tasks.evaluate.run.model_label`."""
+    :func:`~aikd_cli.tasks.evaluate.model_runs.model_label`."""
 
     ref: str
     label: str | None = None

@@ -3,17 +3,12 @@ written as CSV, JSON and Markdown (ready to paste into a paper) and built as ric
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from aikd_cli.tasks.evaluate.edc import EdcCurve
 from aikd_cli.tasks.evaluate.results import DatasetResult, EvaluateResult
-from aikd_cli.utils.atomic import atomic_open
 
 #: metric key -> (title, attribute of PartialArea, format)
 METRICS = {
@@ -297,73 +292,16 @@ def as_json(evaluation: EvaluateResult, headline: str) -> dict:
     }
 
 
-def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> None:
-    columns = columns or (list(rows[0]) if rows else [])
-    with atomic_open(path, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
-def write_wide_csv(path: Path, evaluation: EvaluateResult, metric: str) -> None:
-    """The headline table with plain numbers; its last row names the best method of each column."""
-    g = grid(evaluation, metric)
-    best = g.best()
-    with atomic_open(path, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["method", *g.header()])
-        for r, label in enumerate(g.methods):
-            writer.writerow([label, *("" if not math.isfinite(v) else repr(float(v)) for v in g.values[r])])
-        writer.writerow(
-            [
-                "best",
-                *(
-                    " / ".join(g.methods[r] for r in np.flatnonzero(best[:, c]))
-                    for c in range(len(g.columns))
-                ),
-            ]
-        )
 
 
-def write_json(path: Path, data: dict) -> None:
-    with atomic_open(path) as f:
-        json.dump(_strict(data), f, indent=2, allow_nan=False)
-        f.write("\n")
 
 
-def write_text(path: Path, text: str) -> None:
-    with atomic_open(path) as f:
-        f.write(text)
 
 
-def write_curves(path: Path, d: DatasetResult) -> None:
-    """Exact curves of one dataset as ``.npz``: ``<method>/x`` (discard fraction or rejection
-    rate) and ``<method>/y`` (FNMR)."""
-    arrays = {}
-    for m in d.methods:
-        c = m.curve
-        x, y = (c.discard, c.error) if isinstance(c, EdcCurve) else (c.rates, c.fnmr)
-        arrays[f"{m.label}/x"], arrays[f"{m.label}/y"] = x, y
-    with atomic_open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
 
 
-def _strict(value):
-    """``value`` as strict JSON data: NaN and infinities (an undefined normalised pAUC, say) become
-    ``null``, which every JSON parser reads, where ``NaN`` is not JSON at all."""
-    if isinstance(value, dict):
-        return {str(k): _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def rich_tables(evaluation: EvaluateResult, headline: str) -> list:
