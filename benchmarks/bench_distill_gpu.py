@@ -34,7 +34,7 @@ from aikd_cli.faces.landmarks import LANDMARK_COLUMNS  # noqa: E402
 from aikd_cli.models.build import build_model  # noqa: E402
 from aikd_cli.models.checkpoints import save_checkpoint  # noqa: E402
 from aikd_cli.models.config import ModelConfig  # noqa: E402
-from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
+from aikd_cli.tasks.distill.config_file import resolve_config  # noqa: E402
 from aikd_cli.tasks.distill.training import prepare_run  # noqa: E402
 
 

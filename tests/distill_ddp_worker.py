@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from distill_helpers import tiny_teacher  # noqa: E402
 
-from aikd_cli.tasks.distill.config import resolve_config  # noqa: E402
+from aikd_cli.tasks.distill.config_file import resolve_config  # noqa: E402
 from aikd_cli.tasks.distill.training import prepare_run  # noqa: E402
 
 

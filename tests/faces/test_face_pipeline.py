@@ -16,11 +16,11 @@ from PIL import Image
 from reference_retinaface import detect as reference_detect
 
 from aikd_cli.faces.detector import FaceDetector, detector_size, order_faces, select_faces
-from aikd_cli.faces.pipeline import FaceOptions
 from aikd_cli.images.decode import load_image
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.models.inference import ModelOutput
 from aikd_cli.models.preprocess import Preprocess
+from aikd_cli.options import FaceOptions
 
 
 class Recorder:

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aikd_cli.errors import InputFormatError
-from aikd_cli.tasks.distill.config import (
-    DistillConfig,
-    differences,
-    read_config_file,
-    resolve_config,
-    to_toml,
-)
+from aikd_cli.tasks.distill.config import DistillConfig, differences
+from aikd_cli.tasks.distill.config_file import read_config_file, resolve_config, to_toml
 
 
 def test_paper_recipe_is_the_reference_and_options_still_override_it():
@@ -94,7 +89,7 @@ def test_bad_config_files_name_the_problem(tmp_path, text, message):
         ({"data": ["x"]}, "no teacher"),
         ({"data": ["x"], "teacher": "t", "backbone": "b", "labels": "l.csv"}, "--labels has no place"),
         ({"data": ["x"], "teacher": "t", "perturb_unit": "mm"}, "--perturb-unit must be one of px, iod"),
-        ({"data": ["x"], "teacher": "t", "perturb": -1.0}, "--perturb must be >= 0"),
+        ({"data": ["x"], "teacher": "t", "perturb": -1.0}, r"--perturb must be a finite number in \[0, 1000\]"),
         ({"data": ["x"], "teacher": "t", "student": "iresnet05"}, "did you mean"),
     ],
 )

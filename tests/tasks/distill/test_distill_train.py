@@ -19,7 +19,7 @@ from paths import SRC, TESTS
 from safetensors.torch import load_file
 
 from aikd_cli.models.config import ModelConfig
-from aikd_cli.tasks.distill.config import resolve_config
+from aikd_cli.tasks.distill.config_file import resolve_config
 from aikd_cli.tasks.distill.engine import Distiller
 from aikd_cli.tasks.distill.training import prepare_run
 from aikd_cli.tasks.distill.training import run as distill

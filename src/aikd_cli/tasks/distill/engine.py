@@ -22,11 +22,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from aikd_cli._version import __version__
 from aikd_cli.errors import AikdError, InputFormatError
-from aikd_cli.models.checkpoints import save_checkpoint
 from aikd_cli.models.config import ModelConfig
 from aikd_cli.tasks.distill.calibrate import Calibration
+from aikd_cli.tasks.distill.checkpointing import Checkpoints, finite
 from aikd_cli.tasks.distill.config import DistillConfig
 from aikd_cli.tasks.distill.data import (
     TRAIN_STREAM,
@@ -36,7 +35,7 @@ from aikd_cli.tasks.distill.data import (
     batch_views,
     collate_views,
 )
-from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, spearman, term_gradients
+from aikd_cli.tasks.distill.losses import DistillLoss, LossTerms, term_gradients
 from aikd_cli.tasks.distill.run_folder import DistillResult, RunFiles
 from aikd_cli.tasks.distill.samples import (
     FaceRecord,
@@ -46,31 +45,22 @@ from aikd_cli.tasks.distill.samples import (
 from aikd_cli.tasks.distill.schedules import WeightEMA, lr_lambda
 from aikd_cli.tasks.distill.student import make_optimizer, parameter_groups, set_train_mode
 from aikd_cli.tasks.distill.teacher import Teacher
-from aikd_cli.utils.atomic import atomic_open, atomic_write
+from aikd_cli.tasks.distill.validation import Validation
 from aikd_cli.utils.device import autocast, resolve_precision
 from aikd_cli.utils.distributed import Dist
 from aikd_cli.utils.progress import Progress
 
 log = logging.getLogger("aikd")
 
-STATE_FORMAT = 1
 
 
-def _exported(model: nn.Module) -> dict:
-    """A student's state in the canonical checkpoint layout (a scaled head folded into a plain one)."""
-    export = getattr(model, "export_state", None)
-    return export() if export is not None else model.state_dict()
 
 
-_RANK_METRICS = ("val_label_spearman", "val_stability", "val_pred_std")
 
 
-def _finite(metrics: dict) -> dict:
-    """JSON-safe metrics (NaN and inf become null)."""
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in metrics.items()}
 
 
-class Distiller:
+class Distiller(Checkpoints, Validation):
     """Everything a run holds; :meth:`fit` trains it. Build with :func:`prepare_run`."""
 
     def __init__(
@@ -259,141 +249,7 @@ class Distiller:
             self.skips.append(Skip(face.path, status, reason, face.face))
             log.warning(f"skipped {face.path}: {reason}")
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict:
-        """Validation: quality loss on the misaligned view (fixed noise), on the aligned view, the
-        embedding term, and how well quality ranks survive the misalignment."""
-        model.eval()
-        sums = {"q": 0.0, "q_clean": 0.0, "cos": 0.0, "q_mean": 0.0}
-        count = 0
-        misaligned = self.config.perturb > 0  # with p = 0 both views are the same crop
-        mean = self.calibration.label_mean if self.calibration is not None else None
-        q_clean_all, q_noisy_all, targets_all = [], [], []
-        for batch in self.val_loader:
-            self._record_bad(batch["bad"], VAL_STREAM)
-            if not len(batch["index"]):
-                continue
-            clean, noisy = batch_views(batch, self.device, self.size)
-            teacher_emb, teacher_q = self._teacher_outputs(VAL_STREAM, batch["index"], clean)
-            target = self._targets(batch["label"], teacher_q)
-            emb_clean, q_clean = self._forward(model, clean)
-            emb, q_noisy = self._forward(model, noisy) if misaligned else (emb_clean, q_clean)
-            n = len(batch["index"])
-            terms = self.loss(emb, q_noisy, teacher_emb, target)
-            sums["q"] += float(terms.quality) * n
-            sums["cos"] += float(terms.cos) * n
-            sums["q_clean"] += float(self.loss.quality_term(q_clean, target)) * n
-            if mean is not None:
-                sums["q_mean"] += float(self.loss.quality_term(torch.full_like(target, mean), target)) * n
-            count += n
-            q_clean_all.append(q_clean.float().cpu())
-            q_noisy_all.append(q_noisy.float().cpu())
-            targets_all.append(target.float().cpu())
-        if count == 0:
-            return {}
-        q_clean, q_noisy, targets = (torch.cat(v).numpy() for v in (q_clean_all, q_noisy_all, targets_all))
-        metrics = {
-            "val_q_loss": sums["q"] / count,
-            "val_q_loss_clean": sums["q_clean"] / count,
-            "val_cos": sums["cos"] / count,
-            "val_label_spearman": spearman(q_clean, targets),
-            "val_pred_std": float(q_clean.std()),
-            "val_label_std": float(targets.std()),
-            "val_faces": count,
-        }
-        if mean is not None:  # the loss of always predicting the training-label mean: the bar to beat
-            metrics["val_q_loss_mean"] = sums["q_mean"] / count
-        if misaligned:  # Spearman of a p = 0 run would be 1 by construction: not reported
-            metrics["val_stability"] = spearman(q_clean, q_noisy)
-        return metrics
-
     # ------------------------------------------------------------ checkpoints
-
-    def _info(self, metrics: dict) -> dict:
-        return {
-            "teacher": self.teacher.info(),
-            "student": self.student_info,
-            "training": self.config.to_dict(),
-            "step": self.step,
-            "epoch": self.step / self.steps_per_epoch,
-            "metrics": _finite(metrics),
-            "calibration": self.calibration.as_dict() if self.calibration is not None else None,
-            "aikd_version": __version__,
-        }
-
-    def _training_state(self) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "format": STATE_FORMAT,
-            "step": self.step,
-            "config": self.config.to_json(),
-            "teacher_sha256": self.teacher.digest,
-            "student": self.student.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-            "ema": self.ema.state_dict() if self.ema is not None else {},
-            "best": {
-                "value": self.best_value,
-                "step": -1 if self.best_step is None else self.best_step,
-                "metrics": json.dumps(_finite(self.best_metrics)),
-            },
-            "start": json.dumps(self.start_metrics),
-            "rng": rng,
-        }
-
-    def save(self, metrics: dict, is_best: bool) -> None:
-        """Write ``best`` (when it improved), the resume state, then ``last`` (rank 0 only)."""
-        evaluated = self.ema.module if self.ema is not None else self.student
-        info = self._info(metrics)
-        if is_best:
-            save_checkpoint(self.files.best, _exported(evaluated), self.student_config, info)
-            atomic_write(
-                self.files.model_json,
-                json.dumps({"config": self.student_config.to_dict(), **info}, indent=2, sort_keys=True),
-            )
-        with atomic_open(self.files.state, "wb") as f:
-            torch.save(self._training_state(), f)
-        save_checkpoint(self.files.last, _exported(self.student), self.student_config, info)
-
-    def restore(self) -> None:
-        """Continue from ``last.state.pt``: weights, optimiser, schedule, scaler, EMA, best, RNG."""
-        try:
-            state = torch.load(self.files.state, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise InputFormatError(f"{self.files.root}: nothing to resume (no last.state.pt yet)") from None
-        except Exception as exc:
-            raise AikdError(f"{self.files.state}: unreadable training state ({exc})") from None
-        if state.get("format") != STATE_FORMAT:
-            raise AikdError(
-                f"{self.files.state}: written by another version of aikd (format {state.get('format')})"
-            )
-        if state["teacher_sha256"] != self.teacher.digest:
-            raise AikdError(f"{self.files.state}: the teacher weights differ from those the run started with")
-        self.student.load_state_dict(state["student"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state["scaler"]:
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None and state["ema"]:
-            self.ema.load_state_dict(state["ema"])
-        self.best_value = float(state["best"]["value"])
-        self.best_step = None if state["best"]["step"] < 0 else int(state["best"]["step"])
-        self.best_metrics = json.loads(state["best"]["metrics"])
-        self.start_metrics = json.loads(state.get("start", "{}"))
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.step = int(state["step"])
-        if self.dist.main and self.files.metrics.exists():  # drop log lines of steps after the checkpoint
-            kept = [
-                line
-                for line in self.files.metrics.read_text().splitlines()
-                if line and json.loads(line).get("step", 0) <= self.step
-            ]
-            atomic_write(self.files.metrics, "".join(line + "\n" for line in kept))
 
     # -------------------------------------------------------------- the loop
 
@@ -401,7 +257,7 @@ class Distiller:
         if not self.dist.main:
             return
         with open(self.files.metrics, "a", encoding="utf-8") as f:
-            f.write(json.dumps(_finite(record)) + "\n")
+            f.write(json.dumps(finite(record)) + "\n")
         if self.tb is not None:
             for k, v in record.items():
                 if (
@@ -411,72 +267,6 @@ class Distiller:
                     and math.isfinite(v)
                 ):
                     self.tb.add_scalar(k, v, record["step"])
-
-    def _validate_and_save(self) -> dict:
-        if self.ema is not None and self.config.ema_every == 0:
-            self.ema.update(self.student)
-        evaluated = self.ema.module if self.ema is not None else self.student
-        metrics = self.evaluate(evaluated) if self.val_faces else {}
-        set_train_mode(self.student, self.config.freeze_bn)
-        value = metrics.get("val_q_loss", math.nan)
-        is_best = not self.val_faces or (math.isfinite(value) and value < self.best_value)
-        if is_best:
-            self.best_value = value if self.val_faces else self.best_value
-            self.best_step, self.best_metrics = self.step, metrics
-        self._log({"step": self.step, "epoch": self.step / self.steps_per_epoch, **metrics, "best": is_best})
-        shown = [f"{k} {metrics[k]:.4f}" for k in ("val_q_loss", "val_stability") if k in metrics]
-        parts = "; ".join(p for p in (self.last_window, ", ".join(shown)) if p)
-        log.info(f"step {self.step}/{self.total_steps}: {parts or 'saved'}" + (" (best)" if is_best and shown else ""))
-        self.save(metrics, is_best)
-        return metrics
-
-    def _measure_start(self) -> None:
-        """Validate the untrained student once, before the first step.
-
-        With a student copied from the teacher, its ``val_cos`` is the teacher's own sensitivity to
-        the misalignment: the value distillation has to bring down. Metrics that are undefined or
-        constant by construction (ranks of a fresh head that predicts the label mean, the embedding
-        term of a teacher copy at p = 0) are left out.
-        The run's random stream is the same as without this pass.
-        """
-        if self.dist.main and self.val_faces:
-            with torch.random.fork_rng(devices=[]):
-                metrics = self.evaluate(self.student)
-            set_train_mode(self.student, self.config.freeze_bn)
-            constant = metrics.get("val_pred_std", 1.0) == 0
-            if self.config.perturb == 0 and self.student_info.get("init") == "teacher":
-                metrics.pop("val_cos", None)  # the teacher against itself on the same crop: 0
-            self.start_metrics = {
-                k: v
-                for k, v in metrics.items()
-                if isinstance(v, int) or (math.isfinite(v) and not (constant and k in _RANK_METRICS))
-            }
-            self._log({"step": 0, "epoch": 0.0, **self.start_metrics, "start": True})
-        self.dist.barrier()
-
-    def _report_invariance(self) -> None:
-        """Say whether the best student is closer to the teacher on misaligned faces than at the start."""
-        start, best = self.start_metrics.get("val_cos"), self.best_metrics.get("val_cos")
-        if start is None or best is None or self.config.perturb == 0 or self.config.lambda_cos == 0:
-            return
-        if best < start:
-            log.info(f"embedding term on validation: {start:.4f} at the start -> {best:.4f} at the best step")
-        else:
-            log.warning(
-                f"warning: the student learnt no alignment invariance: its embedding term on validation is "
-                f"{best:.4f} at the best step against {start:.4f} at the start"
-            )
-
-    def _check_trained(self, trained: int) -> None:
-        """Refuse to save a model no face has trained (every face skipped: missing, unreadable,
-        unusable landmarks), in every process at once."""
-        if -self.dist.min(-trained) == 0:
-            counts: dict[str, int] = {}
-            for s in self.skips:
-                counts[s.status] = counts.get(s.status, 0) + 1
-            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "all skipped"
-            first = f"; first: {self.skips[0].path}: {self.skips[0].message}" if self.skips else ""
-            raise AikdError(f"no training face could be used by step {self.step} ({reasons}{first})")
 
     def fit(self) -> DistillResult:
         """Train to ``total_steps`` (from wherever :meth:`restore` left off)."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aikd_cli.errors import InputFormatError
-from aikd_cli.tasks.distill.config import DistillConfig, differences, resolve_config
+from aikd_cli.tasks.distill.config import DistillConfig, differences
+from aikd_cli.tasks.distill.config_file import resolve_config
 
 
 @dataclass(frozen=True)

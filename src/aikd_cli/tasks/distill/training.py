@@ -12,7 +12,8 @@ import torch.distributed as dist
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.distill.calibrate import calibrate
-from aikd_cli.tasks.distill.config import DistillConfig, DistillOptions, to_toml
+from aikd_cli.tasks.distill.config import DistillConfig, DistillOptions
+from aikd_cli.tasks.distill.config_file import to_toml
 from aikd_cli.tasks.distill.data import (
     split_validation,
 )

@@ -245,7 +245,8 @@ def embed_identities(
     embeddings of those that have ``row`` set.
     """
     from aikd_cli.faces.detector import load_detector
-    from aikd_cli.faces.pipeline import FaceOptions, FaceSource, iter_faces, open_finder
+    from aikd_cli.faces.pipeline import FaceSource, iter_faces, open_finder
+    from aikd_cli.options import FaceOptions
 
     size = model.config.preprocess.crop_size
     device = model.device
