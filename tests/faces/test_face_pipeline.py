@@ -194,6 +194,70 @@ def test_same_photo_same_landmarks_and_crop_in_every_command(assets, retinaface_
             assert np.array_equal(marks[command][p], marks["score"][p]), (command, p)
 
 
+def test_same_misalignment_draw_is_the_same_crop_in_every_command(assets, retinaface_weights, tmp_path):
+    """p = 3 px, seed 1: align --perturb, score --perturb-samples (its first sample), evaluate
+    --perturb and distill's training view cut the same misaligned crop, pixel for pixel, because they
+    move and round the landmarks with the one function (faces.pipeline.misaligned) and draw 1 of a
+    face is the same draw in each (distill's draws are named by split and epoch, through the same
+    function)."""
+    from aikd_cli.faces.perturb import face_key
+    from aikd_cli.faces.pipeline import FROM_FILE, MISALIGN_STREAM, AlignedFace, crop_faces
+    from aikd_cli.tasks.align import AlignOptions
+    from aikd_cli.tasks.align import run as align_run
+    from aikd_cli.tasks.distill.data import FaceViews, batch_views, collate_views, draw_stream
+    from aikd_cli.tasks.distill.samples import FaceRecord
+    from aikd_cli.tasks.evaluate.model_outputs import ModelJob, run_models
+    from aikd_cli.tasks.evaluate.protocols import FileImages
+    from aikd_cli.tasks.score import ScoreOptions
+    from aikd_cli.tasks.score import run as score_run
+
+    photos = [str(p) for p in _mixed_photos(assets)[::4]]
+    det, p, seed = str(retinaface_weights), 3.0, 1
+    table = tmp_path / "clean.csv"  # the correct landmarks every command starts from
+    score_run(ScoreOptions(inputs=photos, output=table, detector=det, device="cpu", workers=0), model=Recorder())
+    align_run(AlignOptions(inputs=photos, output=tmp_path / "aligned", landmarks=table, device="cpu", workers=0,
+                           perturb=p, seed=seed))
+    rows = list(csv.DictReader(open(tmp_path / "aligned" / "landmarks.csv")))
+    crops = {"align": {}, "score": {}, "evaluate": {}, "pipeline": {}}
+    for path, row in zip(photos, rows):
+        crops["align"][path] = torch.from_numpy(np.array(Image.open(tmp_path / "aligned" / row["crop"]))).permute(2, 0, 1)
+
+    scorer = Recorder()
+    score_run(ScoreOptions(inputs=photos, output=tmp_path / "s.csv", landmarks=table, device="cpu", workers=0,
+                           perturb_samples=1, perturb=p, seed=seed), model=scorer)
+    # per face: its aligned crop, then its sample
+    crops["score"] = dict(zip(photos, scorer.crops[1::2]))
+
+    evaluator = Recorder()
+    from aikd_cli.faces.landmarks import read_landmarks
+
+    run_models(photos, FileImages(), [ModelJob("q", evaluator, "x", "quality", (p,))], landmarks=read_landmarks(table),
+               seed=seed)
+    crops["evaluate"] = dict(zip(photos, evaluator.crops))
+
+    lms = read_landmarks(table)
+    records = [FaceRecord(os.path.abspath(path), landmarks=lms[os.path.abspath(path)][0][1]) for path in photos]
+    epoch = 2
+    _, noisy = batch_views(collate_views([FaceViews(records, perturb=p, seed=seed)[(epoch, i)]
+                                          for i in range(len(records))]), torch.device("cpu"), 112)
+    for path, record, crop in zip(photos, records, noisy):
+        image = torch.from_numpy(load_image(path))
+        face = AlignedFace(0, np.asarray(record.landmarks), FROM_FILE)
+        crops["pipeline"][path] = crop_faces(image, [face], 112, path=record.path, perturb=p, seed=seed,
+                                             stream=MISALIGN_STREAM)[0].crop
+        distill_ref = crop_faces(image, [face], 112, path=record.path, perturb=p, seed=seed,
+                                 stream=draw_stream(0, epoch))[0].crop
+        assert torch.equal(crop, distill_ref), path  # distill's view is the pipeline's crop of its draw
+        assert face_key(record.path, 0)  # the key every command derives the draw from
+    for command in ("align", "score", "evaluate"):
+        for path in photos:
+            assert torch.equal(crops[command][path], crops["pipeline"][path]), (command, path)
+    clean = Recorder()
+    score_run(ScoreOptions(inputs=photos, output=tmp_path / "c.csv", landmarks=table, device="cpu", workers=0),
+              model=clean)
+    assert not any(torch.equal(a, b) for a, b in zip(clean.crops, scorer.crops[1::2]))
+
+
 def _write_landmark_csv(path: Path, rows: list[tuple[str, list[float]]]) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

@@ -10,6 +10,7 @@ within one grey level while running batched on CPU or GPU.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 #: ArcFace / insightface reference points for a 112x112 crop: left eye, right eye, nose tip,
@@ -111,15 +112,20 @@ def warp_affine(images: torch.Tensor, matrices: torch.Tensor, size: int | tuple[
     return out
 
 
-def _source_roi(inv: torch.Tensor, size: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """Bounding box (x0, y0, x1, y1) of the source pixels a crop can touch, clamped to the image."""
-    corners = torch.tensor([[0, 0, 1], [size - 1, 0, 1], [0, size - 1, 1], [size - 1, size - 1, 1]], dtype=inv.dtype)
-    pts = corners @ inv.T
-    x0 = int(torch.floor(pts[:, 0].min())) - 1
-    y0 = int(torch.floor(pts[:, 1].min())) - 1
-    x1 = int(torch.ceil(pts[:, 0].max())) + 2
-    y1 = int(torch.ceil(pts[:, 1].max())) + 2
-    return max(x0, 0), max(y0, 0), min(max(x1, 0), width), min(max(y1, 0), height)
+def source_region(matrices, size: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """Bounding box ``(x0, y0, x1, y1)`` of the source pixels crops warped with the forward
+    ``matrices`` (``(2, 3)`` or ``(V, 2, 3)``, tensor or array) can touch, clamped to the image; empty
+    (``x1 <= x0``) when they lie wholly outside it. Numpy on purpose: distill's workers call it per
+    face, where a dozen tiny torch calls would cost more than decoding a 250 px JPEG."""
+    m = np.asarray(matrices, dtype=np.float64).reshape(-1, 2, 3)
+    corners = np.array([[0.0, 0.0], [size - 1.0, 0.0], [0.0, size - 1.0], [size - 1.0, size - 1.0]])
+    # source position of each crop corner: A^-1 (corner - t), for every matrix
+    src = np.einsum("vij,vkj->vki", np.linalg.inv(m[:, :, :2]), corners[None] - m[:, None, :, 2])
+    x0 = max(int(np.floor(src[..., 0].min())) - 1, 0)
+    y0 = max(int(np.floor(src[..., 1].min())) - 1, 0)
+    x1 = min(max(int(np.ceil(src[..., 0].max())) + 2, 0), width)
+    y1 = min(max(int(np.ceil(src[..., 1].max())) + 2, 0), height)
+    return x0, y0, x1, y1
 
 
 def align_faces(
@@ -136,7 +142,7 @@ def align_faces(
     crops = []
     height, width = image.shape[-2:]
     for m in matrices:
-        x0, y0, x1, y1 = _source_roi(invert_affine(m), size, height, width)
+        x0, y0, x1, y1 = source_region(m.cpu().numpy(), size, height, width)
         if x1 <= x0 or y1 <= y0:  # the crop lies wholly outside the image
             crops.append(image.new_zeros((image.shape[0], size, size)))
             continue

@@ -27,6 +27,7 @@ from aikd_cli.models.retinaface import RetinaFace, decode, priors
 
 if TYPE_CHECKING:
     from aikd_cli.models.onnx_model import OnnxRetinaFace
+    from aikd_cli.options import DetectionOptions
 
 
 @dataclass(frozen=True)
@@ -198,3 +199,10 @@ def load_detector(ref: str | os.PathLike, *, device: torch.device | str = "cpu",
         return FaceDetector(onnx, preprocess=onnx.config.preprocess, device="cpu", **options)
     loaded = load_network(ref, expect="detection", resolved=resolved)
     return FaceDetector(loaded.net, preprocess=loaded.config.preprocess, device=resolve_device(str(device)), **options)
+
+
+def open_detector(opts: DetectionOptions, device: torch.device | str | None = None) -> FaceDetector:
+    """The detector the detection options of any command name (``--detector``, ``--det-size``,
+    ``--det-threshold``), on ``device`` (default: ``--device``): the one way commands open it."""
+    return load_detector(opts.detector, device=opts.device if device is None else device, max_size=opts.det_size,
+                         score_threshold=opts.det_threshold)

@@ -32,7 +32,7 @@ from aikd_cli.faces.detector import (
     Face,
     FaceDetector,
     central_index,
-    load_detector,
+    open_detector,
     prepare_for_detection,
     select_faces,
 )
@@ -48,6 +48,9 @@ Mode = Literal["detect", "landmarks", "aligned"]
 OK, NO_FACE, UNREADABLE, ERROR, BAD_LANDMARKS = "ok", "no_face", "unreadable", "error", "bad_landmarks"
 #: Where a face's landmarks came from.
 DETECTED, FROM_FILE, TEMPLATE = "detected", "file", "template"
+#: The noise stream of misaligned views (align, score --perturb-samples, evaluate --perturb): draw
+#: ``--seed s`` of a face is the same in every command (score's sample k is draw ``s + k``).
+MISALIGN_STREAM = "misalign"
 
 
 @dataclass
@@ -198,6 +201,16 @@ def check_faces(faces: Sequence[AlignedFace], height: int, width: int) -> None:
             f.landmarks = quantise(f.landmarks)
 
 
+def misaligned(landmarks, p: float, *, unit: str, seed: int, stream: str | int, key: str, height: int,
+               width: int) -> tuple[np.ndarray, str | None]:
+    """One face's landmarks moved by draw ``stream`` of ``seed`` (``U[-p, p]`` per coordinate, in
+    ``unit``) and rounded to the CSV precision, and why they cannot be aligned (``None``: they can).
+    The one misalignment every command applies: align, score, evaluate and distill's training views."""
+    moved = quantise(perturb_face(torch.as_tensor(np.asarray(landmarks)), p, unit=unit, seed=seed, stream=stream,
+                                  key=key))
+    return moved, landmark_problem(moved, height, width)
+
+
 def crop_faces(
     image: torch.Tensor,
     faces: Sequence[AlignedFace],
@@ -222,10 +235,8 @@ def crop_faces(
     height, width = image.shape[:2]
     if perturb > 0:
         for f in good:
-            moved = quantise(perturb_face(torch.as_tensor(f.landmarks), perturb, unit=unit, seed=seed,
-                                          stream=stream, key=face_key(path, f.index)))
-            f.problem = landmark_problem(moved, height, width)
-            f.landmarks = moved
+            f.landmarks, f.problem = misaligned(f.landmarks, perturb, unit=unit, seed=seed, stream=stream,
+                                                key=face_key(path, f.index), height=height, width=width)
         good = [f for f in good if f.problem is None]
         if not good:
             return out
@@ -249,7 +260,7 @@ class FaceSource:
     perturb: float = 0.0
     unit: str = "px"
     seed: int = 0
-    stream: str | int = 0
+    stream: str | int = MISALIGN_STREAM
     samples: int = 0
     sample_perturb: float = 3.0
 
@@ -262,7 +273,7 @@ class FaceSource:
                                        unit=self.unit, seed=self.seed, stream=self.stream)
                 for k in range(1, self.samples + 1):
                     moved = crop_faces(image, img.faces, self.size, path=img.path, perturb=self.sample_perturb,
-                                       unit=self.unit, seed=self.seed, stream=f"sample:{k}")
+                                       unit=self.unit, seed=self.seed + k - 1, stream=self.stream)
                     for f, m in zip(img.faces, moved):
                         f.samples.append(m.crop)
                 if not img.usable:
@@ -294,8 +305,7 @@ def open_finder(
     if table is not None and not detect_missing:
         return FaceFinder("landmarks", table=table, faces=opts.faces, size=size)
     if detector is None:
-        opening = functools.partial(load_detector, opts.detector, device=device, max_size=opts.det_size,
-                                    score_threshold=opts.det_threshold)
+        opening = functools.partial(open_detector, opts, device)
         return FaceFinder("detect", detector=opening if table is not None else opening(), table=table,
                           faces=opts.faces, size=size)
     return FaceFinder("detect", detector=detector, table=table, faces=opts.faces, size=size)

@@ -1,8 +1,8 @@
 """The training data path: decode on CPU workers, warp the two views (aligned and misaligned) in batches.
 
-Each face is drawn with fresh landmark noise ``k + U[-p, p]``. The noise comes from the generator
-every command uses (:func:`~aikd_cli.faces.perturb.noise_generator`), for the face's key and a
-stream naming the split and the epoch: it is new every time the face is drawn again (a new epoch),
+Each face is drawn with fresh landmark noise ``k + U[-p, p]``, moved and rounded by the face
+pipeline every command uses (:func:`~aikd_cli.faces.pipeline.misaligned`), for the face's key and
+a stream naming the split and the epoch: it is new every time the face is drawn again (a new epoch),
 never accumulates (the clean landmarks are never modified), and is the same whichever process,
 worker or resumed run draws it, which is what makes runs reproducible and resumable.
 
@@ -22,46 +22,28 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from aikd_cli.errors import ImageError
-from aikd_cli.faces.align import estimate_similarity, landmark_problem, template, warp_affine
-from aikd_cli.faces.perturb import face_key, noise_generator, perturb_landmarks
+from aikd_cli.faces.align import estimate_similarity, landmark_problem, source_region, template, warp_affine
+from aikd_cli.faces.landmarks import quantise
+from aikd_cli.faces.perturb import face_key
+from aikd_cli.faces.pipeline import misaligned
 from aikd_cli.images.decode import load_image
 from aikd_cli.tasks.distill.samples import FaceRecord
 
 TRAIN_STREAM, VAL_STREAM = 0, 1
 
 
-def draw_generator(seed: int, stream: int, epoch: int, face: FaceRecord) -> torch.Generator:
-    """The noise of one draw of one face: split ``stream`` and ``epoch`` name the draw."""
-    return noise_generator(seed, f"{stream}:{epoch}", face_key(face.path, face.face))
-
-
-def view_matrices(
-    landmarks: np.ndarray, p: float, unit: str, generator: torch.Generator, size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward alignment matrices ``(2, 2, 3)`` (clean, perturbed) and the perturbed landmarks."""
-    clean = torch.from_numpy(np.asarray(landmarks, dtype=np.float64)).reshape(5, 2)
-    noisy = perturb_landmarks(clean, p, generator, relative=unit == "iod")
-    return estimate_similarity(torch.stack([clean, noisy]), template(size)), noisy
+def draw_stream(split: int, epoch: int) -> str:
+    """The noise stream of one draw: the split and the epoch name it (a new draw every epoch)."""
+    return f"{split}:{epoch}"
 
 
 def crop_region(
     image: np.ndarray, matrices: torch.Tensor, size: int
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The part of ``image`` (HxWx3) that crops warped with ``matrices`` can touch, as a CHW tensor,
-    and the matrices shifted to it. ``None`` when the crops lie wholly outside the image.
-
-    (Small numpy arithmetic on purpose: this runs once per face in the workers, where a dozen tiny
-    torch calls would cost more than decoding a 250 px JPEG.)
-    """
-    height, width = image.shape[:2]
-    m = matrices.numpy()
-    corners = np.array([[0.0, 0.0], [size - 1.0, 0.0], [0.0, size - 1.0], [size - 1.0, size - 1.0]])
-    # source position of each crop corner: A^-1 (corner - t), for every matrix
-    src = np.einsum("vij,vkj->vki", np.linalg.inv(m[:, :, :2]), corners[None] - m[:, None, :, 2])
-    x0 = max(int(np.floor(src[..., 0].min())) - 1, 0)
-    y0 = max(int(np.floor(src[..., 1].min())) - 1, 0)
-    x1 = min(max(int(np.ceil(src[..., 0].max())) + 2, 0), width)
-    y1 = min(max(int(np.ceil(src[..., 1].max())) + 2, 0), height)
+    """The part of ``image`` (HxWx3) that crops warped with ``matrices`` can touch (the engine's
+    :func:`~aikd_cli.faces.align.source_region`), as a CHW tensor, and the matrices shifted to it.
+    ``None`` when the crops lie wholly outside the image."""
+    x0, y0, x1, y1 = source_region(matrices.numpy(), size, *image.shape[:2])
     if x1 <= x0 or y1 <= y0:
         return None
     shifted = matrices.clone()
@@ -107,11 +89,13 @@ class FaceViews(Dataset):
         problem = landmark_problem(face.landmarks, *image.shape[:2])
         if problem:
             return {**item, "status": "bad_landmarks", "error": problem}
-        generator = draw_generator(self.seed, self.stream, epoch, face)
-        matrices, noisy = view_matrices(face.landmarks, self.perturb, self.unit, generator, self.size)
-        problem = landmark_problem(noisy, *image.shape[:2])
+        clean = quantise(face.landmarks)
+        noisy, problem = misaligned(clean, self.perturb, unit=self.unit, seed=self.seed, stream=draw_stream(
+            self.stream, epoch), key=face_key(face.path, face.face), height=image.shape[0], width=image.shape[1])
         if problem:
             return {**item, "status": "bad_landmarks", "error": f"misaligned: {problem}"}
+        points = torch.from_numpy(np.stack([clean, noisy]))
+        matrices = estimate_similarity(points, template(self.size))
         region = crop_region(image, matrices, self.size)
         if region is None:
             return {**item, "status": "bad_landmarks", "error": "landmarks put the face outside the image"}

@@ -108,15 +108,10 @@ def _detect(
     missing: int,
     progress: Progress | None,
 ) -> None:
-    from aikd_cli.faces.detector import FaceDetector, load_detector
+    from aikd_cli.faces.detector import FaceDetector, open_detector
 
     def make_detector() -> FaceDetector:
-        return load_detector(
-            config.detector,
-            device=resolve_device(config.device) if not dist_.active else device,
-            max_size=config.det_size,
-            score_threshold=config.det_threshold,
-        )
+        return open_detector(config, resolve_device(config.device) if not dist_.active else device)
 
     device = (
         torch.device("cuda", dist_.local_rank)

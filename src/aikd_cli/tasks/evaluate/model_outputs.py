@@ -21,7 +21,15 @@ import torch
 from aikd_cli.errors import AikdError
 from aikd_cli.faces.detector import FaceDetector
 from aikd_cli.faces.landmarks import LandmarkTable
-from aikd_cli.faces.pipeline import DETECTED, FROM_FILE, FaceFinder, ImageFaces, crop_faces, iter_found
+from aikd_cli.faces.pipeline import (
+    DETECTED,
+    FROM_FILE,
+    MISALIGN_STREAM,
+    FaceFinder,
+    ImageFaces,
+    crop_faces,
+    iter_found,
+)
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.evaluate.cache import OutputCache, digest, file_identity
 from aikd_cli.tasks.evaluate.protocols import BinImages, FileImages
@@ -29,8 +37,6 @@ from aikd_cli.tasks.evaluate.protocols import BinImages, FileImages
 Progress = Callable[[int, int], None]
 
 MISSING = "image file missing"
-#: The noise stream of evaluate's misaligned variants (levels scale the same draw).
-MISALIGN_STREAM = "misalign"
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE
+from aikd_cli.faces.detector import open_detector
 from aikd_cli.faces.landmarks import LandmarkTable
 from aikd_cli.tasks.evaluate.cache import digest, file_identity
 from aikd_cli.tasks.evaluate.model_outputs import ModelJob
@@ -163,13 +164,6 @@ def advancing(progress: Progress, stage: str):
         progress(done, total, stage)
 
     return advance
-
-
-def open_detector(options: EvaluateOptions):
-    from aikd_cli.faces.detector import load_detector
-
-    return load_detector(options.detector, device=options.device, max_size=options.det_size,
-                         score_threshold=options.det_threshold)
 
 
 def detector_fingerprint(ref: str, det_size: int = DEFAULT_DET_SIZE, det_threshold: float = 0.5) -> str:

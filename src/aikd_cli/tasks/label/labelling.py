@@ -244,7 +244,7 @@ def embed_identities(
     or changed since its landmarks were written. Returns one :class:`LabelledFace` per input and the
     embeddings of those that have ``row`` set.
     """
-    from aikd_cli.faces.detector import load_detector
+    from aikd_cli.faces.detector import open_detector
     from aikd_cli.faces.pipeline import FaceSource, iter_faces, open_finder
     from aikd_cli.options import FaceOptions
 
@@ -255,8 +255,7 @@ def embed_identities(
                        device=str(device))
     identity = {f.path: f.identity or "" for f in faces}
     # images without landmarks: the detector now (workers prepare its inputs); else only if one changed
-    found = None if all(path in table for path in identity) else load_detector(
-        opts.detector, device=device, max_size=det_size, score_threshold=det_threshold)
+    found = None if all(path in table for path in identity) else open_detector(opts, device)
     source = FaceSource(open_finder(opts, size, device, detector=found, table=table, detect_missing=True), size=size,
                         device=device)
     out: list[LabelledFace] = []
