@@ -122,6 +122,13 @@ def check_device_name(device: str) -> None:
         raise AikdError(f"unknown device {device!r}", hint="use auto, cpu, cuda, cuda:N or mps")
 
 
+def workers_option() -> Any:
+    """``-j/--workers``: the same words and default in every command (how each reads in parallel,
+    processes or threads, is its own business)."""
+    return option(default_factory=default_workers, group=COMPUTE, short="-j", low=0, high=MAX_WORKERS,
+                  help="Workers reading images in parallel (0: all in the main process).")
+
+
 @dataclass(kw_only=True)
 class DetectionOptions:
     """Where landmarks come from and how batches run: the same fields, defaults and checks in every
@@ -138,8 +145,7 @@ class DetectionOptions:
     det_threshold: float = option(0.5, group=FACES, low=0.0, high=1.0, help="Minimum face confidence (0 to 1).")
     device: str = option("auto", group=COMPUTE, help="auto, cpu, cuda, cuda:1 or mps.")
     batch_size: int = option(64, group=COMPUTE, short="-b", low=1, high=MAX_BATCH, help="Faces per model batch.")
-    workers: int = option(default_factory=default_workers, group=COMPUTE, short="-j", low=0, high=MAX_WORKERS,
-                          help="Processes decoding images (0 decodes in the main process).")
+    workers: int = workers_option()
 
     def validate(self) -> None:
         """Every declared range and choice, and the device's spelling (one line each), before any work."""

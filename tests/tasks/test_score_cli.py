@@ -250,6 +250,7 @@ def test_ctrl_c_in_a_real_process_leaves_a_valid_csv(assets, kit_model, retinafa
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
     finished = rows_of(out)
+    assert f"interrupted: {len(finished)} rows kept in {out}; the same command with --resume" in stderr
     assert 4 <= len(finished) < len(photos) and all(r["status"] == "ok" for r in finished)
     done = subprocess.run([*args, "--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -53,3 +53,17 @@ def test_piped_tables_are_not_cut_at_80_columns():
     assert "arcface-r50-webface600k" in result.stdout and "add by hand" in result.stdout
     shown = subprocess.run([sys.executable, "-m", "aikd_cli", "models", "show", "ediffiqa-l"], capture_output=True, text=True)
     assert "hf://LSIbabnikz/eDifFIQA_L@main" in shown.stdout and "…" not in shown.stdout
+
+
+def test_each_stage_counts_in_its_own_unit():
+    clock = Clock()
+    console = Console(file=io.StringIO(), force_terminal=False)
+    report = ProgressReporter(console, "distilling", unit="step", clock=clock)
+    report(0, 10, "detecting landmarks", "img")
+    clock.now += 5
+    report(10, 10, "detecting landmarks", "img")
+    assert report.line() == "detecting landmarks: 10/10 (100%), 2.0 img/s"
+    report(0, 4, "distilling")
+    clock.now += 2
+    report(4, 4, "distilling")
+    assert report.line() == "distilling: 4/4 (100%), 2.0 step/s"

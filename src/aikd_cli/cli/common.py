@@ -100,13 +100,24 @@ def handle_errors(func):
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
             raise fail(f"{where}{exc.strerror or exc}", _OS_HINTS.get(exc.errno), code=1) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if os.environ.get("AIKD_DEBUG"):
                 raise
-            err.print("[yellow]interrupted[/]")
+            from aikd_cli.utils.csvout import Interrupted
+
+            if isinstance(exc, Interrupted):
+                err.print(f"[yellow]interrupted: {plural(exc.rows, 'row')} kept in {escape(exc.path)}; the same "
+                          "command with --resume goes on from there[/]")
+            else:
+                err.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 pairs``: counts printed the one way."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def escape(text: object) -> str:

@@ -8,6 +8,7 @@ from rich.table import Table
 from aikd_cli.cli.common import escape, handle_errors, out, progress_bar
 from aikd_cli.cli.generate import command
 from aikd_cli.tasks.label.options import LabelOptions
+from aikd_cli.utils.numbers import fmt_quality
 
 
 @command(LabelOptions)
@@ -38,6 +39,7 @@ def label(options: LabelOptions) -> None:
     if result.labelled:
         q = result.quality
         out.print(
-            f"{result.labelled} labels: min {q.min():.4f}, median {float(np.median(q)):.4f}, max {q.max():.4f}",
+            f"{result.labelled} labels: min {fmt_quality(q.min())}, median {fmt_quality(float(np.median(q)))}, "
+            f"max {fmt_quality(q.max())}",
             highlight=False,
         )

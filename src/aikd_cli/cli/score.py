@@ -7,6 +7,7 @@ from rich.table import Table
 from aikd_cli.cli.common import err, escape, handle_errors, out, progress_bar
 from aikd_cli.cli.generate import command
 from aikd_cli.tasks.score.options import ScoreOptions
+from aikd_cli.utils.numbers import fmt_quality
 
 
 @command(ScoreOptions)
@@ -59,7 +60,7 @@ def print_summary(summary) -> None:
         q = Table(title="quality of scored faces", title_justify="left")
         for p in pct:
             q.add_column({0: "min", 100: "max"}.get(p, f"p{p:g}"), justify="right")
-        q.add_row(*(f"{v:.4g}" for v in pct.values()))
+        q.add_row(*(fmt_quality(v) for v in pct.values()))
         out.print(q)
     if summary.merged:
         err.print(f"joined {len(summary.merged)} parts in {summary.seconds:.1f} s (the parts are kept: "

@@ -167,6 +167,14 @@ def _keys(path: Path, key: Callable[[Mapping[str, str]], str]) -> list[str]:
     return [key(_Row(view, i)) for i in range(table.num_rows)]
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after a journalled CSV was published: what was kept, for the one line the CLI prints."""
+
+    def __init__(self, path: Path, rows: int) -> None:
+        super().__init__(f"{rows} rows kept in {path}")
+        self.path, self.rows = path, rows
+
+
 class ResultsWriter:
     def __init__(
         self,
@@ -296,5 +304,7 @@ class ResultsWriter:
     def __exit__(self, kind, *_) -> None:
         if kind is None or issubclass(kind, KeyboardInterrupt):
             self.close()
+            if kind is not None and not issubclass(kind, Interrupted):
+                raise Interrupted(self.path, self.kept + self.written) from None
         else:
             self.abandon()

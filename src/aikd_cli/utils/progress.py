@@ -24,9 +24,10 @@ LINE_INTERVAL = 10.0
 
 class Progress(Protocol):
     """What every task's ``run(options, progress)`` calls: ``done`` of ``total`` items of the
-    current ``stage`` (a task with several stages, e.g. detecting then training, names each)."""
+    current ``stage`` (a task with several stages, e.g. detecting then training, names each, and
+    the ``unit`` it counts: images while detecting, steps while training)."""
 
-    def __call__(self, done: int, total: int, stage: str = "") -> None: ...
+    def __call__(self, done: int, total: int, stage: str = "", unit: str = "") -> None: ...
 
 
 def task_progress(console: Console, *, enabled: bool = True, field: str = "info") -> RichProgress:
@@ -58,7 +59,7 @@ class ProgressReporter:
 
     def __init__(self, console: Console, description: str, *, unit: str = "img",
                  clock: Callable[[], float] = time.perf_counter, interval: float = LINE_INTERVAL) -> None:
-        self.console, self.description, self.unit = console, description, unit
+        self.console, self.description, self.unit, self.first_unit = console, description, unit, unit
         self.clock, self.interval = clock, interval
         self.started: float | None = None
         self.done, self.total = 0, 0
@@ -75,10 +76,12 @@ class ProgressReporter:
         rate = self.rate()
         return (self.total - self.done) / rate if rate > 0 and self.total >= self.done else None
 
-    def __call__(self, done: int, total: int, stage: str = "") -> None:
+    def __call__(self, done: int, total: int, stage: str = "", unit: str = "") -> None:
         if stage and stage != self.description:  # a new stage: finish this one, count afresh
             self.close()
             self.description, self.started, self._last_line, self._shown = stage, None, float("-inf"), None
+            self.unit = unit or self.first_unit
+        self.unit = unit or self.unit
         if self.started is None:
             self.started = self.clock()
         self.done, self.total = done, total

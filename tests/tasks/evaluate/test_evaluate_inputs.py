@@ -15,8 +15,9 @@ from aikd_cli.errors import InputFormatError
 from aikd_cli.tasks.evaluate import protocols
 from aikd_cli.tasks.evaluate.cache import OutputCache
 from aikd_cli.tasks.evaluate.embeddings import cosine_scores, read_embeddings
+from aikd_cli.tasks.evaluate.options import parse_labelled
 from aikd_cli.tasks.evaluate.protocols import drop_bad_pairs, identity_pairs, open_protocol
-from aikd_cli.tasks.evaluate.quality import parse_labelled, read_quality_file
+from aikd_cli.tasks.evaluate.quality import read_quality_file
 
 
 def _abs(path: Path) -> str:

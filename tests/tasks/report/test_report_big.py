@@ -5,7 +5,6 @@ with the csv module and numpy, not with the report's own code."""
 from __future__ import annotations
 
 import csv
-import inspect
 import math
 import os
 import random
@@ -20,7 +19,8 @@ from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
 from aikd_cli.tasks.report import plan
 from aikd_cli.tasks.report.data import REPORT_COLUMNS, read_scores
-from aikd_cli.tasks.report.plan import Layout
+from aikd_cli.tasks.report.options import ReportOptions
+from aikd_cli.utils.numbers import fmt_quality
 from aikd_cli.tasks.report.stats import PERCENTILES, face_order, group_stats
 from aikd_cli.tasks.report.thumbnails import thumb_name
 from aikd_cli.tasks.score import SCORE_COLUMNS
@@ -97,8 +97,8 @@ def test_big_set_statistics_come_from_all_rows_and_few_images_are_decoded(lfw_sc
     s = build(csv_path, tmp_path / "big.html", threshold=20.0, workers=2)
     assert not s.grid and (s.rows, s.scored, s.below) == (20_000, len(q), int((q < 20.0).sum()))
     text = Page(s.html).text
-    assert f"{np.percentile(q, 1):.4g}" in text and f"{np.percentile(q, 99):.4g}" in text
-    layout = Layout()
+    assert fmt_quality(np.percentile(q, 1)) in text and fmt_quality(np.percentile(q, 99)) in text
+    layout = ReportOptions(scores=csv_path)
     budget = 3 * layout.show + 10 * layout.sample + layout.folders * layout.sample + 200 + layout.show
     assert s.pictured <= budget and s.decoded <= budget
     assert s.decoded <= len({r["path"] for r in rows})
@@ -111,15 +111,6 @@ def test_grid_up_to_the_limit_samples_beyond_and_options_force_either(lfw_scores
     assert build(lfw_scores, tmp_path / "c.html", grid=True).grid
     with pytest.raises(Exception, match=r"--show must be an integer in \[1, "):
         build(lfw_scores, tmp_path / "d.html", show=0)
-
-
-def test_cli_defaults_are_the_layout_defaults():
-    from aikd_cli.cli.report import report
-
-    params = inspect.signature(report).parameters
-    layout = Layout()
-    for name in ("per_page", "show", "sample", "folders"):
-        assert params[name].default == getattr(layout, name), name
 
 
 # ---- invariance ---------------------------------------------------------------------------------

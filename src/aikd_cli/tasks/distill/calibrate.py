@@ -32,7 +32,7 @@ class Calibration:
     label_mean: float
     label_std: float
     faces: int  # faces the label statistics come from
-    source: str  # "labels" or "teacher"
+    source: str  # "labels" or "teacher qualities"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -78,7 +78,7 @@ def calibrate(
     else:
         values, source = (
             torch.cat(qualities).double().numpy() if qualities else labels[np.isfinite(labels)],
-            "teacher",
+            "teacher qualities",
         )
     std = float(values.std()) if len(values) > 1 else 0.0
     if not math.isfinite(std) or std <= 1e-12:

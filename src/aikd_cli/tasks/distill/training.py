@@ -94,7 +94,7 @@ def _teacher_labels(ref: str, train, val, config: DistillConfig, progress: Progr
     from aikd_cli.tasks.distill.quality_teacher import label_with_model
 
     model = open_face_model(ref, device="cpu", precision="fp32", expect="quality")
-    report = (lambda done, total: progress(done, total, "teacher quality")) if progress else None
+    report = (lambda done, total: progress(done, total, "teacher quality", "face")) if progress else None
     labelled = label_with_model(train + val, model, batch_size=config.batch_size, progress=report)
     log.info(f"labels: {ref}'s quality of {len(labelled)} aligned faces (embedding teacher {config.backbone})")
     return labelled[: len(train)], labelled[len(train) :]
@@ -120,14 +120,14 @@ def _detect(
     )
 
     total, done = -(-missing // dist_.world), 0
-    report = progress if progress and dist_.main else (lambda done, total, stage="": None)
+    report = progress if progress and dist_.main else (lambda done, total, stage="", unit="": None)
 
     def advance(n: int) -> None:
         nonlocal done
         done += n
-        report(min(done, total), total, "detecting landmarks")
+        report(min(done, total), total, "detecting landmarks", "img")
 
-    report(0, total, "detecting landmarks")
+    report(0, total, "detecting landmarks", "img")
     if not dist_.active:
         detect_missing(records, files.landmarks, make_detector, workers=config.workers, progress=advance)
         return

@@ -88,7 +88,7 @@ PROTOCOLS = ("edc", "crfiqa")
 SCORES, THRESHOLD = "Comparison scores", "Metric"
 
 
-def _labelled(text: str | Path) -> tuple[Path, str | None]:
+def parse_labelled(text: str | Path) -> tuple[Path, str | None]:
     """``file`` or ``file:label`` (a whole string naming an existing file is a path)."""
     text = str(text)
     if Path(text).exists() or ":" not in text:
@@ -170,10 +170,10 @@ class EvaluateOptions(DetectionOptions):
         self.output = Path(self.output)
         self.limits = tuple(self.limits) or DEFAULT_LIMITS
         self.perturb = tuple(self.perturb)
-        self.datasets = [*self.datasets, *(DatasetInput(*_labelled(p)) for p in self.pairs),
-                         *(DatasetInput(*_labelled(p), identities=True) for p in self.identities)]
+        self.datasets = [*self.datasets, *(DatasetInput(*parse_labelled(p)) for p in self.pairs),
+                         *(DatasetInput(*parse_labelled(p), identities=True) for p in self.identities)]
         self.pairs, self.identities = [], []
-        self.quality = [q if isinstance(q, QualityInput) else QualityInput(*_labelled(q)) for q in self.quality]
+        self.quality = [q if isinstance(q, QualityInput) else QualityInput(*parse_labelled(q)) for q in self.quality]
         self.quality_models = [m if isinstance(m, ModelInput) else ModelInput.parse(m) for m in self.quality_models]
 
     @property

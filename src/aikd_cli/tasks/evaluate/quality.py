@@ -9,6 +9,7 @@ aligned with. Rows whose ``status`` is not ``ok`` mark the image as failed, with
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,17 +51,16 @@ class QualityTable:
                     reasons[i] = f"quality is NaN/inf in {self.label}"
             elif key in self.failed:
                 reasons[i] = f"{self.failed[key]} ({self.label})"
+            elif not _exists(key):  # the likelier cause: say it, not that the quality file lacks it
+                reasons[i] = "image file missing"
             else:
                 reasons[i] = f"no quality score in {self.label}"
         return values, reasons
 
 
-def parse_labelled(text: str) -> tuple[Path, str | None]:
-    """``file.csv`` or ``file.csv:label`` (a whole string naming an existing file is a path)."""
-    if Path(text).exists() or ":" not in text:
-        return Path(text), None
-    path, _, label = text.rpartition(":")
-    return Path(path), (label or None)
+def _exists(key: str) -> bool:
+    """Whether a sample's image is there (an insightface .bin sample is ``<file>#<index>``)."""
+    return os.path.exists(key) or ("#" in key and os.path.exists(key.rpartition("#")[0]))
 
 
 def read_quality_file(

@@ -36,13 +36,21 @@ import torch
 
 from aikd_cli.defaults import DEFAULT_DET_SIZE, DEFAULT_DETECTOR
 from aikd_cli.errors import InputFormatError
-from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, LandmarkTable, landmark_fields, relative_to_csv
+from aikd_cli.faces.landmarks import (
+    DIGEST_COLUMN,
+    LANDMARK_COLUMNS,
+    LandmarkTable,
+    landmark_fields,
+    relative_to_csv,
+)
 from aikd_cli.models.inference import FaceModel
 from aikd_cli.tasks.distill.samples import FaceRecord
 from aikd_cli.tasks.label.options import SCHEMES, LabelOptions
 from aikd_cli.utils.progress import Progress
 
 #: ``genuine`` / ``impostor`` are CCS / NNCCS for ``cr`` and the mean genuine / impostor cosine for ``sdd``.
+#: Status of a listed image that does not exist (often a CSV read from the wrong folder).
+MISSING = "missing"
 LABEL_COLUMNS = (
     "path",
     "face",
@@ -51,6 +59,7 @@ LABEL_COLUMNS = (
     "genuine",
     "impostor",
     *LANDMARK_COLUMNS,
+    DIGEST_COLUMN,
     "status",
     "message",
 )
@@ -171,6 +180,8 @@ def write_labels(
         i = f.row
         ok = i is not None and math.isfinite(quality[i])
         status, message = ("ok", "") if ok else (f.status, f.message) if i is None else _unlabelled(f, usable)
+        if status == "unreadable" and not os.path.exists(f.path):
+            status = MISSING  # named as what it is: the path leads nowhere
         counts[status] = counts.get(status, 0) + 1
         rows.append(
             {
@@ -181,6 +192,7 @@ def write_labels(
                 "genuine": _cell(genuine, i),
                 "impostor": _cell(impostor, i),
                 **landmark_fields(f.landmarks),
+                DIGEST_COLUMN: f.sha256,
                 "status": status,
                 "message": message,
             }
@@ -214,6 +226,7 @@ class LabelledFace:
     row: int | None = None
     status: str = "ok"
     message: str = ""
+    sha256: str = ""  # of the image file the landmarks belong to
 
 
 def identity_landmarks(faces: list[FaceRecord], landmarks: str | Path | None = None) -> LandmarkTable:
@@ -271,9 +284,10 @@ def embed_identities(
             name = identity[os.path.normpath(os.path.abspath(img.path))]
             if img.usable:
                 f = img.usable[0]
-                out.append(LabelledFace(img.path, name, f.index, f.landmarks, rows[id(img)]))
+                out.append(LabelledFace(img.path, name, f.index, f.landmarks, rows[id(img)], sha256=img.sha256 or ""))
             else:
-                out.append(LabelledFace(img.path, name, status=img.status, message=img.message))
+                out.append(LabelledFace(img.path, name, status=img.status, message=img.message,
+                                        sha256=img.sha256 or ""))
         if progress:
             progress(len(batch))
     embeddings = torch.cat(chunks) if chunks else torch.zeros(0, model.config.embedding_size)
@@ -296,10 +310,21 @@ def run(options: LabelOptions, progress: Progress | None = None) -> LabelResult:
     with guard_outputs(outputs, local_paths(o.identities, o.landmarks, o.fr_model, o.detector)):
         faces = read_identities(o.identities, o.scheme)
         check_listed(outputs, [f.path for f in faces])  # nor may the labels replace a listed image
-        return _label(faces, o.fr_model, o.output, scheme=o.scheme, landmarks=o.landmarks, detector=o.detector,
+        paths = sorted({f.path for f in faces})
+        missing = [p for p in paths if not os.path.exists(p)]
+        if len(missing) == len(paths):
+            raise InputFormatError(
+                f"{o.identities}: none of its {len(paths):,} images exists (first: {missing[0]})",
+                hint=f"relative paths are read from the CSV's folder ({o.identities.parent.resolve()})",
+            )
+        result = _label(faces, o.fr_model, o.output, scheme=o.scheme, landmarks=o.landmarks, detector=o.detector,
                       det_size=o.det_size, det_threshold=o.det_threshold, device=o.device, precision=o.precision,
                       workers=o.workers, batch_size=o.batch_size, max_impostors=o.max_impostors, seed=o.seed,
                       progress=progress)
+    if not result.labelled:
+        why = ", ".join(f"{status} {n:,}" for status, n in sorted(result.skipped.items()))
+        raise InputFormatError(f"no face could be labelled ({why}); every row of {result.output} says why")
+    return result
 
 
 def read_identities(identities: str | Path, scheme: str) -> list[FaceRecord]:

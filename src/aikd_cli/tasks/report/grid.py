@@ -9,6 +9,7 @@ from aikd_cli.tasks.report.context import Report, esc
 from aikd_cli.tasks.report.data import ScoreRow
 from aikd_cli.tasks.report.histogram import fmt
 from aikd_cli.tasks.report.thumbnails import PREVIEW_SIDE, THUMB_SIZE
+from aikd_cli.utils.numbers import fmt_range
 
 
 def face_label(row: ScoreRow) -> str:
@@ -134,7 +135,7 @@ def page_range(report: Report, page: int) -> str:
     text = f"Faces {start + 1:,}&ndash;{start + len(chunk):,} of {report.faces:,}"
     scored = [r.quality for r in chunk if r.scored]
     if scored:
-        text += f", quality {esc(fmt(min(scored)))} to {esc(fmt(max(scored)))}"
+        text += ", quality {} to {}".format(*map(esc, fmt_range(min(scored), max(scored))))
     return text
 
 

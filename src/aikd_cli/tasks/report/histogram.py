@@ -14,6 +14,8 @@ from html import escape
 
 import numpy as np
 
+from aikd_cli.utils.numbers import fmt_quality, fmt_range
+
 WIDTH, HEIGHT = 760, 270
 LEFT, RIGHT, TOP, BOTTOM = 56, 20, 34, 42
 
@@ -39,9 +41,7 @@ def ticks(lo: float, hi: float, target: int = 6) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def fmt(value: float) -> str:
-    """Compact number for axes and labels: 0.4123, 23.46, 1.2e+03."""
-    return f"{value:.4g}" if math.isfinite(value) else "n/a"
+fmt = fmt_quality  # the one rule for printed qualities (utils/numbers.py)
 
 
 def bins_of(values: np.ndarray, count: int = 40, threshold: float | None = None) -> list[Bin]:
@@ -87,7 +87,7 @@ def histogram_svg(
     def y(c: float) -> float:
         return TOP + ph - c / y_max * ph
 
-    summary = f"Histogram of {total} quality scores from {fmt(lo)} to {fmt(hi)}."
+    summary = "Histogram of {} quality scores from {} to {}.".format(total, *fmt_range(lo, hi))
     if threshold is not None and below is not None:
         summary += f" Threshold {fmt(threshold)}: {below} faces ({below / max(total, 1):.1%}) below it."
     parts = [
@@ -109,7 +109,7 @@ def histogram_svg(
             continue
         cls = "bar low" if threshold is not None and b.hi <= threshold else "bar"
         x0, x1 = x(b.lo) + 0.5, x(b.hi) - 0.5
-        tip = f"{fmt(b.lo)} to {fmt(b.hi)}: {b.count} faces"
+        tip = "{} to {}: {} faces".format(*fmt_range(b.lo, b.hi), b.count)
         # mouse shortcut only: the table below carries the same links for keyboards and screen readers
         parts.append(
             f'<a href="{escape(link(b.first))}" tabindex="-1" aria-hidden="true">'

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aikd_cli.errors import AikdError
-from aikd_cli.options import COMPUTE, OUT, default_workers, option
-from aikd_cli.utils.checks import MAX_WORKERS
+from aikd_cli.options import OUT, option, workers_option
 
 MAX_FACES = 1_000_000  # bound of the per-page and sample sizes
 PAGE = "Page"
@@ -52,8 +51,7 @@ class ReportOptions:
     crops: Path | bool | None = option(None, help="Folder of `aikd score --save-crops` to take the thumbnails from "
                                        "(default: the one the CSV's .meta.json names; --no-crops: decode the "
                                        "originals).")
-    workers: int = option(default_factory=default_workers, group=COMPUTE, short="-j", low=0, high=MAX_WORKERS,
-                          help="Threads reading images in parallel (0 reads in the main thread).")
+    workers: int = workers_option()
 
     def __post_init__(self) -> None:
         self.scores = Path(self.scores)

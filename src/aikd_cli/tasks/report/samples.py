@@ -12,6 +12,7 @@ from aikd_cli.tasks.report.context import Report, esc
 from aikd_cli.tasks.report.grid import face_list
 from aikd_cli.tasks.report.histogram import fmt
 from aikd_cli.tasks.report.select import Selection
+from aikd_cli.utils.numbers import fmt_range
 
 #: (anchor, heading) of the sampled sections, in page order, for the navigation.
 SECTIONS = (
@@ -77,7 +78,7 @@ def deciles_section(report: Report, sel: Selection) -> str:
     body = []
     for d in sel.deciles:
         lo, hi = quality[order[d.start]], quality[order[d.stop - 1]]
-        heading = f"Decile {d.number}: quality {esc(fmt(lo))} to {esc(fmt(hi))}"
+        heading = "Decile {}: quality {} to {}".format(d.number, *map(esc, fmt_range(lo, hi)))
         facts = f"Ranks {d.start + 1:,}&ndash;{d.stop:,} of {report.stats.count:,}"
         body.append(_subsection(report, f"decile-{d.number}", heading, facts, d.rows))
     return _section("deciles", "By quality decile", note, "".join(body))

@@ -12,6 +12,7 @@ from aikd_cli.tasks.report.grid import face_label
 from aikd_cli.tasks.report.histogram import bins_of, fmt, histogram_svg
 from aikd_cli.tasks.report.select import DECILES, decile_bounds
 from aikd_cli.tasks.report.stats import PERCENTILES, GroupStats
+from aikd_cli.utils.numbers import fmt_range
 
 FAILURES_INLINE = 500  # more failures than this go to their own page
 GROUPS_INLINE = 200  # more sub-folders than this go to their own page
@@ -151,7 +152,7 @@ def histogram_section(report: Report) -> str:
     out.append(".</p>")
     rows = [
         [
-            f"{esc(fmt(b.lo))} to {esc(fmt(b.hi))}",
+            "{} to {}".format(*map(esc, fmt_range(b.lo, b.hi))),
             _count(b.count),
             f'<a href="{_position_url(report, b.first)}">show</a>' if b.count else "",
         ]
