@@ -115,6 +115,19 @@ def handle_errors(func):
     return wrapper
 
 
+def shown(path: object) -> str:
+    """A path as the user would type it: relative to the working folder when it lies inside it
+    (tasks resolve paths to absolute ones; what is printed should read like what was typed)."""
+    text = str(path)
+    if not os.path.isabs(text):
+        return escape(text)
+    try:
+        rel = os.path.relpath(text)
+    except ValueError:  # another drive (Windows)
+        return escape(text)
+    return escape(text if rel.startswith("..") else rel)
+
+
 def plural(count: int, noun: str) -> str:
     """``1 row``, ``2 rows``, ``1,000 pairs``: counts printed the one way."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar
+from aikd_cli.cli.common import err, handle_errors, log_to, out, progress_bar, shown
 from aikd_cli.cli.generate import given, parameters
 from aikd_cli.tasks.distill.config import DistillConfig
 
@@ -45,7 +45,7 @@ def distill(**options) -> None:
 
     config_file = options.pop("config_file")
     resume = options.pop("resume")
-    config = options_for(config_file, given(DistillConfig, options), resume=resume).validate()  # before torch
+    config = options_for(config_file, given(DistillConfig, options, "distill"), resume=resume).validate()  # before torch
     from aikd_cli.tasks.distill.training import run
 
     with log_to(err), progress_bar("distilling", unit="step") as update:
@@ -61,7 +61,7 @@ def print_summary(result) -> None:
     table = Table(title="aikd distill", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("run", escape(result.output))
+    table.add_row("run", shown(result.output))
     table.add_row("steps", str(result.steps))
     table.add_row("faces", f"{result.train_faces} training, {result.val_faces} validation")
     table.add_row("skipped", ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items())) or "none")
@@ -71,9 +71,9 @@ def print_summary(result) -> None:
         metrics = _metrics(result.best_metrics)
         table.add_row("best", f"step {result.best_step}" + (f": {metrics}" if metrics else ""))
     table.add_row("teacher", "unchanged (weights verified)")
-    table.add_row("model", escape(result.best))
+    table.add_row("model", shown(result.best))
     out.print(table)
-    out.print(f"use it: aikd score PHOTOS --model {escape(result.best)}", highlight=False, soft_wrap=True)
+    out.print(f"use it: aikd score PHOTOS --model {shown(result.best)}", highlight=False, soft_wrap=True)
 
 
 _PARAMETERS = [_CONFIG, _RESUME, *parameters(DistillConfig, given_only=True)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar
+from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar, shown
 from aikd_cli.cli.generate import command
 from aikd_cli.tasks.export.options import ExportOptions
 
@@ -50,7 +50,7 @@ def print_summary(result) -> None:
     )
     sizes = sorted({n for r in result.formats for n in r.verification.batch_sizes})
     table = Table(
-        title=f"{escape(result.model)} -> {escape(result.folder)}",
+        title=f"{shown(result.model)} -> {shown(result.folder)}",
         caption=f"verified on random inputs and {real}, batch sizes {', '.join(map(str, sizes))}; "
         "error = max|export - torch| / max(1, max|torch|)",
     )
@@ -71,6 +71,6 @@ def print_summary(result) -> None:
             f"{r.seconds:.1f}",
         )
     out.print(table)
-    out.print(f"model card: {escape(result.folder / 'README.md')}")
+    out.print(f"model card: {shown(result.folder / 'README.md')}")
     if result.hub_url:
         out.print(f"pushed: {escape(result.hub_url)}")

@@ -99,14 +99,15 @@ def _alias_name(field_name: str, alias: str) -> str:
     return f"_alias_{field_name}_{alias.strip('-').replace('-', '_')}"
 
 
-def options_from(cls: type, values: dict[str, Any]) -> Any:
+def options_from(cls: type, values: dict[str, Any], command: str = "") -> Any:
     """The options ``values`` (as Typer passed them) describe; fields not given keep their defaults."""
-    return cls(**given(cls, values))
+    return cls(**given(cls, values, command))
 
 
-def given(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+def given(cls: type, values: dict[str, Any], command: str = "") -> dict[str, Any]:
     """The fields ``values`` (as Typer passed them) set: parsed, with deprecated spellings mapped onto
-    their fields (one warning line each)."""
+    their fields (one warning line each; a short flag is named with its ``command``, as ``-p``
+    means another thing elsewhere)."""
     from aikd_cli.cli.options import use_alias
 
     kwargs = {}
@@ -115,8 +116,10 @@ def given(cls: type, values: dict[str, Any]) -> dict[str, Any]:
         if spec is None or not spec.cli or f.name not in values:
             continue
         value = values[f.name]
+        new = flag_of(f) + (f"/{spec.short}" if spec.short else "")
         for alias in spec.aliases:
-            value = use_alias(values.get(_alias_name(f.name, alias)), value, alias, flag_of(f))
+            old = alias if alias.startswith("--") or not command else f"{command} {alias}"
+            value = use_alias(values.get(_alias_name(f.name, alias)), value, old, new)
         if value is None:
             continue
         if spec.parse is not None:
@@ -137,7 +140,7 @@ def command(cls: type, *, extra: list[inspect.Parameter] | None = None, skip: tu
         @functools.wraps(handler)
         def run(**values: Any) -> None:
             rest = {k: values.pop(k) for k in list(values) if k in extra_names}
-            return handler(options_from(cls, values), **rest)
+            return handler(options_from(cls, values, handler.__name__), **rest)
 
         params = [*(extra or []), *parameters(cls, skip=skip)]
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

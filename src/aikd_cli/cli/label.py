@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.table import Table
 
-from aikd_cli.cli.common import escape, handle_errors, out, progress_bar
+from aikd_cli.cli.common import handle_errors, out, progress_bar, shown
 from aikd_cli.cli.generate import command
 from aikd_cli.tasks.label.options import LabelOptions
 from aikd_cli.utils.numbers import fmt_quality
@@ -35,7 +35,7 @@ def label(options: LabelOptions) -> None:
     for status, count in sorted(result.skipped.items()):
         table.add_row(status, str(count))
     out.print(table)
-    out.print(f"labels: {escape(result.output)}", highlight=False, soft_wrap=True)
+    out.print(f"labels: {shown(result.output)}", highlight=False, soft_wrap=True)
     if result.labelled:
         q = result.quality
         out.print(

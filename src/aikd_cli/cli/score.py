@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from aikd_cli.cli.common import err, escape, handle_errors, out, progress_bar
+from aikd_cli.cli.common import err, escape, handle_errors, out, plural, progress_bar, shown
 from aikd_cli.cli.generate import command
 from aikd_cli.tasks.score.options import ScoreOptions
 from aikd_cli.utils.numbers import fmt_quality
@@ -49,7 +49,7 @@ def score(options: ScoreOptions) -> None:
 
 
 def print_summary(summary) -> None:
-    table = Table(title=f"{escape(summary.output)}: {summary.rows} rows", title_justify="left")
+    table = Table(title=f"{shown(summary.output)}: {plural(summary.rows, 'row')}", title_justify="left")
     table.add_column("status")
     table.add_column("rows", justify="right")
     for status, count in sorted(summary.status_counts.items()):

@@ -37,7 +37,7 @@ class Checkpoints:
         return {
             "teacher": self.teacher.info(),
             "student": self.student_info,
-            "training": self.config.to_dict(),
+            "training": self.config.portable_dict(),
             "step": self.step,
             "epoch": self.step / self.steps_per_epoch,
             "metrics": finite(metrics),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,22 @@ class DistillConfig(DetectionOptions):
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def portable_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with local paths relative to the run folder (``output``): what the run
+        writes (config.toml, checkpoint metadata) names no user's folders and moves with the run.
+        A run file's relative paths are read relative to it (:mod:`.config_file`)."""
+        run = os.path.abspath(self.output)
+
+        def rel(key: str, value: Any) -> Any:
+            if not isinstance(value, str) or value.startswith("hf://"):
+                return value
+            if key in MODEL_FIELDS and not os.path.exists(value):  # a registry name stays a name
+                return value
+            return os.path.relpath(os.path.abspath(value), run)
+
+        return {k: ([rel(k, v) for v in value] if isinstance(value, list) else rel(k, value))
+                if k in PATH_FIELDS else value for k, value in self.to_dict().items()}
+
     def validate(self) -> DistillConfig:
         """Check values a user can get wrong; raise one error naming the option (the declared ranges
         and choices of every field, the detection options included, then what relates fields)."""
@@ -237,6 +254,11 @@ DistillOptions = DistillConfig
 
 
 FIELDS = {f.name: f for f in fields(DistillConfig)}
+
+#: Fields that may name a registered model instead of a file.
+MODEL_FIELDS = ("teacher", "backbone", "student", "detector")
+#: Fields holding local paths (registry names and hf:// addresses pass through untouched).
+PATH_FIELDS = ("data", "val_data", "landmarks", "labels", "output", *MODEL_FIELDS)
 
 #: What may differ when resuming: none of these change the optimisation.
 RESUME_MUTABLE = frozenset(

@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from aikd_cli.errors import InputFormatError, close_matches
 from aikd_cli.options import flag_of
-from aikd_cli.tasks.distill.config import FIELDS, RECIPES, SECTIONS, DistillConfig, section_of
+from aikd_cli.tasks.distill.config import FIELDS, MODEL_FIELDS, RECIPES, SECTIONS, DistillConfig, section_of
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -49,11 +50,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 def _parse_toml(text: str, path: Path) -> dict:
     try:
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            raise InputFormatError(f"{path}: reading TOML needs Python 3.11+ or the tomli package") from None
+    except ModuleNotFoundError:  # Python 3.10: the tomli dependency (pyproject.toml) is the same parser
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -99,15 +97,18 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     for key in ("data", "val_data"):  # relative paths in a run file are relative to the file
         if key in flat:
             flat[key] = [_relative_to(base, p) for p in flat[key]]
-    for key in ("landmarks", "labels"):
+    for key in ("landmarks", "labels", "output"):
         if flat.get(key):
+            flat[key] = _relative_to(base, flat[key])
+    for key in MODEL_FIELDS:  # a name stays a name
+        if flat.get(key) and (base / flat[key]).exists():
             flat[key] = _relative_to(base, flat[key])
     return flat
 
 
 def _relative_to(base: Path, value: str) -> str:
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() or value.startswith("hf://") else base / p)
+    return str(p) if p.is_absolute() or value.startswith("hf://") else os.path.normpath(base / p)
 
 
 #: Where run files written before the shared detection and compute options (aikd 0.1) keep them.
@@ -152,12 +153,14 @@ def _toml_value(value: Any) -> str:
 
 
 def to_toml(config: DistillConfig) -> str:
-    """The resolved config as TOML, one table per section (``None`` values are left out)."""
+    """The resolved config as TOML, one table per section (``None`` values are left out), local
+    paths relative to the run folder."""
     lines = ["# aikd distill run configuration (resolved); reuse with: aikd distill --config config.toml", ""]
+    values = config.portable_dict()
     for section in SECTIONS:
         lines.append(f"[{section}]")
         for f in fields(config):
-            value = getattr(config, f.name)
+            value = values[f.name]
             if section_of(f) == section and value is not None:
                 lines.append(f"{f.name} = {_toml_value(value)}")
         lines.append("")

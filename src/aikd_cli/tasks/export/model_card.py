@@ -78,6 +78,16 @@ def public(text: str) -> str:
     return text
 
 
+def public_record(value):
+    """``value`` (a JSON-able record) with every local absolute path reduced to its file name:
+    what an export writes beside the weights goes to the Hub with ``--push-to-hub``."""
+    if isinstance(value, dict):
+        return {k: public_record(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [public_record(v) for v in value]
+    return public(value) if isinstance(value, str) else value
+
+
 def model_name(ref: str) -> str:
     """The model's name for the card title: a registry name, a Hub repository's name, or the file's
     stem (its folder's name for ``best.safetensors`` and the like)."""

@@ -32,6 +32,7 @@ from aikd_cli.models.registry import get_spec
 from aikd_cli.tasks.export.errors import VerificationFailed
 from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat
 from aikd_cli.tasks.export.job import ExportJob
+from aikd_cli.tasks.export.model_card import public_record
 from aikd_cli.tasks.export.options import ExportOptions
 from aikd_cli.tasks.export.verify import MAX_REAL, FormatResult, make_samples, verify
 from aikd_cli.utils.atomic import replace_dir
@@ -87,7 +88,7 @@ def build_record(ref: str, resolved: ResolvedWeights, loaded: LoadedModel) -> di
         "torch": torch.__version__.split("+")[0],
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return record
+    return public_record(record)
 
 
 def load_real_images(items: Sequence[str | os.PathLike | np.ndarray]) -> list[np.ndarray]:
