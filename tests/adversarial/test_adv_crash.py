@@ -65,7 +65,7 @@ def test_ctrl_c_publishes_what_is_finished(crops, qmodel, tmp_path, monkeypatch)
 
 
 def test_a_crashed_align_run_leaves_the_earlier_crops_and_csv_as_they_were(photos, tmp_path, monkeypatch):
-    from aikd_cli.tasks import align as align_mod
+    from aikd_cli.tasks.align import aligning as align_mod
 
     out = tmp_path / "aligned"
     landmarks = tmp_path / "landmarks.csv"
@@ -88,7 +88,7 @@ def test_a_crashed_align_run_leaves_the_earlier_crops_and_csv_as_they_were(photo
 
 
 def test_resume_after_a_crashed_staged_align_adopts_its_crops(photos, tmp_path, monkeypatch):
-    from aikd_cli.tasks import align as align_mod
+    from aikd_cli.tasks.align import aligning as align_mod
 
     out = tmp_path / "aligned"
     landmarks = tmp_path / "landmarks.csv"
@@ -106,7 +106,7 @@ def test_resume_after_a_crashed_staged_align_adopts_its_crops(photos, tmp_path, 
 
 
 def test_a_full_disk_while_evaluate_writes_leaves_the_earlier_results(eval_inputs, tmp_path, monkeypatch):
-    from aikd_cli.tasks.evaluate import tables
+    from aikd_cli.tasks.evaluate import result_files as tables
 
     pairs, quality = eval_inputs
     out = tmp_path / "ev"

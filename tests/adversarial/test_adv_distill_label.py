@@ -129,7 +129,7 @@ def test_distill_with_only_degenerate_landmarks_fails_in_one_line(tmp_path, qmod
 
 
 @pytest.mark.parametrize(("extra", "needle"), [(("--device", "bogus"), "unknown device 'bogus'"),
-                                               (("--perturb", "inf"), "--perturb must be >= 0 and at most 1000")])
+                                               (("--perturb", "inf"), "--perturb must be a finite number in [0, 1000]")])
 def test_distill_bad_options_fail_before_any_work(extra, needle, tmp_path, qmodel, crops):
     one_line_error(cli(*distill_args(crops, tmp_path / "run", qmodel), *extra), needle)
     assert not (tmp_path / "run").exists()
