@@ -110,3 +110,20 @@ def test_options_of_every_command_load_without_torch():
             "print(sorted(m for m in ('torch', 'torchvision', 'onnxruntime') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_no_public_name_is_also_a_submodule_name():
+    """``from aikd_cli.tasks.export import run`` must give the function whatever was imported
+    before: once a submodule ``run.py`` is imported, Python binds the package attribute to it."""
+    clashes = []
+    for init in PACKAGE.rglob("__init__.py"):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                names |= {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                names |= {e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        submodules = {p.stem for p in init.parent.glob("*.py")} | {p.name for p in init.parent.iterdir() if p.is_dir()}
+        clashes += [f"{init.parent.relative_to(SRC)}: {n}" for n in sorted(names & submodules)]
+    assert not clashes, clashes

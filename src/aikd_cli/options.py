@@ -73,8 +73,8 @@ def default_of(f: Field) -> Any:
 
 
 def check_fields(options: object) -> None:
-    """Every declared range and choice of ``options``, one line naming the option on the first that
-    fails (numbers in sequences are checked one by one)."""
+    """Every declared range and choice of ``options``, and that every float is finite, one line
+    naming the option on the first that fails (numbers in sequences are checked one by one)."""
     for f in fields(options):  # type: ignore[arg-type]
         spec = spec_of(f)
         if spec is None:
@@ -83,8 +83,8 @@ def check_fields(options: object) -> None:
         if spec.choices is not None and value is not None and value not in spec.choices:
             raise AikdError(f"{flag_of(f)} must be one of {', '.join(spec.choices)} (got {value!r})"
                             f"{close_matches(str(value), spec.choices)}")
-        if spec.low is not None or spec.high is not None:
-            for v in value if isinstance(value, (list, tuple)) else (value,):
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            if spec.low is not None or spec.high is not None or isinstance(v, float):  # NaN is never a value
                 check_number(flag_of(f), v, spec.low, spec.high, low_open=spec.low_open)
 
 
@@ -129,6 +129,16 @@ def workers_option() -> Any:
                   help="Workers reading images in parallel (0: all in the main process).")
 
 
+def check_exist(paths: list[Path | str], what: str) -> None:
+    """Every file an option names exists: one line naming the first missing one and its option,
+    answered before any heavy import."""
+    import os
+
+    for path in paths:
+        if not os.path.lexists(path):
+            raise AikdError(f"{path}: no such file or folder ({what})", hint="check the path")
+
+
 @dataclass(kw_only=True)
 class DetectionOptions:
     """Where landmarks come from and how batches run: the same fields, defaults and checks in every
@@ -148,9 +158,14 @@ class DetectionOptions:
     workers: int = workers_option()
 
     def validate(self) -> None:
-        """Every declared range and choice, and the device's spelling (one line each), before any work."""
+        """Every declared range and choice, the device's spelling and the ``AIKD_MAX_PIXELS`` setting
+        (these commands decode photos), one line each, before any work."""
+        from aikd_cli.images.decode import max_pixels
+
         check_fields(self)
         check_device_name(self.device)
+        check_exist([self.landmarks] if self.landmarks else [], "--landmarks")
+        max_pixels()
 
 
 @dataclass(kw_only=True)

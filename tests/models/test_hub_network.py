@@ -176,7 +176,10 @@ def test_first_command_without_network_explains_itself(online, tmp_path):
     result = runner.invoke(app, ["score", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "scores.csv")])
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines[0].startswith("error: LSIbabnikz/eDifFIQA_L: not in the local Hugging Face cache")
+    # every missing weights file of the command in one line, with the option that takes a local file
+    assert lines[0].startswith("error: 2 weights this command needs are missing")
+    assert "LSIbabnikz/eDifFIQA_L: not in the local Hugging Face cache" in lines[0]
+    assert "ediffiqa-l (--model)" in lines[0] and "retinaface-mnet025 (--detector)" in lines[0]
     assert "host name cannot be resolved" in lines[0] and lines[-1].startswith("hint:")
     assert "Traceback" not in result.output and not (tmp_path / "scores.csv").exists()
 

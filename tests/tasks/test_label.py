@@ -115,7 +115,7 @@ def test_label_command_on_real_photos(assets, mobilefacenet_weights, retinaface_
         by_status.setdefault(row["status"], []).append(row)
     assert len(by_status["ok"]) == 12 and len(rows) == 14
     assert [r["identity"] for r in by_status["single_image"]] == ["lone_person"]
-    assert by_status["unreadable"][0]["identity"] == "ghost"
+    assert by_status["missing"][0]["identity"] == "ghost"  # named as missing, not unreadable
     values = np.array([float(r["quality"]) for r in by_status["ok"]])
     assert np.isfinite(values).all() and values.std() > 0
     assert all(0 < float(r["genuine"]) <= 1 for r in by_status["ok"])

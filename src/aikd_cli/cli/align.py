@@ -6,7 +6,7 @@ import inspect
 from dataclasses import replace
 from typing import Annotated
 
-from aikd_cli.cli.common import err, escape, handle_errors, out, progress_bar, shown
+from aikd_cli.cli.common import err, escape, handle_errors, out, plural, progress_bar, shown
 from aikd_cli.cli.generate import command
 from aikd_cli.cli.options import alias, use_alias
 from aikd_cli.tasks.align.options import AlignOptions
@@ -42,10 +42,10 @@ def align(options: AlignOptions, relative: bool = False) -> None:
     if not is_main_process():  # a torchrun rank other than 0: rank 0 reports for the job
         return
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.status_counts.items()))
-    out.print(f"{result.crops} crops written to {shown(result.output)} ({counts}); landmarks: {shown(result.csv)}")
+    out.print(f"{plural(result.crops, 'crop')} written to {shown(result.output)} ({counts}); landmarks: {shown(result.csv)}")
     if result.merged:
-        err.print(f"joined {len(result.merged)} parts (the parts are kept: {escape(result.merged[0].name)} ...)")
+        err.print(f"joined {plural(len(result.merged), 'part')} (the parts are kept: {escape(result.merged[0].name)} ...)")
     else:
-        err.print(f"{result.images} images processed")
+        err.print(f"{plural(result.images, 'image')} processed")
     if options.shard:
         err.print(f"when every part is written, join them: aikd align --merge -o {escape(options.output)}")

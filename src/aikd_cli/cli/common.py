@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from aikd_cli.errors import AikdError
+from aikd_cli.utils.numbers import plural  # noqa: F401  (re-exported for the commands)
 from aikd_cli.utils.progress import ProgressReporter
 
 
@@ -126,11 +127,6 @@ def shown(path: object) -> str:
     except ValueError:  # another drive (Windows)
         return escape(text)
     return escape(text if rel.startswith("..") else rel)
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 row``, ``2 rows``, ``1,000 pairs``: counts printed the one way."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def escape(text: object) -> str:

@@ -26,7 +26,7 @@ def evaluate(options: EvaluateOptions) -> None:
       aikd evaluate -p lfw.bin -m student.safetensors --fr-model r100.pth --perturb 0,2,3,5
     """
     options.validate()  # before torch: a typo is answered in a second
-    from aikd_cli.tasks.evaluate.run import run
+    from aikd_cli.tasks.evaluate.evaluating import run
     from aikd_cli.tasks.evaluate.tables import rich_tables
 
     with progress_bar("faces", unit="face") as update, log_to(err):

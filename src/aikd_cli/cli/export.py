@@ -28,7 +28,7 @@ def export(options: ExportOptions) -> None:
       aikd export retinaface-mnet025 -f onnx -o exports/retinaface
       aikd export runs/distill -f onnx,safetensors -o exports/student --push-to-hub my-org/aikd-student
     """
-    from aikd_cli.tasks.export import run
+    from aikd_cli.tasks.export.exporting import run
 
     with log_to(err), progress_bar("exporting", unit="step") as update:
         result = run(options, progress=update)

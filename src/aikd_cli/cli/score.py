@@ -63,10 +63,10 @@ def print_summary(summary) -> None:
         q.add_row(*(fmt_quality(v) for v in pct.values()))
         out.print(q)
     if summary.merged:
-        err.print(f"joined {len(summary.merged)} parts in {summary.seconds:.1f} s (the parts are kept: "
+        err.print(f"joined {plural(len(summary.merged), 'part')} in {summary.seconds:.1f} s (the parts are kept: "
                   f"{escape(summary.merged[0].name)} ...)")
         if not summary.images:
             return
     rate = summary.images / summary.seconds if summary.seconds else 0.0
-    extra = f", {summary.resumed} rows kept from an earlier run" if summary.resumed else ""
-    err.print(f"{summary.images} images in {summary.seconds:.1f} s ({rate:.1f} img/s){extra}")
+    extra = f", {plural(summary.resumed, 'row')} kept from an earlier run" if summary.resumed else ""
+    err.print(f"{plural(summary.images, 'image')} in {summary.seconds:.1f} s ({rate:.1f} img/s){extra}")

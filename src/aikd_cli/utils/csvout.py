@@ -27,6 +27,7 @@ from pathlib import Path
 from aikd_cli.errors import InputFormatError
 from aikd_cli.utils.atomic import atomic_open
 from aikd_cli.utils.csvfiles import dict_rows, read_header
+from aikd_cli.utils.numbers import plural
 
 _CHUNK = 1 << 20
 
@@ -171,7 +172,7 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C after a journalled CSV was published: what was kept, for the one line the CLI prints."""
 
     def __init__(self, path: Path, rows: int) -> None:
-        super().__init__(f"{rows} rows kept in {path}")
+        super().__init__(f"{plural(rows, 'row')} kept in {path}")
         self.path, self.rows = path, rows
 
 

@@ -1,6 +1,7 @@
 """Progress on stderr, one layout for every long job: a rich bar on a terminal, plain periodic
 lines in a pipe or CI log. Rates and ETAs count from the start of the work (the first report, which
-tasks make with ``done=0`` before their first item), not from the first finished batch."""
+tasks make before their first item), not from the first finished batch; what that first report
+already counts (outputs read from a cache, rows of an earlier run) is reused, not speed."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class ProgressReporter:
         self.clock, self.interval = clock, interval
         self.started: float | None = None
         self.done, self.total = 0, 0
+        self.reused = 0  # the count at a stage's first report: read from a cache or an earlier run
         self._last_line = float("-inf")
         self._shown: tuple[int, int] | None = None  # the last plain line's counts: each is printed once
         self._bar: RichProgress | None = None
@@ -70,7 +72,7 @@ class ProgressReporter:
 
     def rate(self) -> float:
         elapsed = self.clock() - self.started if self.started is not None else 0.0
-        return self.done / elapsed if elapsed > 0 else 0.0
+        return (self.done - self.reused) / elapsed if elapsed > 0 else 0.0
 
     def eta(self) -> float | None:
         rate = self.rate()
@@ -83,7 +85,7 @@ class ProgressReporter:
             self.unit = unit or self.first_unit
         self.unit = unit or self.unit
         if self.started is None:
-            self.started = self.clock()
+            self.started, self.reused = self.clock(), done
         self.done, self.total = done, total
         if self.console.is_terminal:
             self._draw()
@@ -95,7 +97,8 @@ class ProgressReporter:
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         eta = self.eta()
         rest = f", ETA {_duration(eta)}" if eta is not None and self.done < self.total else ""
-        return f"{self.description}: {self.done:,}/{self.total:,}{share}, {self.rate():.1f} {self.unit}/s{rest}"
+        reused = f", {self.reused:,} reused" if self.reused else ""
+        return f"{self.description}: {self.done:,}/{self.total:,}{share}, {self.rate():.1f} {self.unit}/s{reused}{rest}"
 
     def _draw(self) -> None:
         if self._bar is None:

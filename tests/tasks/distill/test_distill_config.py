@@ -120,8 +120,9 @@ def test_run_files_read_on_python_3_10(tmp_path, monkeypatch):
 
 
 def test_tomli_is_declared_for_python_3_10():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     project = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())["project"]
     assert any(d.startswith("tomli") and "python_version < '3.11'" in d for d in project["dependencies"])

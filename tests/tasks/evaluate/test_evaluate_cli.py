@@ -154,7 +154,7 @@ def test_reference_example_data_through_the_cli(assets, tmp_path):
         "QA algorithm 1",
     ]
     config = json.loads((out / "config.json").read_text())
-    assert config["options"]["threshold"]["start_error"] == 0.05 and len(config["input_sha256"]) == 6
+    assert config["options"]["start_error"] == 0.05 and len(config["input_sha256"]) == 6
 
 
 # ------------------------------------------------------------------ the kit, with the real MobileFaceNet
@@ -266,7 +266,7 @@ def test_kit_informative_quality_beats_random(
     code, output = run_cli(*common, "-q", f"{lfw_subset / 'informative.csv'}:informative", "-o", out)
     assert code == 0, output
     second = results(out)
-    assert "48 samples' model outputs read from the cache" in second["datasets"][0]["notes"]
+    assert "model outputs of 48 samples read from the cache" in second["datasets"][0]["notes"]
     informative, rand = area(second, "informative", 0.3), area(second, "random (baseline)", 0.3)
     assert informative < 0.6 < rand, (informative, rand)  # clearly better than random
     assert area(second, "FR embedding norm (baseline)", 0.3) > 0
@@ -407,7 +407,7 @@ def test_landmark_columns_and_landmarks_file_replace_detection(
     assets, detector, mobilefacenet_weights, tmp_path
 ):
     from aikd_cli.images.decode import load_image
-    from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput, ThresholdRule, evaluate
+    from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput, evaluate
 
     names = [
         "Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
@@ -439,7 +439,7 @@ def test_landmark_columns_and_landmarks_file_replace_detection(
             [DatasetInput(tmp_path / "pairs.csv")],
             [QualityInput(quality)],
             fr_model=str(mobilefacenet_weights),
-            threshold=ThresholdRule(fmr=None, value=0.3),
+            threshold=0.3,
             device="cpu",
             **extra,
         )

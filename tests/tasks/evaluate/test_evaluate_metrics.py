@@ -250,7 +250,7 @@ def test_quality_model_labels(tmp_path):
 def test_fmr_rule_closest_through_evaluate_gives_erc_numbers(tmp_path):
     import csv
 
-    from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput, ThresholdRule, evaluate
+    from aikd_cli.tasks.evaluate import DatasetInput, EvaluateOptions, QualityInput, evaluate
 
     rng = np.random.default_rng(3)
     quality = rng.random(300)
@@ -270,7 +270,7 @@ def test_fmr_rule_closest_through_evaluate_gives_erc_numbers(tmp_path):
         datasets=[DatasetInput(tmp_path / "pairs.csv")],
         quality=[QualityInput(tmp_path / "q.csv", "Q")],
         score_column="score",
-        threshold=ThresholdRule(fmr=1e-2, fmr_rule="closest"),
+        fmr=1e-2, fmr_rule="closest",
         protocol="crfiqa",
         limits=(0.95,),
     )

@@ -350,7 +350,7 @@ def test_cli_errors_are_one_line(mfn_checkpoint, tmp_path):
 
 
 def test_verify_images_are_real_files_or_arrays(tmp_path):
-    from aikd_cli.tasks.export.run import load_real_images
+    from aikd_cli.tasks.export.exporting import load_real_images
 
     empty = tmp_path / "empty"
     empty.mkdir()

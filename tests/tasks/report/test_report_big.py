@@ -20,10 +20,10 @@ from aikd_cli.faces.landmarks import LANDMARK_COLUMNS
 from aikd_cli.tasks.report import plan
 from aikd_cli.tasks.report.data import REPORT_COLUMNS, read_scores
 from aikd_cli.tasks.report.options import ReportOptions
-from aikd_cli.utils.numbers import fmt_quality
 from aikd_cli.tasks.report.stats import PERCENTILES, face_order, group_stats
 from aikd_cli.tasks.report.thumbnails import thumb_name
 from aikd_cli.tasks.score import SCORE_COLUMNS
+from aikd_cli.utils.numbers import fmt_quality
 
 
 def ranked(rows: list[dict]) -> list[int]:

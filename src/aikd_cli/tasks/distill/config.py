@@ -216,9 +216,6 @@ class DistillConfig(DetectionOptions):
         for ok, message in checks:
             if not ok:
                 raise InputFormatError(message)
-        from aikd_cli.images.decode import max_pixels
-
-        max_pixels()
         if not self.data:
             raise InputFormatError(
                 "no training data given", hint="pass image folders or CSV manifests, or `data` in --config"

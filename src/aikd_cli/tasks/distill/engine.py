@@ -1,6 +1,6 @@
 """The training loop (:class:`Distiller`): steps, EMA, validation, checkpoints, resume, DDP.
 
-Setting a run up lives in ``run.py``; the run folder in ``runs.py``.
+Setting a run up lives in ``training.py``; the run folder in ``run_folder.py``.
 
 One process or many (``torchrun --nproc-per-node N -m aikd_cli distill ...``): every process
 builds the same face list, takes every N-th face of each epoch's seeded order, and DDP averages the

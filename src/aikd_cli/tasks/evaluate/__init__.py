@@ -16,7 +16,7 @@ import importlib
 
 _FROM = {"DatasetInput": "options", "EvaluateOptions": "options", "ModelInput": "options", "QualityInput": "options",
          "ThresholdRule": "options", "write_outputs": "result_files", "DatasetResult": "results",
-         "EvaluateResult": "results", "MethodResult": "results", "evaluate": "run", "run": "run"}
+         "EvaluateResult": "results", "MethodResult": "results", "evaluate": "evaluating", "run": "evaluating"}
 __all__ = list(_FROM)
 
 

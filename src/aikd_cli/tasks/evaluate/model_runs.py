@@ -18,6 +18,7 @@ from aikd_cli.tasks.evaluate.options import EvaluateOptions, ModelInput
 from aikd_cli.tasks.evaluate.protocols import Protocol
 from aikd_cli.tasks.evaluate.quality import QualityTable
 from aikd_cli.tasks.evaluate.samples import Samples
+from aikd_cli.utils.numbers import plural
 from aikd_cli.utils.progress import Progress
 
 
@@ -132,11 +133,11 @@ def compute_outputs(
     for i, why in ran.failures.items():
         samples.flag(int(active[i]), why)
     if ran.from_file:
-        protocol.notes.append(f"{ran.from_file:,} samples aligned from landmarks in {landmarks.source}")
+        protocol.notes.append(f"{plural(ran.from_file, 'sample')} aligned from landmarks in {landmarks.source}")
     if ran.detected:
-        protocol.notes.append(f"{ran.detected:,} samples aligned from detected landmarks")
+        protocol.notes.append(f"{plural(ran.detected, 'sample')} aligned from detected landmarks")
     if ran.cached:
-        protocol.notes.append(f"{ran.cached:,} samples' model outputs read from the cache")
+        protocol.notes.append(f"model outputs of {plural(ran.cached, 'sample')} read from the cache")
 
     def expand(values: np.ndarray) -> np.ndarray:
         full = np.full((len(samples.keys), values.shape[1]), np.nan, dtype=np.float32)

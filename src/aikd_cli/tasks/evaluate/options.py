@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aikd_cli.defaults import DEFAULT_FR_MODEL
 from aikd_cli.errors import AikdError
-from aikd_cli.options import INPUT, MISALIGN, OUT, UNITS, DetectionOptions, floats, option, precision_option
+from aikd_cli.options import INPUT, MISALIGN, OUT, UNITS, DetectionOptions, check_exist, floats, option, precision_option
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.utils.checks import check_number
 
@@ -99,7 +99,7 @@ def parse_labelled(text: str | Path) -> tuple[Path, str | None]:
 
 @dataclass(kw_only=True)
 class EvaluateOptions(DetectionOptions):
-    """Everything ``aikd evaluate`` can be told; :func:`~aikd_cli.tasks.evaluate.run` writes the
+    """Everything ``aikd evaluate`` can be told; :func:`~aikd_cli.tasks.evaluate.evaluating` writes the
     tables, curves and plots to ``output``. ``perturb`` lists the misalignment levels (``perturb_unit``
     px or iod) the quality models are re-run at; ``metric`` is the tables' headline.
 
@@ -194,6 +194,9 @@ class EvaluateOptions(DetectionOptions):
         rule = self.rule
         if not self.datasets:
             raise AikdError("nothing to evaluate: give at least one --pairs or --identities")
+        check_exist([d.path for d in self.datasets], "--pairs/--identities")
+        check_exist([q.path for q in self.quality], "--quality")
+        check_exist(self.embeddings, "--embeddings")
         if self.protocol == "crfiqa" and rule.fmr is None:
             raise AikdError(
                 "the crfiqa protocol re-fixes the threshold at each rate for a target FMR: use --fmr"

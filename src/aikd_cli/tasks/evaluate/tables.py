@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aikd_cli.tasks.evaluate.results import DatasetResult, EvaluateResult
+from aikd_cli.utils.numbers import plural
 
 #: metric key -> (title, attribute of PartialArea, format)
 METRICS = {
@@ -156,7 +157,7 @@ def markdown(evaluation: EvaluateResult, headline: str) -> str:
     for d in evaluation.datasets:
         if d.excluded or d.notes:
             lines.append(f"**{d.name}**")
-            lines += [f"- excluded {n:,} pairs: {why}" for why, n in d.excluded.most_common()]
+            lines += [f"- excluded {plural(n, 'pair')}: {why}" for why, n in d.excluded.most_common()]
             lines += [f"- {note}" for note in d.notes]
             lines.append("")
     rob = robustness_rows(evaluation)

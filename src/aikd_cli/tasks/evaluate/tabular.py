@@ -157,34 +157,9 @@ def _read_parquet(path: Path, names: Sequence[str]):
 
 
 def _read_csv(path: Path, names: Sequence[str], numeric: Sequence[str]):
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    from aikd_cli.utils.csvcolumns import read_csv_columns  # pyarrow: deferred past validation
 
-    found, delimiter = read_header(path, "file")
-    position = {name: i for i, name in enumerate(found)}  # the last of repeated names
-    labels = [f"c{i}" for i in range(len(found))]  # read by position: names may repeat or need stripping
-    wanted = {labels[position[n]]: n for n in names}
-
-    def read(number_type):
-        types = {label: number_type if name in numeric else pa.string() for label, name in wanted.items()}
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=labels, skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(wanted), strings_can_be_null=False, null_values=[""]
-            ),
-        )
-
-    try:
-        table = read(pa.float64())
-    except pa.ArrowInvalid as exc:
-        if "Could not skip initial" in str(exc):  # a header without even a line break after it
-            return pa.table({name: pa.array([], pa.string()) for name in names})
-        if not numeric or "conversion error" not in str(exc):
-            raise
-        table = read(pa.string())  # a cell pyarrow cannot read as a number: Columns.numbers decides
-    return table.rename_columns([wanted[label] for label in table.column_names])
+    return read_csv_columns(path, names, numeric, "file")
 
 
 def _first_line(exc: Exception) -> str:

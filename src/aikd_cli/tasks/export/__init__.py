@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 _FROM = {"FORMATS": "formats", "ExportFormat": "formats", "parse_formats": "formats", "ExportOptions": "options",
-         "ExportResult": "run", "run": "run", "FormatResult": "verify"}
+         "ExportResult": "exporting", "run": "exporting", "FormatResult": "verify"}
 __all__ = list(_FROM)
 
 

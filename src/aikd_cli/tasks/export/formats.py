@@ -1,7 +1,7 @@
 """The export formats as one table: name, file, exporter, verifier, which options apply.
 
 Adding a format means adding a row (an exporter writing one file and a runner loading it back);
-:func:`aikd_cli.tasks.export.run.run` drives every row the same way.
+:func:`aikd_cli.tasks.export.exporting.run` drives every row the same way.
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ def render_model_card(
     )
     parts = [
         f"---\n{header.rstrip()}\n---",
-        f"# {repo_id.split('/')[-1] if repo_id else model_name(source_ref)}",
+        f"# {repo_id.split('/')[-1] if repo_id else source.get('name') or model_name(source_ref)}",
         f"A {cfg.arch} {cfg.task} model exported with [aikd](https://arxiv.org/abs/2404.09555) {__version__} "
         f"from `{public(source_ref)}`.",
         "## Intended use",

@@ -31,6 +31,7 @@ from aikd_cli.tasks.report.sections import FAILURES_INLINE, GROUPS_INLINE
 from aikd_cli.tasks.report.thumbnails import SourceJob, SourceResult, preview_name, render_sources, thumb_name
 from aikd_cli.utils.atomic import atomic_open, replace_dir
 from aikd_cli.utils.csvfiles import resolve_csv_paths
+from aikd_cli.utils.numbers import plural
 from aikd_cli.utils.outputs import Output, check_listed, check_outputs, guard_outputs, local_paths
 from aikd_cli.utils.progress import Progress
 
@@ -210,12 +211,12 @@ def _build(options: ReportOptions, table: ScoreTable, progress: Progress | None,
     notes = []
     if images.errors:
         notes.append(
-            f"{len(images.errors):,} images could not be read now (moved or deleted?): placeholders shown"
+            f"{plural(len(images.errors), 'image')} could not be read now (moved or deleted?): placeholders shown"
         )
     if table.meta_note:
         notes.append(f"model and detector unknown: {table.meta_note}")
     if report.faces > stats.count:
-        notes.append(f"{report.faces - stats.count:,} faces have no valid quality (NaN)")
+        notes.append(f"{plural(report.faces - stats.count, 'face')} without a valid quality (NaN)")
     return ReportResult(
         html=html,
         files_dir=files_dir if has_files else None,

@@ -12,7 +12,6 @@ are kept.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -24,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 
 from aikd_cli.errors import InputFormatError
 from aikd_cli.faces.landmarks import LANDMARK_COLUMNS, resolve_csv_path
 from aikd_cli.faces.pipeline import OK
-from aikd_cli.utils.csvfiles import open_csv, read_header
+from aikd_cli.utils.csvcolumns import line_of, read_csv_columns
+from aikd_cli.utils.csvfiles import read_header
 
 BOX_COLUMNS = ("box_x1", "box_y1", "box_x2", "box_y2")
 NUMBER_COLUMNS = ("quality", "det_score", *BOX_COLUMNS, *LANDMARK_COLUMNS)
@@ -180,10 +179,9 @@ def read_meta(csv_path: Path) -> tuple[dict[str, str | None], str | None]:
 
 
 # ---- reading ------------------------------------------------------------------------------------
-def _check_header(csv_path: Path) -> str:
-    """Refuse what is not a score CSV before the bulk read: empty, not UTF-8, columns missing.
-    Returns the delimiter."""
-    header, delimiter = read_header(csv_path, "CSV")
+def _check_header(csv_path: Path) -> None:
+    """Refuse what is not a score CSV before the bulk read: empty, not UTF-8, columns missing."""
+    header, _ = read_header(csv_path, "CSV")
     if not header:
         raise InputFormatError(f"{csv_path}: empty file, not a score CSV")
     missing = [c for c in REPORT_COLUMNS if c not in header]
@@ -192,59 +190,6 @@ def _check_header(csv_path: Path) -> str:
             f"{csv_path}: not an aikd score CSV, missing columns: {', '.join(missing)}",
             hint="reports read the CSV written by `aikd score` (columns: " + ", ".join(REPORT_COLUMNS) + ")",
         )
-    return delimiter
-
-
-def _line_of(csv_path: Path, row: int) -> int:
-    """The physical line where data row ``row`` ends (quoted cells may span lines)."""
-    handle, delimiter = open_csv(csv_path)
-    with handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        next(reader)
-        for i, _ in enumerate(reader):
-            if i == row:
-                break
-        return reader.line_num
-
-
-def _diagnose(csv_path: Path, arrow_error: Exception) -> InputFormatError:
-    """The precise one-line error for a CSV the bulk reader refused (error path only: a full scan)."""
-    handle, delimiter = open_csv(csv_path)
-    try:
-        with handle:
-            reader = csv.reader(handle, delimiter=delimiter)
-            width = len(next(reader))
-            for cells in reader:
-                if len(cells) != width:
-                    fewer = "fewer" if len(cells) < width else "more"
-                    return InputFormatError(
-                        f"{csv_path}:{reader.line_num}: row has {fewer} cells than the header"
-                    )
-    except UnicodeDecodeError:
-        return InputFormatError(f"{csv_path}: not a UTF-8 text CSV")
-    except csv.Error as exc:
-        return InputFormatError(f"{csv_path}:{reader.line_num}: malformed CSV ({exc})")
-    reason = (
-        str(arrow_error).strip().splitlines()[0] if str(arrow_error).strip() else type(arrow_error).__name__
-    )
-    return InputFormatError(f"{csv_path}: malformed CSV ({reason[:200]})")
-
-
-def _read_text_columns(csv_path: Path, delimiter: str) -> pa.Table:
-    convert = pcsv.ConvertOptions(
-        column_types={c: pa.string() for c in REPORT_COLUMNS},
-        include_columns=list(REPORT_COLUMNS),
-        null_values=[],
-        strings_can_be_null=False,
-    )
-    try:
-        return pcsv.read_csv(
-            csv_path,
-            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=convert,
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise _diagnose(csv_path, exc) from None
 
 
 def _numbers(text: pa.ChunkedArray, kind: pa.DataType, column: str, csv_path: Path) -> pa.ChunkedArray:
@@ -259,7 +204,7 @@ def _numbers(text: pa.ChunkedArray, kind: pa.DataType, column: str, csv_path: Pa
         bad = int(np.argmin(good.to_numpy(zero_copy_only=False)))
         cell = trimmed[bad].as_py()
         what = "an integer" if pa.types.is_integer(kind) else "a number"
-        where = f"{csv_path}:{_line_of(csv_path, bad)}"
+        where = f"{csv_path}:{line_of(csv_path, bad)}"
         raise InputFormatError(f"{where}: column {column}: {cell[:40]!r} is not {what}") from None
 
 
@@ -270,7 +215,7 @@ def _check_paths(paths: pa.ChunkedArray, csv_path: Path) -> None:
                      (pc.match_substring(paths, "\x00"), "path cell contains a NUL byte")):
         flags = bad.to_numpy(zero_copy_only=False)
         if flags.any():
-            raise InputFormatError(f"{csv_path}:{_line_of(csv_path, int(np.argmax(flags)))}: {why}")
+            raise InputFormatError(f"{csv_path}:{line_of(csv_path, int(np.argmax(flags)))}: {why}")
 
 
 def _floats(array: pa.ChunkedArray) -> np.ndarray:
@@ -280,7 +225,8 @@ def _floats(array: pa.ChunkedArray) -> np.ndarray:
 def read_scores(csv_path: str | Path) -> ScoreTable:
     """Every row of a score CSV, in file order, plus the sidecar's run information."""
     csv_path = Path(csv_path)
-    text = _read_text_columns(csv_path, _check_header(csv_path))
+    _check_header(csv_path)
+    text = read_csv_columns(csv_path, REPORT_COLUMNS)
     _check_paths(text["path"], csv_path)
     columns = {"path": text["path"]}
     columns["face"] = _numbers(text["face"], pa.int64(), "face", csv_path)
@@ -296,7 +242,7 @@ def read_scores(csv_path: str | Path) -> ScoreTable:
     given = np.stack([table[c].is_valid().to_numpy(zero_copy_only=False) for c in LANDMARK_COLUMNS], axis=1)
     broken = given.any(axis=1) & ~given.all(axis=1)
     if broken.any():
-        line = _line_of(csv_path, int(np.argmax(broken)))
+        line = line_of(csv_path, int(np.argmax(broken)))
         raise InputFormatError(f"{csv_path}:{line}: landmark cells must be all empty or all numbers")
 
     quality = _floats(table["quality"]).copy()

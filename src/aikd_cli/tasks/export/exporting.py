@@ -32,7 +32,7 @@ from aikd_cli.models.registry import get_spec
 from aikd_cli.tasks.export.errors import VerificationFailed
 from aikd_cli.tasks.export.formats import FORMATS, FP16, PREPROCESSING, ExportFormat
 from aikd_cli.tasks.export.job import ExportJob
-from aikd_cli.tasks.export.model_card import public_record
+from aikd_cli.tasks.export.model_card import model_name, public_record
 from aikd_cli.tasks.export.options import ExportOptions
 from aikd_cli.tasks.export.verify import MAX_REAL, FormatResult, make_samples, verify
 from aikd_cli.utils.atomic import replace_dir
@@ -74,6 +74,7 @@ def build_record(ref: str, resolved: ResolvedWeights, loaded: LoadedModel) -> di
         "source",
         {
             "ref": str(ref),
+            "name": model_name(str(ref)),  # before the path is cut to its file name
             "file": resolved.path.name,
             "sha256": sha256_of(resolved.path),
             "layout": loaded.layout,
