@@ -3,7 +3,7 @@ the tables."""
 
 from __future__ import annotations
 
-from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, progress_bar
+from aikd_cli.cli.common import err, escape, handle_errors, log_to, out, plural, progress_bar
 from aikd_cli.cli.generate import command
 from aikd_cli.tasks.evaluate.options import EvaluateOptions
 
@@ -35,7 +35,7 @@ def evaluate(options: EvaluateOptions) -> None:
         out.print(table)
     for d in result.datasets:
         for why, n in d.excluded.most_common():
-            err.print(f"[yellow]{escape(d.name)}: excluded {n:,} pair{'s' if n != 1 else ''}: {escape(why)}[/]")
+            err.print(f"[yellow]{escape(d.name)}: excluded {plural(n, 'pair')}: {escape(why)}[/]")
         for note in d.notes:
             err.print(f"[dim]{escape(d.name)}: {escape(note)}[/]")
     out.print(f"results in {escape(options.output)}/ (table.md, table.csv, results.json, plots/, config.json)")

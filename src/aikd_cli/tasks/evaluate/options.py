@@ -7,7 +7,17 @@ from pathlib import Path
 
 from aikd_cli.defaults import DEFAULT_FR_MODEL
 from aikd_cli.errors import AikdError
-from aikd_cli.options import INPUT, MISALIGN, OUT, UNITS, DetectionOptions, check_exist, floats, option, precision_option
+from aikd_cli.options import (
+    INPUT,
+    MISALIGN,
+    OUT,
+    UNITS,
+    DetectionOptions,
+    check_exist,
+    floats,
+    option,
+    precision_option,
+)
 from aikd_cli.tasks.evaluate import edc
 from aikd_cli.utils.checks import check_number
 
