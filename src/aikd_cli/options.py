@@ -90,10 +90,13 @@ def check_fields(options: object) -> None:
 
 def floats(text: str) -> tuple[float, ...]:
     """``"0,3,5"`` -> ``(0.0, 3.0, 5.0)``: a list typed as one option."""
-    try:
-        return tuple(float(x) for x in str(text).replace(" ", "").split(",") if x)
-    except ValueError:
-        raise AikdError(f"expected numbers separated by commas, got {text!r}") from None
+    items = [x for x in str(text).replace(" ", "").split(",") if x]
+    for x in items:
+        try:
+            float(x)
+        except ValueError:
+            raise AikdError(f"{x!r} is not a number", hint="give numbers separated by commas, e.g. 0,3,5") from None
+    return tuple(float(x) for x in items)
 
 
 # -- groups every face-finding or model-running command shares -----------------------------------

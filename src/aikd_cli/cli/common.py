@@ -104,6 +104,9 @@ def handle_errors(func):
         except KeyboardInterrupt as exc:
             if os.environ.get("AIKD_DEBUG"):
                 raise
+            # the process is ending: a helper thread that loses its decode workers on the way out
+            # (multiprocessing's resource sharer) must not print a traceback under the message
+            sys.excepthook = lambda *_: None
             from aikd_cli.utils.csvout import Interrupted
 
             if isinstance(exc, Interrupted):

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
+from aikd_cli.cli.common import handle_errors
+from aikd_cli.errors import AikdError
 from aikd_cli.options import default_of, flag_of, spec_of
 
 
@@ -123,7 +125,10 @@ def given(cls: type, values: dict[str, Any], command: str = "") -> dict[str, Any
         if value is None:
             continue
         if spec.parse is not None:
-            value = spec.parse(value) if isinstance(value, str) else tuple(x for v in value for x in spec.parse(v))
+            try:
+                value = spec.parse(value) if isinstance(value, str) else tuple(x for v in value for x in spec.parse(v))
+            except AikdError as exc:
+                raise AikdError(f"{flag_of(f)}: {exc.message}", exc.hint) from None
         if isinstance(value, list) and typing.get_origin(typing.get_type_hints(cls)[f.name]) is tuple:
             value = tuple(value)
         kwargs[f.name] = value
@@ -140,7 +145,8 @@ def command(cls: type, *, extra: list[inspect.Parameter] | None = None, skip: tu
         @functools.wraps(handler)
         def run(**values: Any) -> None:
             rest = {k: values.pop(k) for k in list(values) if k in extra_names}
-            return handler(options_from(cls, values, handler.__name__), **rest)
+            # a value the options cannot parse is one line, like every other mistake
+            return handle_errors(lambda: handler(options_from(cls, values, handler.__name__), **rest))()
 
         params = [*(extra or []), *parameters(cls, skip=skip)]
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -436,8 +436,8 @@ def test_landmark_columns_and_landmarks_file_replace_detection(
 
     def run(quality: Path, **extra):
         options = EvaluateOptions(
-            [DatasetInput(tmp_path / "pairs.csv")],
-            [QualityInput(quality)],
+            datasets=[DatasetInput(tmp_path / "pairs.csv")],
+            quality=[QualityInput(quality)],
             fr_model=str(mobilefacenet_weights),
             threshold=0.3,
             device="cpu",
@@ -504,7 +504,7 @@ def test_bad_pairs_are_counted_and_reported(tmp_path):
         "comparison score missing or NaN": 1,
     }
     assert d["pairs_used"] == 1220 and d["mated"] == 20 and d["nonmated"] == 1200
-    assert "excluded 1 pairs: duplicate pair" in output
+    assert "excluded 1 pair: duplicate pair" in output
 
     code, output = run_cli(
         "-p",

@@ -192,6 +192,10 @@ def test_quality_csv_from_aikd_score(tmp_path):
     assert why[1] == "no face detected (mine)"
     assert why[2] == "quality is NaN/inf in mine" and c not in t.landmarks
     assert why[3] == "no quality score in mine"
+    # when the evaluation reads the images, a missing image is the likelier cause and is named
+    assert t.lookup([d], images=True)[1] == ["image file missing"]
+    (tmp_path / "d.jpg").write_bytes(b"")
+    assert t.lookup([d], images=True)[1] == ["no quality score in mine"]
     (tmp_path / "bad.csv").write_text("path,score\na.jpg,high\n")
     with pytest.raises(InputFormatError, match="no column 'quality'") as info:
         read_quality_file(tmp_path / "bad.csv")

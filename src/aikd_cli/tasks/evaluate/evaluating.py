@@ -166,7 +166,7 @@ def _prepare(protocol: Protocol, tables: list[QualityTable], embedded: dict[str,
     protocol, excluded = drop_bad_pairs(protocol)
     samples = Samples(protocol.keys.tolist(), [None] * len(protocol.keys))
     for table in tables:
-        values, why = table.lookup(samples.keys)
+        values, why = table.lookup(samples.keys, images=needs_images)
         for i, w in enumerate(why):
             samples.flag(i, w)
         samples.qualities[table.label], samples.kinds[table.label] = values, "quality file"

@@ -40,8 +40,9 @@ class QualityTable:
     failed: dict[str, str] = field(default_factory=dict)  # key -> why the image has no quality
     multi_face: int = 0  # images with more than one face (the largest was kept)
 
-    def lookup(self, keys: list[str]) -> tuple[np.ndarray, list[str | None]]:
-        """Qualities for ``keys`` (NaN where unusable) and why each unusable one is unusable."""
+    def lookup(self, keys: list[str], images: bool = False) -> tuple[np.ndarray, list[str | None]]:
+        """Qualities for ``keys`` (NaN where unusable) and why each unusable one is unusable; with
+        ``images`` (the evaluation reads the images) a missing image is named before the quality."""
         values = np.full(len(keys), np.nan)
         reasons: list[str | None] = [None] * len(keys)
         for i, key in enumerate(keys):
@@ -51,7 +52,7 @@ class QualityTable:
                     reasons[i] = f"quality is NaN/inf in {self.label}"
             elif key in self.failed:
                 reasons[i] = f"{self.failed[key]} ({self.label})"
-            elif not _exists(key):  # the likelier cause: say it, not that the quality file lacks it
+            elif images and not _exists(key):  # the likelier cause: say it, not that the quality file lacks it
                 reasons[i] = "image file missing"
             else:
                 reasons[i] = f"no quality score in {self.label}"
