@@ -178,14 +178,14 @@ def test_score_report_that_would_replace_an_input_is_refused_before_scoring(crop
 
 READ_ONLY = r"""
 import json, subprocess, sys
-disk, crops, model = sys.argv[1:4]
+disk, crops, model, pairs, quality = sys.argv[1:6]
 subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", disk], check=True)
 from typer.testing import CliRunner
 from aikd_cli.cli.app import app
 results = {}
 for name, args in {"score": ["score", crops, "--aligned", "-m", model, "-o", disk + "/s.csv"],
                    "align": ["align", crops, "-o", disk + "/aligned"],
-                   "evaluate": ["evaluate", "-p", "x.csv", "--score-column", "score", "-q", "x.csv",
+                   "evaluate": ["evaluate", "-p", pairs, "--score-column", "score", "-q", quality,
                                 "-o", disk + "/sub/ev"]}.items():
     r = CliRunner().invoke(app, args)
     results[name] = {"code": r.exit_code, "stderr": r.stderr}
@@ -199,8 +199,12 @@ def test_an_output_on_a_read_only_mount_is_refused_before_any_work(crops, qmodel
     modes, so a read-only mount stands in for a folder without write permission)."""
     disk = tmp_path / "ro"
     disk.mkdir()
+    pairs, quality = tmp_path / "pairs.csv", tmp_path / "q.csv"  # inputs that exist: the output is the problem
+    pairs.write_text("path_a,path_b,mated,score\na,b,1,0.9\na,c,0,0.1\n")
+    quality.write_text("path,quality\na,0.5\nb,0.6\nc,0.7\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run(["unshare", "-m", sys.executable, "-c", READ_ONLY, str(disk), str(crops), str(qmodel)],
+    proc = subprocess.run(["unshare", "-m", sys.executable, "-c", READ_ONLY, str(disk), str(crops), str(qmodel),
+                           str(pairs), str(quality)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     for name, got in json.loads(proc.stdout.strip().splitlines()[-1]).items():

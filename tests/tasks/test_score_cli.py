@@ -238,7 +238,10 @@ def test_ctrl_c_in_a_real_process_leaves_a_valid_csv(assets, kit_model, retinafa
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     args = [sys.executable, "-m", "aikd_cli", "score", *map(str, photos), "-o", str(out), "--model", kit_model,
             "--detector", str(retinaface_weights), "-b", "2", "-j", "1"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child: a test run started in the background (`pytest &`) ignores
+    # it, and Python then never installs its Ctrl-C handler
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = Path(str(out) + ".partial")
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
