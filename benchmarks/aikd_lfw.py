@@ -129,7 +129,7 @@ class Study:
             return out
 
         split = {
-            "lfw_root": str(root), "split_seed": self.args.split_seed, "cap": self.args.cap,
+            "split_seed": self.args.split_seed, "cap": self.args.cap,  # no local folder: --lfw-root says where
             "test": capped(test), "val": capped(val), "train": {p: photos[p] for p in train},
         }
         path.write_text(json.dumps(split, indent=1) + "\n")
@@ -138,7 +138,7 @@ class Study:
     def identities_csv(self, split: dict, role: str) -> Path:
         path = self.work / f"{role}_ids.csv"
         if not path.exists():
-            root = Path(split["lfw_root"])
+            root = self.args.lfw_root.resolve()
             with open(path, "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["path", "identity"])
@@ -255,7 +255,8 @@ class Study:
         """The exact commands, for the results folder (local paths shortened to their roles)."""
         text = (self.work / "commands.log").read_text()
         for path, name in ((self.work, "$WORK"), (self.args.lfw_root.resolve(), "$LFW"), (self.args.assets.resolve(), "$KIT"),
-                           (self.args.pairs.resolve(), "$PAIRS")):
+                           (self.args.pairs.resolve(), "$PAIRS"),
+                           (self.args.lightqnet.resolve(), "$LIGHTQNET"), (self.args.insightface_mfn.resolve(), "$INSIGHTFACE_MFN")):
             text = text.replace(str(path), name)
         lines = [x for x in text.splitlines() if x.startswith("aikd ") or x.startswith("# rc")]
         (self.results / "commands.log").write_text("\n".join(lines) + "\n")
@@ -300,7 +301,7 @@ class Study:
     def collect(self, split: dict, scores: Path, students: dict[str, Path]) -> None:
         """Write every face's qualities and the evaluators' embeddings and scores to the results."""
         os.environ["AIKD_CONFIG_DIR"] = self.env["AIKD_CONFIG_DIR"]
-        root = Path(split["lfw_root"])
+        root = self.args.lfw_root.resolve()
         for role in ("val", "test"):
             faces = [(person, name) for person, files in split[role].items() for name in files]
             keys = [os.path.normpath(str(root / person / name)) for person, name in faces]
