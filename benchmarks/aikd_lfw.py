@@ -28,7 +28,9 @@ Every ``aikd`` command is logged in ``WORK/commands.log`` and copied to the resu
 stage is resumable (a finished stage leaves its output; a killed training run is resumed with
 ``aikd distill --resume``). Per-face qualities, the evaluators' embeddings (float16), the split and
 ``summary.json`` go to ``--results`` (benchmarks/results/lfw); ``benchmarks/aikd_lfw_tables.py``
-recomputes every pAUC from those files and writes the tables of docs/distill.md.
+recomputes every pAUC from those files and writes the tables of docs/distill.md. ``--groups`` runs
+some of the groups of runs (primary, noemb, sweep, norm); the results always hold every student
+trained so far.
 
     PYTHONPATH=src python benchmarks/aikd_lfw.py --lfw-root LFW --pairs LFW/pairs.txt \\
         --lightqnet lightqnet-dm100.onnx --insightface-mfn model-0000.params --work /tmp/lfw-study
@@ -63,6 +65,7 @@ ARMS = {  # arm -> (label schemes it is trained for, distill options)
     "lam30": (("lightqnet",), ["--perturb", "3", "--lambda-cos", "30", "--cache-teacher"]),
 }
 LEVELS = (3.0, 5.0)
+GROUPS = ("primary", "noemb", "sweep", "norm")  # run in this order; the primary comparison first
 EVALUATORS = {"insightface": "insightface-mfn", "kit": None}  # None: the kit MobileFaceNet (--fr)
 
 
@@ -181,13 +184,17 @@ class Study:
     def groups(self) -> list[tuple[str, list[tuple[str, str, int]]]]:
         """(group, [(scheme, arm, seed)]) in the order they are trained and evaluated: the primary
         comparison first, so that its result is on disk before the arms that explain it."""
+        every = self.every_group()
+        return [(group, every[group]) for group in GROUPS if group in self.args.groups]
+
+    def every_group(self) -> dict[str, list[tuple[str, str, int]]]:
         seeds, sweep = self.args.seeds, self.args.sweep_seeds
-        return [
-            ("primary", [(s, a, k) for k in seeds for s, a in (("lightqnet", "aikd"), ("lightqnet", "plain"))]),
-            ("noemb", [("lightqnet", "noemb", k) for k in seeds]),
-            ("norm", [(s, a, k) for k in seeds for s, a in (("norm", "aikd"), ("norm", "plain"))]),
-            ("sweep", [(s, a, k) for k in sweep for s, a in (("lightqnet", "lam10"), ("lightqnet", "lam30"))]),
-        ]
+        return {
+            "primary": [(s, a, k) for k in seeds for s, a in (("lightqnet", "aikd"), ("lightqnet", "plain"))],
+            "noemb": [("lightqnet", "noemb", k) for k in seeds],
+            "sweep": [(s, a, k) for k in sweep for s, a in (("lightqnet", "lam10"), ("lightqnet", "lam30"))],
+            "norm": [(s, a, k) for k in seeds for s, a in (("norm", "aikd"), ("norm", "plain"))],
+        }
 
     def train(self, scheme: str, arm: str, seed: int, labels: Path, scores: Path) -> Path:
         run = self.work / "runs" / f"{scheme}_{arm}_s{seed}"
@@ -232,12 +239,19 @@ class Study:
                       "--start-error", self.args.start_error, *self.cpu, "-j", "2", "-o", out)
         return out
 
+    def students(self) -> dict[str, Path]:
+        """Every student exported so far, in group order: the results always hold all of them, also
+        when ``--groups`` runs only some."""
+        runs = self.work / "runs"
+        return {f"{s}_{a}_s{k}": runs / f"{s}_{a}_s{k}" / "export" / "model.onnx"
+                for group in GROUPS for s, a, k in self.every_group()[group]
+                if (runs / f"{s}_{a}_s{k}" / "export" / "model.onnx").exists()}
+
     def main(self) -> None:
         self.register_models()
         split = self.split()
         scores = self.teacher_scores()
         labels = self.labels(split, scores)
-        students: dict[str, Path] = {}
         for group, runs in self.groups():
             mine = {f"{scheme}_{arm}_s{seed}": self.train(scheme, arm, seed, labels[scheme], scores)
                     for scheme, arm, seed in runs}
@@ -246,8 +260,7 @@ class Study:
                     for draw in range(self.args.draws if evaluator == "insightface" else 1):
                         self.evaluate(role, split, scores, mine, evaluator, draw, group)
                 self.view2(scores, mine, evaluator, group)
-            students.update(mine)
-            self.collect(split, scores, students)
+            self.collect(split, scores, self.students())
             print(tables.render(json.loads((self.results / "summary.json").read_text())), flush=True)
         self.copy_log()
 
@@ -377,6 +390,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--val-share", type=float, default=0.1, help="share of the non-test people kept for validation")
     ap.add_argument("--cap", type=int, default=30, help="photos per test / validation person")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--groups", nargs="+", choices=GROUPS, default=list(GROUPS),
+                    help="groups of runs to train and evaluate (always in the order primary, noemb, sweep, norm)")
     ap.add_argument("--sweep-seeds", type=int, nargs="+", default=[0], help="training seeds of the lambda sweep")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
