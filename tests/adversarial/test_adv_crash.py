@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import can_mount, cli, one_line_error, rows
+from adversarial_helpers import can_mount, cli, one_line_error, rows
 
 from aikd_cli.utils.atomic import StagedFiles
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LFW_LANDMARKS, cli, one_line_error, rows, write_landmarks
+from adversarial_helpers import LFW_LANDMARKS, cli, one_line_error, rows, write_landmarks
 
 
 def resave(path: Path, *, bom: bool = False, delimiter: str = ",", encoding: str = "utf-8") -> Path:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import LFW_LANDMARKS, PHOTO, cli, one_line_error, rows
+from adversarial_helpers import LFW_LANDMARKS, PHOTO, cli, one_line_error, rows
 
 LM_COLUMNS = [f"lm{i}_{a}" for i in range(5) for a in "xy"]
 

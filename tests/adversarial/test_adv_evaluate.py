@@ -8,7 +8,7 @@ import csv
 import json
 
 import pytest
-from conftest import PHOTO, cli, one_line_error
+from adversarial_helpers import PHOTO, cli, one_line_error
 
 
 def strict_json(text: str):

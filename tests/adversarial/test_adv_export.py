@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import cli
+from adversarial_helpers import cli
 
 
 def test_the_model_card_has_no_local_paths_or_reprs_and_is_titled_with_the_model(qmodel, tmp_path):

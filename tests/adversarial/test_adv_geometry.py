@@ -8,7 +8,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import LFW_LANDMARKS, cli, one_line_error, rows, write_landmarks
+from adversarial_helpers import LFW_LANDMARKS, cli, one_line_error, rows, write_landmarks
 
 DEGENERATE = {
     "zeros": [0.0] * 10,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli, one_line_error, rows
+from adversarial_helpers import cli, one_line_error, rows
 
 from aikd_cli.utils.outputs import lock_output, lock_path
 

@@ -5,7 +5,7 @@ raised a RuntimeError, ``evaluate --threshold nan`` wrote NaN into results.json.
 from __future__ import annotations
 
 import pytest
-from conftest import cli, one_line_error
+from adversarial_helpers import cli, one_line_error
 
 SCORE = ("score", "{crops}", "--aligned", "-m", "{qmodel}", "-o", "{tmp}/out.csv")
 ALIGN = ("align", "{crops}", "-o", "{tmp}/out")

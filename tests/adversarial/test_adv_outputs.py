@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LFW_LANDMARKS, can_mount, cli, one_line_error, rows, write_landmarks
+from adversarial_helpers import LFW_LANDMARKS, can_mount, cli, one_line_error, rows, write_landmarks
 
 
 def digest(path: Path) -> str:

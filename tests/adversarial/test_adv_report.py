@@ -9,7 +9,7 @@ import struct
 import zlib
 
 import pytest
-from conftest import cli, one_line_error, rows
+from adversarial_helpers import cli, one_line_error, rows
 
 from aikd_cli.tasks.score import SCORE_COLUMNS
 

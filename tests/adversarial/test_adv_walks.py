@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import cli, one_line_error, rows
+from adversarial_helpers import cli, one_line_error, rows
 
 
 @pytest.fixture()

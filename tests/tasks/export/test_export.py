@@ -217,9 +217,7 @@ def test_fp16_onnx_is_smaller_and_verified_with_the_fp16_tolerance(mfn_checkpoin
 def test_a_wrong_export_is_refused_and_nothing_is_written(mfn_checkpoint, tmp_path, monkeypatch):
     """Verification is real: an export whose graph differs from the model (here the last layer's
     bias is nudged by 0.01 while the file is written) fails loudly and leaves no folder behind."""
-    from aikd_cli.tasks.export import formats
-
-    from aikd_cli.tasks.export import onnx_export
+    from aikd_cli.tasks.export import formats, onnx_export
 
     original = formats.FORMATS["onnx"].export
 
