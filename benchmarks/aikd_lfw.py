@@ -72,13 +72,15 @@ EVALUATORS = {"insightface": "insightface-mfn", "kit": None}  # None: the kit Mo
 class Study:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.work = args.work.resolve()
-        self.results = args.results.resolve()
+        # fold 1 (cross-fitting) works in sub-folders; the registry and the teacher's scores are shared
+        self.shared, self.results_root = args.work.resolve(), args.results.resolve()
+        self.work = self.shared / "fold1" if args.fold else self.shared
+        self.results = self.results_root / "fold1" if args.fold else self.results_root
         self.work.mkdir(parents=True, exist_ok=True)
         self.results.mkdir(parents=True, exist_ok=True)
         self.fr = str(args.assets / "models" / "fr" / "mobilefacenet_foamliu.pt")
         self.det = str(args.assets / "models" / "retinaface" / "mobilenet0.25_Final.pth")
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "AIKD_CONFIG_DIR": str(self.work / "config")}
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "AIKD_CONFIG_DIR": str(self.shared / "config")}
         self.cpu = ["--device", "cpu", "--precision", "fp32"]
 
     # -- running aikd -----------------------------------------------------------------------------
@@ -100,9 +102,9 @@ class Study:
         """LightQNet and the InsightFace MobileFaceNet under their registry names (in the study's own
         config folder), so every command names them as a user would."""
         for name, path in (("lightqnet", self.args.lightqnet), ("insightface-mfn", self.args.insightface_mfn)):
-            if not (self.work / "config" / f"{name}.registered").exists():
+            if not (self.shared / "config" / f"{name}.registered").exists():
                 self.aikd("models", "add", name, Path(path).resolve())
-                (self.work / "config" / f"{name}.registered").write_text("")
+                (self.shared / "config" / f"{name}.registered").write_text("")
 
     # -- data ---------------------------------------------------------------------------------------
 
@@ -113,6 +115,8 @@ class Study:
             return json.loads(path.read_text())
         root = self.args.lfw_root.resolve()
         photos = {p.name: sorted(f.name for f in p.glob("*.jpg")) for p in sorted(root.iterdir()) if p.is_dir()}
+        if self.args.fold:
+            return self.swapped_split(photos, path)
         people = sorted(p for p, files in photos.items() if files)
         rng = random.Random(self.args.split_seed)
         order = people[:]
@@ -121,20 +125,31 @@ class Study:
         rest = order[len(order) // 2 :]
         n_val = round(len(rest) * self.args.val_share)
         val, train = sorted(rest[:n_val]), sorted(rest[n_val:])
-
-        def capped(group: list[str]) -> dict[str, list[str]]:
-            out = {}
-            for person in group:
-                files = photos[person]
-                if len(files) > self.args.cap:
-                    files = sorted(random.Random(f"{self.args.split_seed}:{person}").sample(files, self.args.cap))
-                out[person] = files
-            return out
-
         split = {
             "split_seed": self.args.split_seed, "cap": self.args.cap,  # no local folder: --lfw-root says where
-            "test": capped(test), "val": capped(val), "train": {p: photos[p] for p in train},
+            "test": self.capped(photos, test), "val": self.capped(photos, val), "train": {p: photos[p] for p in train},
         }
+        path.write_text(json.dumps(split, indent=1) + "\n")
+        return split
+
+    def capped(self, photos: dict[str, list[str]], group: list[str]) -> dict[str, list[str]]:
+        """At most ``--cap`` photos of each person (a seeded choice per person)."""
+        out = {}
+        for person in group:
+            files = photos[person]
+            if len(files) > self.args.cap:
+                files = sorted(random.Random(f"{self.args.split_seed}:{person}").sample(files, self.args.cap))
+            out[person] = files
+        return out
+
+    def swapped_split(self, photos: dict[str, list[str]], path: Path) -> dict:
+        """Fold 1: fold 0's halves swapped. Its test people (all their photos) train the students; its
+        training and validation people (capped) are the test people. No validation people: fold 1
+        repeats the primary comparison only, with the settings fold 0 fixed."""
+        first = json.loads((self.results_root / "split.json").read_text())
+        split = {"split_seed": first["split_seed"], "cap": first["cap"], "fold": 1,
+                 "test": self.capped(photos, sorted([*first["train"], *first["val"]])), "val": {},
+                 "train": {p: photos[p] for p in sorted(first["test"])}}
         path.write_text(json.dumps(split, indent=1) + "\n")
         return split
 
@@ -152,11 +167,11 @@ class Study:
     def teacher_scores(self) -> Path:
         """LightQNet on every LFW photo (its central face): the teacher's aligned quality and the
         landmark table every later command reads."""
-        path = self.work / "lfw_lightqnet.csv"
-        if not path.exists() or not (self.work / "lfw_lightqnet.done").exists():
+        path = self.shared / "lfw_lightqnet.csv"
+        if not path.exists() or not (self.shared / "lfw_lightqnet.done").exists():
             self.aikd("score", self.args.lfw_root.resolve(), "--model", "lightqnet", "--faces", "central",
                       "--detector", self.det, *self.cpu, "-j", "2", "--resume", "-o", path)
-            (self.work / "lfw_lightqnet.done").write_text("")
+            (self.shared / "lfw_lightqnet.done").write_text("")
         return path
 
     def labels(self, split: dict, scores: Path) -> dict[str, Path]:
@@ -174,7 +189,7 @@ class Study:
                 w.writeheader()
                 w.writerows(rows)
             tmp.replace(out["lightqnet"])
-        if not out["norm"].exists():
+        if not out["norm"].exists() and any(group == "norm" for group, _ in self.groups()):
             self.aikd("label", "-i", train_ids, "--scheme", "norm", "--fr-model", self.fr, "--landmarks", scores,
                       "--detector", self.det, *self.cpu, "-o", out["norm"])
         return out
@@ -185,7 +200,8 @@ class Study:
         """(group, [(scheme, arm, seed)]) in the order they are trained and evaluated: the primary
         comparison first, so that its result is on disk before the arms that explain it."""
         every = self.every_group()
-        return [(group, every[group]) for group in GROUPS if group in self.args.groups]
+        chosen = ("primary",) if self.args.fold else self.args.groups  # fold 1 repeats the primary comparison
+        return [(group, every[group]) for group in GROUPS if group in chosen]
 
     def every_group(self) -> dict[str, list[tuple[str, str, int]]]:
         seeds, sweep = self.args.seeds, self.args.sweep_seeds
@@ -256,18 +272,19 @@ class Study:
             mine = {f"{scheme}_{arm}_s{seed}": self.train(scheme, arm, seed, labels[scheme], scores)
                     for scheme, arm, seed in runs}
             for evaluator in EVALUATORS:
-                for role in ("val", "test"):
+                for role in (r for r in ("val", "test") if split[r]):
                     for draw in range(self.args.draws if evaluator == "insightface" else 1):
                         self.evaluate(role, split, scores, mine, evaluator, draw, group)
-                self.view2(scores, mine, evaluator, group)
+                if not self.args.fold:  # View-2 holds people of both halves: fold 0's students only
+                    self.view2(scores, mine, evaluator, group)
             self.collect(split, scores, self.students())
-            print(tables.render(json.loads((self.results / "summary.json").read_text())), flush=True)
+            print(tables.render(json.loads((self.results_root / "summary.json").read_text())), flush=True)
         self.copy_log()
 
     def copy_log(self) -> None:
         """The exact commands, for the results folder (local paths shortened to their roles)."""
         text = (self.work / "commands.log").read_text()
-        for path, name in ((self.work, "$WORK"), (self.args.lfw_root.resolve(), "$LFW"), (self.args.assets.resolve(), "$KIT"),
+        for path, name in ((self.shared, "$WORK"), (self.args.lfw_root.resolve(), "$LFW"), (self.args.assets.resolve(), "$KIT"),
                            (self.args.pairs.resolve(), "$PAIRS"),
                            (self.args.lightqnet.resolve(), "$LIGHTQNET"), (self.args.insightface_mfn.resolve(), "$INSIGHTFACE_MFN")):
             text = text.replace(str(path), name)
@@ -315,7 +332,7 @@ class Study:
         """Write every face's qualities and the evaluators' embeddings and scores to the results."""
         os.environ["AIKD_CONFIG_DIR"] = self.env["AIKD_CONFIG_DIR"]
         root = self.args.lfw_root.resolve()
-        for role in ("val", "test"):
+        for role in (r for r in ("val", "test") if split[r]):
             faces = [(person, name) for person, files in split[role].items() for name in files]
             keys = [os.path.normpath(str(root / person / name)) for person, name in faces]
             with open(self.results / f"faces_{role}.csv", "w", newline="") as f:
@@ -336,10 +353,11 @@ class Study:
             identity = np.array([person for person, _ in faces])
             np.savez_compressed(self.results / f"embeddings_{role}.npz",
                                 **tables.comparison_arrays(embeddings, identity, self.args.fmr, self.args.start_error))
-        self.collect_view2(scores, students)
+        if not self.args.fold:
+            self.collect_view2(scores, students)
         self.collect_runs(students)
         self.copy_log()
-        tables.main([str(self.results), "--boot", str(self.args.boot)])
+        tables.main([str(self.results_root), "--boot", str(self.args.boot)])
 
     def collect_runs(self, students: dict[str, Path]) -> None:
         """Each student's training record: its options, and its validation before training and at
@@ -387,6 +405,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "lfw")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "lfw")
     ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--fold", type=int, choices=(0, 1), default=0,
+                    help="1: the halves swapped (cross-fitting): students trained on fold 0's test people and "
+                         "tested on its other people; only the primary group; results in RESULTS/fold1")
     ap.add_argument("--val-share", type=float, default=0.1, help="share of the non-test people kept for validation")
     ap.add_argument("--cap", type=int, default=30, help="photos per test / validation person")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

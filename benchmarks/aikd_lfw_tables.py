@@ -178,12 +178,16 @@ class Edc:
     def mean_pauc(self, arrays: list[np.ndarray], limit: float, weights: np.ndarray | None = None) -> float:
         return float(np.mean([self.pauc(q, limit, weights) for q in arrays]))
 
-    def compare(self, a: list[np.ndarray], b: list[np.ndarray], limit: float) -> dict:
-        """Mean pAUC of the ``a`` and ``b`` quality arrays (seeds x draws), their difference and its
-        95 % interval over resampled identities (the same resamples for both: paired)."""
-        va, vb = self.mean_pauc(a, limit), self.mean_pauc(b, limit)
+    def paired(self, a: list[np.ndarray], b: list[np.ndarray], limit: float) -> tuple[float, float, np.ndarray]:
+        """Mean pAUC of the ``a`` and ``b`` quality arrays (seeds x draws) and their difference in
+        every resample of the identities (the same resamples for both: paired)."""
         diffs = [self.mean_pauc(a, limit, w) - self.mean_pauc(b, limit, w) for w in self.boot]
-        return {"value_a": va, "value_b": vb, "diff": va - vb, "ci95": interval(diffs)}
+        return self.mean_pauc(a, limit), self.mean_pauc(b, limit), np.array(diffs)
+
+    def compare(self, a: list[np.ndarray], b: list[np.ndarray], limit: float) -> dict:
+        """:meth:`paired` as the difference and its 95 % interval over resampled identities."""
+        va, vb, diffs = self.paired(a, b, limit)
+        return {"value_a": va, "value_b": vb, "diff": va - vb, "ci95": interval(list(diffs))}
 
 
 def spearman_rows(split: Split, names: list[str], p: float, reference: np.ndarray) -> list[float]:
@@ -244,6 +248,8 @@ def summarise(results: Path, boot: int = 1000, agreement_boot: int = 200) -> dic
             teacher_rho = float(np.mean([edc.spearman(q, reference) for q in test.variants(TEACHER[scheme], p)]))
             summary["agreement"].append({"labels": scheme, "p": p, "aikd": c["value_a"], "plain": c["value_b"], "diff": c["diff"],
                                          "ci95": c["ci95"], "teacher": teacher_rho})
+    if (results / "fold1" / "qualities_test.npz").exists():
+        summary["crossfit"] = crossfit(test, Split(results / "fold1", "test"), boot)
     summary["selection"] = select_lambda(val)
     summary["view2"] = view2_table(results)
     summary["training"] = training_table(results)
@@ -301,6 +307,32 @@ def _primary(summary: dict, test: Split, curves: Edc, scheme: str, evaluator: st
                 c = curves.compare(_qualities(test, a, p), qb, limit)
                 summary["comparisons"].append({"labels": scheme, "evaluator": evaluator, "p": p,
                                                "metric": f"pauc@{limit:g}", "a": name_a, "b": name_b, **c})
+
+
+def crossfit(first: Split, second: Split, boot: int) -> list[dict]:
+    """AI-KD - plain (LightQNet labels) over both halves: fold 0's students on its test people and
+    fold 1's (the halves swapped) on theirs, each half weighing the same; the two halves' test people
+    are resampled independently (fold 0 with the primary table's resamples)."""
+    rows = []
+    folds = [(first, 0), (second, 1)]
+    if not all(students(split, "lightqnet", arm) for split, _ in folds for arm in ("aikd", "plain")):
+        return rows
+    for rule in RULES:
+        for evaluator in EVALUATOR_NAMES:
+            curves = [Edc(split, evaluator, boot, seed=seed, rule=rule) for split, seed in folds]
+            for p in (0.0, 3.0, 5.0):
+                per_fold = [c.paired(_qualities(c.split, students(c.split, "lightqnet", "aikd"), p),
+                                     _qualities(c.split, students(c.split, "lightqnet", "plain"), p), 0.2)
+                            for c in curves]
+                va, vb = (float(np.mean([f[k] for f in per_fold])) for k in (0, 1))
+                diffs = np.mean([f[2] for f in per_fold], axis=0) if boot else []
+                rows.append({"labels": "lightqnet", "evaluator": evaluator, "threshold_rule": rule, "p": p,
+                             "metric": "pauc@0.2", "aikd": va, "plain": vb, "diff": va - vb,
+                             "ci95": interval(list(diffs)),
+                             "folds": [{"test_people": len(c.split.people), "fnm": int(np.sum(c.errors)),
+                                        "diff": f[0] - f[1], "seeds": len(students(c.split, "lightqnet", "aikd"))}
+                                       for c, f in zip(curves, per_fold, strict=True)]})
+    return rows
 
 
 def _arms(summary: dict, test: Split, curves: Edc, scheme: str, evaluator: str) -> None:
@@ -402,6 +434,19 @@ def render(summary: dict) -> str:
             seeds = ", ".join(_d(s) for s in r["seeds"])
             lines.append(f"| {r['labels']} | {r['evaluator']} | {r['p']:g} px | {_f(r['aikd'])} | {_f(r['plain'])} | "
                          f"**{_d(r['diff'])}** | {_ci(r['ci95'])} | {seeds} |")
+    if summary.get("crossfit"):
+        lines += ["", "**Both halves (cross-fitting)**: fold 0 as above and fold 1 with the halves swapped (students trained "
+                  "on fold 0's test people, tested on its other people); AI-KD − plain, normalised pAUC@0.2, mean of the "
+                  "two halves; 95 % interval over the test identities of both, resampled independently:", "",
+                  "| labels | evaluator | threshold rule | p | AI-KD | plain | AI-KD − plain | 95 % interval "
+                  "| fold 0 / fold 1 | test people | false non-matches |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in summary["crossfit"]:
+            rule = summary["evaluators"][f"{r['evaluator']}|{r['threshold_rule']}"]["rule"]
+            folds = " / ".join(_d(f["diff"]) for f in r["folds"])
+            people = " + ".join(f"{f['test_people']:,}" for f in r["folds"])
+            fnm = " + ".join(f"{f['fnm']:,}" for f in r["folds"])
+            lines.append(f"| {r['labels']} | {r['evaluator']} | {rule} | {r['p']:g} px | {_f(r['aikd'])} | {_f(r['plain'])} "
+                         f"| **{_d(r['diff'])}** | {_ci(r['ci95'])} | {folds} | {people} | {fnm} |")
     lines += ["", f"Every arm and the teacher ({d['threshold_rule']}; normalised pAUC@0.2, mean over seeds × draws):", "",
               "| labels | evaluator | arm | seeds | p = 0 | 3 px | 5 px |", "|---|---|---|---|---|---|---|"]
     for r in summary["arms"]:

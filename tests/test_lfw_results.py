@@ -60,3 +60,45 @@ def test_point_estimates_recompute_from_the_per_face_files():
         s = stored[tuple(r[k] for k in key)]
         assert (r["aikd"], r["plain"], r["diff"]) == pytest.approx((s["aikd"], s["plain"], s["diff"]), abs=1e-12)
     assert again["data"] == summary["data"]
+
+
+def _synthetic_split(seed: int, people: int = 150, per_person: int = 4) -> lfw.Split:
+    """A Split with random faces: AI-KD's quality follows the comparison scores more loosely than
+    plain's (so the two differ), two draws at every p, both evaluators the same scores."""
+    rng = np.random.default_rng(seed)
+    split = lfw.Split.__new__(lfw.Split)
+    split.identity = np.repeat([f"p{k}" for k in range(people)], per_person)
+    split.people, split.person = np.unique(split.identity, return_inverse=True)
+    ia, ib = np.triu_indices(len(split.identity), 1)
+    mated = split.person[ia] == split.person[ib]
+    i, j = ia[mated], ib[mated]
+    face = rng.normal(size=len(split.identity))  # a face's own quality drives its pairs' scores
+    scores = np.minimum(face[i], face[j]) + rng.normal(0, 0.5, len(i))
+    split.emb = {}
+    for name in lfw.EVALUATOR_NAMES:
+        split.emb |= {f"{name}|mated": np.stack([i, j], axis=1), f"{name}|mated_scores": scores,
+                      f"{name}|threshold|fnmr": np.float64(np.quantile(scores, 0.2)),
+                      f"{name}|threshold|fmr": np.float64(np.quantile(scores, 0.1)),
+                      f"{name}|nonmated": np.int64(1000), f"{name}|rules": np.array([1e-3, 0.2])}
+    split.q = {f"{model}|p{p:g}|d{d}": face + rng.normal(0, noise, len(face))
+               for model, noise in (("lightqnet_aikd_s0", 1.5), ("lightqnet_plain_s0", 0.5))
+               for p in (0.0, 3.0, 5.0) for d in range(2)}
+    return split
+
+
+def test_crossfit_pools_the_halves_and_resamples_them_independently():
+    first = _synthetic_split(0)
+    rows = lfw.crossfit(first, first, boot=300)  # the same half twice: independent resamples of it
+    assert len(rows) == 2 * 2 * 3
+    curves = lfw.Edc(first, "insightface", 300)
+    for r in (r for r in rows if r["evaluator"] == "insightface" and r["threshold_rule"] == "fnmr"):
+        q = {arm: [first.q[f"lightqnet_{arm}_s0|p{r['p']:g}|d{d}"] for d in range(2)] for arm in ("aikd", "plain")}
+        one = curves.compare(q["aikd"], q["plain"], 0.2)
+        assert r["diff"] == pytest.approx(one["diff"], abs=1e-12) and one["diff"] > 0.05  # plain follows the scores
+        assert [f["diff"] for f in r["folds"]] == pytest.approx([one["diff"]] * 2, abs=1e-12)
+        # two independent halves of the same size: the interval shrinks by about 1/sqrt(2)
+        ratio = (r["ci95"][1] - r["ci95"][0]) / (one["ci95"][1] - one["ci95"][0])
+        assert 0.55 < ratio < 0.85, ratio
+    without_plain = _synthetic_split(1)
+    without_plain.q = {k: v for k, v in without_plain.q.items() if "plain" not in k}
+    assert lfw.crossfit(_synthetic_split(0), without_plain, boot=0) == []
