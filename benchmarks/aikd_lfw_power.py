@@ -33,14 +33,14 @@ def half_widths(results: Path, boot: int, p: float, limit: float = 0.2) -> dict[
     curves = tables.Edc(test, "insightface", boot)
     aikd, plain = tables.students(test, "lightqnet", "aikd"), tables.students(test, "lightqnet", "plain")
 
-    def per_seed(names: list[str]) -> np.ndarray:  # (seeds, 1 + boot): each seed's mean pAUC over draws
-        return np.array([[curves.mean_pauc(test.variants(m, p), limit, w) for w in [None, *curves.boot]] for m in names])
+    def per_seed(names: list[str]) -> np.ndarray:  # (seeds, boot): each seed's mean pAUC over draws
+        return np.array([curves.mean_boot_paucs(test.variants(m, p), limit) for m in names])
 
     diff = per_seed(aikd) - per_seed(plain)  # seeds are paired by index: aikd_s0 with plain_s0, ...
     out: dict[int, list[float]] = {}
     for k in range(1, len(diff) + 1):
         for subset in itertools.combinations(range(len(diff)), k):
-            lo, hi = tables.interval(list(diff[list(subset), 1:].mean(axis=0)))
+            lo, hi = tables.interval(list(diff[list(subset)].mean(axis=0)))
             out.setdefault(k, []).append((hi - lo) / 2)
     return out
 

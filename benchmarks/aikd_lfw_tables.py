@@ -50,20 +50,32 @@ def weighted_pauc(quality: np.ndarray, errors: np.ndarray, weights: np.ndarray, 
     """Normalised pAUC of the FNM-EDC when pair ``k`` counts ``weights[k]`` times; with unit weights
     exactly :func:`aikd_cli.tasks.evaluate.edc.partial_areas` of :func:`~aikd_cli.tasks.evaluate.edc.edc`
     (pairs of equal quality are discarded together)."""
+    return float(weighted_paucs(quality, errors, weights[None, :], limit)[0])
+
+
+def weighted_paucs(quality: np.ndarray, errors: np.ndarray, weights: np.ndarray, limit: float,
+                   chunk: int = 128) -> np.ndarray:
+    """:func:`weighted_pauc` for every row of ``weights`` (a bootstrap): one sort of the qualities
+    for all rows, the running sums row by row (NaN for a row without pairs or errors)."""
     order = np.argsort(quality, kind="stable")
-    q, e, w = quality[order], errors[order].astype(np.float64), weights[order].astype(np.float64)
+    q, e = quality[order], errors[order].astype(np.float64)
     starts = np.concatenate(([0], np.flatnonzero(q[1:] != q[:-1]) + 1))
-    cw = np.concatenate(([0.0], np.cumsum(w)))
-    ce = np.concatenate(([0.0], np.cumsum(w * e)))
-    n, total = cw[-1], ce[-1]
-    if n <= 0 or total <= 0:
-        return math.nan
-    before_w, before_e = cw[starts], ce[starts]
-    left = n - before_w
-    error = np.divide(total - before_e, left, out=np.zeros_like(left), where=left > 0)
-    discard = np.append(before_w / n, 1.0)
-    area = float(np.sum(error * np.diff(np.minimum(discard, limit))))
-    return area / (total / n * limit)
+    out = np.empty(len(weights))
+    for first in range(0, len(weights), chunk):
+        w = weights[first : first + chunk][:, order].astype(np.float64)
+        zero = np.zeros((len(w), 1))
+        cw = np.concatenate((zero, np.cumsum(w, axis=1)), axis=1)
+        ce = np.concatenate((zero, np.cumsum(w * e, axis=1)), axis=1)
+        n, total = cw[:, -1:], ce[:, -1:]
+        before_w, before_e = cw[:, starts], ce[:, starts]
+        left = n - before_w
+        error = np.divide(total - before_e, left, out=np.zeros_like(left), where=left > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            discard = np.concatenate((before_w / n, zero + 1.0), axis=1)
+            area = np.sum(error * np.diff(np.minimum(discard, limit), axis=1), axis=1)
+            value = area / (total[:, 0] / n[:, 0] * limit)
+        out[first : first + len(w)] = np.where((n[:, 0] > 0) & (total[:, 0] > 0), value, math.nan)
+    return out
 
 
 def person_weights(pair_person: np.ndarray, people: int, draws: int, seed: int) -> np.ndarray:
@@ -169,7 +181,9 @@ class Edc:
         self.split, self.ev = split, split.evaluator(evaluator, rule)
         self.errors = self.ev["scores"] < self.ev["threshold"]
         self.unit = np.ones(len(self.errors))
-        self.boot = person_weights(split.person[self.ev["i"]], len(split.people), boot, seed) if boot else []
+        pair_person = split.person[self.ev["i"]]
+        self.boot = person_weights(pair_person, len(split.people), boot, seed) if boot else np.zeros((0, len(pair_person)))
+        self._memo: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
 
     def pauc(self, q: np.ndarray, limit: float, weights: np.ndarray | None = None) -> float:
         pq = edc.pair_quality(q[self.ev["i"]], q[self.ev["j"]])
@@ -178,11 +192,23 @@ class Edc:
     def mean_pauc(self, arrays: list[np.ndarray], limit: float, weights: np.ndarray | None = None) -> float:
         return float(np.mean([self.pauc(q, limit, weights) for q in arrays]))
 
+    def boot_paucs(self, q: np.ndarray, limit: float) -> np.ndarray:
+        """The pAUC of quality array ``q`` in every resample (kept: arms are compared with several)."""
+        key = (id(q), limit)
+        if key not in self._memo:  # the array is kept with its values, so its id is not reused
+            pq = edc.pair_quality(q[self.ev["i"]], q[self.ev["j"]])
+            self._memo[key] = (q, weighted_paucs(pq, self.errors, self.boot, limit))
+        return self._memo[key][1]
+
+    def mean_boot_paucs(self, arrays: list[np.ndarray], limit: float) -> np.ndarray:
+        """Per resample, the mean pAUC of ``arrays`` (seeds x draws)."""
+        return np.mean([self.boot_paucs(q, limit) for q in arrays], axis=0)
+
     def paired(self, a: list[np.ndarray], b: list[np.ndarray], limit: float) -> tuple[float, float, np.ndarray]:
         """Mean pAUC of the ``a`` and ``b`` quality arrays (seeds x draws) and their difference in
         every resample of the identities (the same resamples for both: paired)."""
-        diffs = [self.mean_pauc(a, limit, w) - self.mean_pauc(b, limit, w) for w in self.boot]
-        return self.mean_pauc(a, limit), self.mean_pauc(b, limit), np.array(diffs)
+        diffs = self.mean_boot_paucs(a, limit) - self.mean_boot_paucs(b, limit)
+        return self.mean_pauc(a, limit), self.mean_pauc(b, limit), diffs
 
     def compare(self, a: list[np.ndarray], b: list[np.ndarray], limit: float) -> dict:
         """:meth:`paired` as the difference and its 95 % interval over resampled identities."""
