@@ -366,10 +366,12 @@ class Study:
         for label, onnx in students.items():
             run = onnx.parent.parent
             meta = json.loads((run / "config.json").read_text())
-            start = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+            lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            start = lines[0]
             keep = ("val_cos", "val_stability", "val_label_spearman", "val_q_loss", "val_q_loss_mean", "val_faces")
             runs[label] = {"arm": label.split("_")[1], "labels": label.split("_")[0], "seed": meta["training"]["seed"],
-                           "steps": meta["step"], "options": ARMS[label.split("_")[1]][1],
+                           "steps": max(line.get("step", 0) for line in lines), "best_step": meta["step"],
+                           "options": ARMS[label.split("_")[1]][1],
                            "start": {k: start[k] for k in keep if k in start},
                            "best": {k: meta["metrics"][k] for k in keep if k in meta["metrics"]}}
         (self.results / "runs.json").write_text(json.dumps(runs, indent=1) + "\n")

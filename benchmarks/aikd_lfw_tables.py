@@ -298,6 +298,7 @@ def training_table(results: Path) -> list[dict]:
     for (scheme, arm) in sorted({(r["labels"], r["arm"]) for r in runs.values()}):
         mine = [r for r in runs.values() if (r["labels"], r["arm"]) == (scheme, arm)]
         rows.append({"labels": scheme, "arm": arm, "seeds": len(mine), "steps": mine[0]["steps"],
+                     "best_steps": [r.get("best_step") for r in sorted(mine, key=lambda r: r["seed"])],
                      "val_cos_start": _mean(mine, "start", "val_cos"), "val_cos_best": _mean(mine, "best", "val_cos"),
                      "val_stability": _mean(mine, "best", "val_stability"),
                      "val_label_spearman": _mean(mine, "best", "val_label_spearman")})
@@ -496,10 +497,11 @@ def render(summary: dict) -> str:
                   "student's embedding of the misaligned crop and the teacher's of the aligned one, before training "
                   "and at the best step (AI-KD's embedding term; below its start = more alignment-invariant than the "
                   "teacher), Spearman of the quality aligned vs misaligned (stability, p > 0 arms) and with the labels:", "",
-                  "| labels | arm | seeds | steps | 1 − cos start | 1 − cos best | stability | label Spearman |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| labels | arm | seeds | steps | best step per seed | 1 − cos start | 1 − cos best | stability "
+                  "| label Spearman |", "|---|---|---|---|---|---|---|---|---|"]
         for r in summary["training"]:
-            lines.append(f"| {r['labels']} | {ARM_NAMES[r['arm']]} | {r['seeds']} | {r['steps']} | {_f(r['val_cos_start'])} "
+            best = ", ".join(str(b) for b in r.get("best_steps", []))
+            lines.append(f"| {r['labels']} | {ARM_NAMES[r['arm']]} | {r['seeds']} | {r['steps']} | {best} | {_f(r['val_cos_start'])} "
                          f"| {_f(r['val_cos_best'])} | {_f(r['val_stability'])} | {_f(r['val_label_spearman'])} |")
     sel = summary["selection"]
     if sel.get("validation_pauc@0.2_p3"):
