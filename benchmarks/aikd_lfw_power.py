@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--out", type=Path, help="also write the table here (Markdown)")
     args = ap.parse_args(argv)
+    tables.require_results(ap, args.results)
     lines = ["Half-width of the 95 % interval of AI-KD − plain (normalised pAUC@0.2, LightQNet labels, InsightFace "
              "evaluator, starting FNMR 0.05) with k of the training seeds (mean over the subsets of size k), and "
              "the fit half-width² = a + b / k:", "",

@@ -542,6 +542,12 @@ def update_doc(doc: Path, tables_md: str) -> str:
     return f"{head}{DOC_BEGIN}\n{tables_md}{DOC_END}{tail}"
 
 
+def require_results(ap: argparse.ArgumentParser, results: Path) -> None:
+    """One line instead of a traceback when ``results`` holds no study (a typo, a fresh clone)."""
+    if not (results / "faces_test.csv").exists():
+        ap.error(f"{results}: no LFW study results here (faces_test.csv missing)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("results", type=Path, nargs="?", default=ROOT / "benchmarks" / "results" / "lfw")
@@ -549,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="compare with the committed summary.json and tables.md")
     ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "distill.md", help="where the tables go")
     args = ap.parse_args(argv)
+    require_results(ap, args.results)
     summary = summarise(args.results, args.boot)
     text = json.dumps(summary, indent=1, default=float) + "\n"
     md = render(summary)

@@ -102,3 +102,10 @@ def test_crossfit_pools_the_halves_and_resamples_them_independently():
     without_plain = _synthetic_split(1)
     without_plain.q = {k: v for k, v in without_plain.q.items() if "plain" not in k}
     assert lfw.crossfit(_synthetic_split(0), without_plain, boot=0) == []
+
+
+def test_a_folder_without_results_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        lfw.main([str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("no LFW study results here (faces_test.csv missing)")
