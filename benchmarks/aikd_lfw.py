@@ -213,7 +213,7 @@ class Study:
         }
 
     def train(self, scheme: str, arm: str, seed: int, labels: Path, scores: Path) -> Path:
-        run = self.work / "runs" / f"{scheme}_{arm}_s{seed}"
+        run = self.run_dir(scheme, arm, seed)
         onnx = run / "export" / "model.onnx"
         if onnx.exists():
             return onnx
@@ -258,10 +258,12 @@ class Study:
     def students(self) -> dict[str, Path]:
         """Every student exported so far, in group order: the results always hold all of them, also
         when ``--groups`` runs only some."""
-        runs = self.work / "runs"
-        return {f"{s}_{a}_s{k}": runs / f"{s}_{a}_s{k}" / "export" / "model.onnx"
-                for group in GROUPS for s, a, k in self.every_group()[group]
-                if (runs / f"{s}_{a}_s{k}" / "export" / "model.onnx").exists()}
+        runs = [run for group in GROUPS for run in self.every_group()[group]]
+        return {self.run_dir(*run).name: self.run_dir(*run) / "export" / "model.onnx" for run in runs
+                if (self.run_dir(*run) / "export" / "model.onnx").exists()}
+
+    def run_dir(self, scheme: str, arm: str, seed: int) -> Path:
+        return self.work / "runs" / f"{scheme}_{arm}_s{seed}"
 
     def main(self) -> None:
         self.register_models()
