@@ -86,14 +86,18 @@ class Study:
     # -- running aikd -----------------------------------------------------------------------------
 
     def aikd(self, *args: object, log_name: str = "commands.log") -> None:
-        """Run one ``aikd`` command, logged with its time and the tail of its output; fail loudly."""
+        """Run one ``aikd`` command, logged with its time and the tail of its output; fail loudly.
+        The command is logged before it runs, so one that is interrupted (and later resumed with
+        ``--resume``) keeps its options on record."""
         cmd = [sys.executable, "-m", "aikd_cli", *map(str, args)]
         line = "aikd " + " ".join(shlex.quote(str(a)) for a in args)
         print(f"$ {line}", flush=True)
+        with open(self.work / log_name, "a") as log:
+            log.write(f"{line}\n")
         start = time.perf_counter()
         result = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
         with open(self.work / log_name, "a") as log:
-            log.write(f"{line}\n# rc {result.returncode}, {time.perf_counter() - start:.0f} s\n")
+            log.write(f"# rc {result.returncode}, {time.perf_counter() - start:.0f} s\n")
             log.write("".join(f"#   {x}\n" for x in (result.stdout + result.stderr).splitlines()[-30:]))
         if result.returncode:
             raise SystemExit(f"failed ({result.returncode}): {line}\n{result.stderr[-3000:]}")

@@ -109,3 +109,27 @@ def test_a_folder_without_results_is_one_line(tmp_path, capsys):
         lfw.main([str(tmp_path)])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith("no LFW study results here (faces_test.csv missing)")
+
+
+def test_study_logs_a_command_before_it_runs(tmp_path, monkeypatch):
+    """An interrupted command (resumed later with --resume) keeps its options in commands.log."""
+    import subprocess
+
+    import aikd_lfw
+
+    args = aikd_lfw.parse_args(["--lfw-root", str(tmp_path), "--pairs", "p.txt", "--lightqnet", "l.onnx",
+                                "--insightface-mfn", "m.params", "--work", str(tmp_path / "work"),
+                                "--results", str(tmp_path / "results")])
+    study = aikd_lfw.Study(args)
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        study.aikd("distill", "labels.csv", "--seed", 1)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "done\n", ""))
+    study.aikd("distill", "--resume")
+    log = (tmp_path / "work" / "commands.log").read_text().splitlines()
+    assert log[0] == "aikd distill labels.csv --seed 1"
+    assert log[1] == "aikd distill --resume" and log[2].startswith("# rc 0, ") and log[3] == "#   done"
