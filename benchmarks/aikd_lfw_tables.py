@@ -546,6 +546,9 @@ def require_results(ap: argparse.ArgumentParser, results: Path) -> None:
     """One line instead of a traceback when ``results`` holds no study (a typo, a fresh clone)."""
     if not (results / "faces_test.csv").exists():
         ap.error(f"{results}: no LFW study results here (faces_test.csv missing)")
+    split = results / "split.json"
+    if split.exists() and json.loads(split.read_text()).get("fold"):
+        ap.error(f"{results}: fold 1 of a study; pass the study's folder ({results.parent}), whose tables pool both halves")
 
 
 def main(argv: list[str] | None = None) -> int:

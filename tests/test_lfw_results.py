@@ -111,6 +111,18 @@ def test_a_folder_without_results_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith("no LFW study results here (faces_test.csv missing)")
 
 
+def test_fold_1_alone_is_one_line(tmp_path, capsys):
+    """Fold 1's folder is no study of its own (no validation people, no View-2): pointing the tables
+    at it says so instead of failing on a missing file (or overwriting anything)."""
+    (tmp_path / "faces_test.csv").write_text("path,identity\n")
+    (tmp_path / "split.json").write_text(json.dumps({"fold": 1}))
+    with pytest.raises(SystemExit) as exit_info:
+        lfw.main([str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "fold 1 of a study; pass the study's folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces_test.csv", "split.json"]
+
+
 def test_study_logs_a_command_before_it_runs(tmp_path, monkeypatch):
     """An interrupted command (resumed later with --resume) keeps its options in commands.log."""
     import subprocess
