@@ -262,9 +262,8 @@ class Study:
     def students(self) -> dict[str, Path]:
         """Every student exported so far, in group order: the results always hold all of them, also
         when ``--groups`` runs only some."""
-        runs = [run for group in GROUPS for run in self.every_group()[group]]
-        return {self.run_dir(*run).name: self.run_dir(*run) / "export" / "model.onnx" for run in runs
-                if (self.run_dir(*run) / "export" / "model.onnx").exists()}
+        onnx = [self.run_dir(*run) / "export" / "model.onnx" for group in GROUPS for run in self.every_group()[group]]
+        return {path.parent.parent.name: path for path in onnx if path.exists()}
 
     def run_dir(self, scheme: str, arm: str, seed: int) -> Path:
         return self.work / "runs" / f"{scheme}_{arm}_s{seed}"
